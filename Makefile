@@ -1,0 +1,35 @@
+# make run: the whole system on this machine (web, worker, beat) on embedded defaults.
+# make test: the test suite (real PostgreSQL and Redis when they answer).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+export PORT ?= 8000
+
+.PHONY: run test lint venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+run: venv
+	mkdir -p var
+	PATH="$(abspath $(BIN)):$$PATH" DEBUG=$${DEBUG:-1} RHEO_ALLOW_LOCAL_URLS=$${RHEO_ALLOW_LOCAL_URLS:-1} HOST=$${HOST:-127.0.0.1} \
+	  sh -c '$(BIN)/python manage.py migrate --noinput && \
+	         $(BIN)/python manage.py ensure_demo_partner && \
+	         exec $(BIN)/honcho --procfile Procfile start'
+
+test: venv
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) var

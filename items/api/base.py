@@ -1,0 +1,49 @@
+from rest_framework import exceptions
+from rest_framework.views import APIView
+
+from partners.authentication import ApiKeyAuthentication, HasApiKey
+from rheo import ratelimit
+from rheo.errors import ServiceError
+
+
+class IntegrationAPIView(APIView):
+    """An Integration API endpoint: `x-api-key` auth, then the per-key rate limit of the
+    method's tier. Every authenticated response carries the RateLimit headers."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKey]
+    rate_limit_tiers: dict[str, str] = {}
+
+    def permission_denied(self, request, message=None, code=None):
+        if not request.successful_authenticator:
+            raise exceptions.NotAuthenticated(HasApiKey.message)
+        super().permission_denied(request, message, code)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        tier = self.rate_limit_tiers.get(request.method)
+        if tier:
+            request.rate_limit = ratelimit.hit(tier, str(request.auth.pk))
+            if not request.rate_limit.allowed:
+                raise ServiceError(
+                    "rate_limited",
+                    f"Rate limit of {request.rate_limit.rate.limit} requests per second "
+                    f"({tier}) exceeded; retry after "
+                    f"{request.rate_limit.retry_after_seconds} s, with exponential backoff.",
+                )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        decision = getattr(request, "rate_limit", None)
+        if decision is not None:
+            for header, value in decision.headers().items():
+                response[header] = value
+        return response
+
+    @property
+    def partner(self):
+        return self.request.auth.partner
+
+    @property
+    def livemode(self) -> bool:
+        return self.request.auth.livemode

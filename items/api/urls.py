@@ -1,0 +1,9 @@
+from django.urls import path
+
+from items.api import views
+
+urlpatterns = [
+    path("items/<str:external_id>", views.ItemView.as_view()),
+    path("items/<str:external_id>/price", views.ItemPriceView.as_view()),
+    path("items/<str:external_id>/status", views.ItemStatusView.as_view()),
+]

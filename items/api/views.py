@@ -1,0 +1,179 @@
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from items import selectors, services
+from items.api.base import IntegrationAPIView
+from items.api.serializers import (
+    AcceptedSerializer,
+    ItemInputSerializer,
+    ItemOutputSerializer,
+    PriceInputSerializer,
+    StatusInputSerializer,
+)
+from rheo.errors import ServiceError
+from rheo.schema import error_responses
+
+MAX_EXTERNAL_ID_LENGTH = 255
+
+EXTERNAL_ID = OpenApiParameter(
+    "external_id",
+    str,
+    OpenApiParameter.PATH,
+    description="Your internal item ID. Max 255 characters; no slashes.",
+)
+
+PUT_MESSAGES = {
+    "created": "Item is being processed in the background.",
+    "updated": "Item updated; changes are being processed in the background.",
+    "unchanged": "Item is unchanged; there is nothing to process.",
+}
+
+EXAMPLE_ITEM = {
+    "title": "Volvo XC90 bromsok fram vänster",
+    "description": "Testad och fungerande. Skick B.",
+    "price": 950,
+    "shippingCost": 149,
+    "weightKg": 3.2,
+    "currency": "SEK",
+    "imageUrls": ["https://your-cdn.example.com/parts/12345/1.jpg"],
+    "domain": {
+        "domain": "automotive_part",
+        "oemCode": "31400452",
+        "manufacturer": "Volvo",
+        "compatibleModels": ["XC90", "XC90 II"],
+        "donorVehicleYear": 2018,
+        "conditionGrade": "B",
+    },
+    "autoPublishTradera": True,
+    "useAiEnhancement": False,
+}
+
+
+def accepted(item, message: str) -> Response:
+    body = {"success": True, "itemId": str(item.id), "message": message}
+    return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+def validated(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer
+
+
+class ItemView(IntegrationAPIView):
+    rate_limit_tiers = {"PUT": "item-sync", "DELETE": "item-sync", "GET": "read"}
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        external_id = kwargs["external_id"]
+        if len(external_id) > MAX_EXTERNAL_ID_LENGTH:
+            raise serializers.ValidationError(
+                {"external_id": [f"Ensure this field has no more than {MAX_EXTERNAL_ID_LENGTH} "
+                                 "characters."]}
+            )
+
+    @extend_schema(
+        operation_id="putItem",
+        summary="Create or update an item",
+        description=(
+            "Idempotent on `external_id`: a second PUT of the same id updates the item. "
+            "`imageUrls` may also be sent as `images` or `image_urls` (exactly one of the "
+            "three). `autoPublishTradera` is applied only when the item is created. A PUT "
+            "whose content equals the stored item changes nothing and enqueues nothing."
+        ),
+        parameters=[EXTERNAL_ID],
+        request=ItemInputSerializer,
+        responses={202: AcceptedSerializer, **error_responses(400, 401, 409, 413, 415, 429)},
+        examples=[OpenApiExample("Brake caliper", value=EXAMPLE_ITEM, request_only=True)],
+        tags=["Items"],
+    )
+    def put(self, request, external_id):
+        content = validated(ItemInputSerializer, request.data)
+        result = services.upsert_item(
+            partner=self.partner,
+            livemode=self.livemode,
+            external_id=external_id,
+            content=content.to_content(),
+            auto_publish_tradera=content.validated_data["autoPublishTradera"],
+        )
+        return accepted(result.item, PUT_MESSAGES[result.outcome])
+
+    @extend_schema(
+        operation_id="getItem",
+        summary="Get an item's status",
+        parameters=[EXTERNAL_ID],
+        responses={200: ItemOutputSerializer, **error_responses(401, 404, 429)},
+        tags=["Items"],
+    )
+    def get(self, request, external_id):
+        item = selectors.get_current_item(
+            partner=self.partner, livemode=self.livemode, external_id=external_id
+        )
+        if item is None:
+            raise ServiceError("not_found", f"No item with external id {external_id}.")
+        return Response(ItemOutputSerializer(item).data)
+
+    @extend_schema(
+        operation_id="deleteItem",
+        summary="Delete an item",
+        description=(
+            "Deletes the item; its external id can then be pushed anew. An item with a Rheo "
+            "order in progress is archived instead, to keep the order's record."
+        ),
+        parameters=[EXTERNAL_ID],
+        request=None,
+        responses={202: AcceptedSerializer, **error_responses(401, 404, 429)},
+        tags=["Items"],
+    )
+    def delete(self, request, external_id):
+        result = services.delete_item(
+            partner=self.partner, livemode=self.livemode, external_id=external_id
+        )
+        message = (
+            "Item deleted."
+            if result.outcome == "deleted"
+            else "Item archived: a Rheo order for it is in progress."
+        )
+        return accepted(result.item, message)
+
+
+class ItemPriceView(IntegrationAPIView):
+    rate_limit_tiers = {"PATCH": "price-update"}
+
+    @extend_schema(
+        operation_id="updateItemPrice",
+        summary="Update an active item's price",
+        parameters=[EXTERNAL_ID],
+        request=PriceInputSerializer,
+        responses={202: AcceptedSerializer, **error_responses(400, 401, 404, 409, 415, 429)},
+        tags=["Items"],
+    )
+    def patch(self, request, external_id):
+        price = validated(PriceInputSerializer, request.data).validated_data["price"]
+        item = services.update_item_price(
+            partner=self.partner, livemode=self.livemode, external_id=external_id, price=price
+        )
+        return accepted(item, f"Price set to {ItemOutputSerializer(item).data['price']} SEK.")
+
+
+class ItemStatusView(IntegrationAPIView):
+    rate_limit_tiers = {"PATCH": "status-update"}
+
+    @extend_schema(
+        operation_id="updateItemStatus",
+        summary="De-list an item or mark it sold",
+        parameters=[EXTERNAL_ID],
+        request=StatusInputSerializer,
+        responses={202: AcceptedSerializer, **error_responses(400, 401, 404, 409, 415, 429)},
+        tags=["Items"],
+    )
+    def patch(self, request, external_id):
+        new_status = validated(StatusInputSerializer, request.data).validated_data["status"]
+        item = services.change_item_status(
+            partner=self.partner,
+            livemode=self.livemode,
+            external_id=external_id,
+            status=new_status,
+        )
+        return accepted(item, f"Item status is {item.status}.")

@@ -1,0 +1,206 @@
+"""Every change to an item goes through here: the upsert of a PUT, price and status changes,
+deletion and the lifecycle's transitions. Each function owns its transaction and enqueues
+its background job only once that transaction has committed."""
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from items.models import Item, Order
+from partners.models import Partner
+from rheo.celery import app as celery_app
+from rheo.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+PROCESS_IMAGES_TASK = "items.process_item_images"
+
+
+@dataclass(frozen=True)
+class ItemContent:
+    """What a PUT says about an item, validated and normalised."""
+
+    title: str
+    description: str
+    price: Decimal
+    shipping_cost: Decimal
+    weight_kg: Decimal | None
+    currency: str
+    image_urls: tuple[str, ...]
+    domain: dict | None
+    use_ai_enhancement: bool
+
+    def fingerprint(self) -> str:
+        canonical = json.dumps(asdict(self), sort_keys=True, default=str, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def as_fields(self) -> dict:
+        fields = asdict(self)
+        fields["image_urls"] = list(self.image_urls)
+        return fields
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    item: Item
+    outcome: str  # "created", "updated" or "unchanged"
+
+
+def upsert_item(
+    *,
+    partner: Partner,
+    livemode: bool,
+    external_id: str,
+    content: ItemContent,
+    auto_publish_tradera: bool,
+) -> UpsertResult:
+    """Create the item or update it in place; idempotent on (partner, livemode, external_id).
+
+    The current row is locked before it is read, and creation rests on the partial unique
+    constraint: of two concurrent first PUTs one inserts, the other fails the constraint,
+    retries, and then finds and updates the committed row. `auto_publish_tradera` counts
+    on creation only. Content equal to what is stored changes and enqueues nothing."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _upsert_locked(partner, livemode, external_id, content, auto_publish_tradera)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _upsert_locked(partner, livemode, external_id, content, auto_publish_tradera) -> UpsertResult:
+    fingerprint = content.fingerprint()
+    item = (
+        _current_items(partner, livemode)
+        .select_for_update()
+        .filter(external_id=external_id)
+        .first()
+    )
+    if item is None:
+        item = Item.objects.create(
+            partner=partner,
+            livemode=livemode,
+            external_id=external_id,
+            auto_publish_tradera=auto_publish_tradera,
+            content_fingerprint=fingerprint,
+            **content.as_fields(),
+        )
+        _enqueue_image_job(item)
+        return UpsertResult(item, "created")
+    if item.status == Item.Status.ARCHIVED:
+        raise ServiceError(
+            "conflict",
+            f"Item {external_id} is archived while a Rheo order for it is in progress; "
+            "it cannot be changed until the order is resolved.",
+        )
+    if item.content_fingerprint == fingerprint:
+        return UpsertResult(item, "unchanged")
+    images_changed = list(item.image_urls) != list(content.image_urls)
+    for name, value in content.as_fields().items():
+        setattr(item, name, value)
+    item.content_fingerprint = fingerprint
+    item.save()
+    if images_changed:
+        _enqueue_image_job(item)
+    return UpsertResult(item, "updated")
+
+
+def update_item_price(
+    *, partner: Partner, livemode: bool, external_id: str, price: Decimal
+) -> Item:
+    """Set the price at once. Only an active item has a price buyers see."""
+    with transaction.atomic():
+        item = _lock_current_item(partner, livemode, external_id)
+        if item.status != Item.Status.ACTIVE:
+            raise ServiceError(
+                "conflict",
+                f"The price of item {external_id} can only be changed while it is active; "
+                f"it is {item.status}.",
+            )
+        if item.price != price:
+            item.price = price
+            item.save(update_fields=["price", "updated_at"])
+    return item
+
+
+def change_item_status(
+    *, partner: Partner, livemode: bool, external_id: str, status: str
+) -> Item:
+    """PATCH status: not_listed or sold. Asking for the status the item has is a no-op."""
+    with transaction.atomic():
+        item = _lock_current_item(partner, livemode, external_id)
+        if item.status != status:
+            if _has_order_in_progress(item):
+                raise ServiceError(
+                    "conflict",
+                    f"Item {external_id} has a Rheo order in progress; its status cannot be "
+                    "changed until the order is resolved.",
+                )
+            transition_item(item=item, status=status)
+    return item
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    item: Item
+    outcome: str  # "deleted" or "archived"
+
+
+def delete_item(*, partner: Partner, livemode: bool, external_id: str) -> DeleteResult:
+    """Delete the item; with a Rheo order in progress, archive it instead so the order
+    keeps its record. A deleted item leaves the external id free for a new item."""
+    with transaction.atomic():
+        item = _lock_current_item(partner, livemode, external_id)
+        if _has_order_in_progress(item):
+            if item.status != Item.Status.ARCHIVED:
+                transition_item(item=item, status=Item.Status.ARCHIVED)
+            return DeleteResult(item, "archived")
+        item.deleted_at = timezone.now()
+        item.save(update_fields=["deleted_at", "updated_at"])
+    return DeleteResult(item, "deleted")
+
+
+def transition_item(*, item: Item, status: str) -> None:
+    """Move a locked item along its lifecycle, or refuse with conflict. The caller holds
+    the row lock (select_for_update) inside its transaction."""
+    if not item.can_transition_to(status):
+        raise ServiceError(
+            "conflict", f"Item {item.external_id} cannot go from {item.status} to {status}."
+        )
+    item.status = status
+    item.status_changed_at = timezone.now()
+    item.save(update_fields=["status", "status_changed_at", "updated_at"])
+
+
+def _current_items(partner: Partner, livemode: bool):
+    return Item.objects.filter(partner=partner, livemode=livemode, deleted_at__isnull=True)
+
+
+def _lock_current_item(partner: Partner, livemode: bool, external_id: str) -> Item:
+    item = (
+        _current_items(partner, livemode)
+        .select_for_update()
+        .filter(external_id=external_id)
+        .first()
+    )
+    if item is None:
+        raise ServiceError("not_found", f"No item with external id {external_id}.")
+    return item
+
+
+def _has_order_in_progress(item: Item) -> bool:
+    return Order.objects.filter(item=item, status__in=Order.IN_PROGRESS).exists()
+
+
+def _enqueue_image_job(item: Item) -> None:
+    transaction.on_commit(
+        partial(celery_app.send_task, PROCESS_IMAGES_TASK, args=[str(item.id)])
+    )

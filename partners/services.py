@@ -1,0 +1,77 @@
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from partners import keys
+from partners.models import ApiKey, Partner, User
+from rheo.errors import ServiceError
+
+# last_used_at is written at most this often per key, not on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: ApiKey
+    secret: str  # the full key: shown once, never stored
+
+
+def create_partner(*, name: str, email: str, password: str | None = None) -> tuple[Partner, User]:
+    """Create a partner and its first dashboard user."""
+    if User.objects.filter(email__iexact=email).exists():
+        raise ServiceError("conflict", f"A user with the email {email} already exists.")
+    with transaction.atomic():
+        partner = Partner.objects.create(name=name)
+        user = User.objects.create_user(email=email, password=password, partner=partner)
+    return partner, user
+
+
+def create_api_key(*, partner: Partner, name: str, mode: str) -> IssuedKey:
+    if mode not in keys.PREFIXES:
+        raise ServiceError("validation_error", "mode must be live or test.", fields={"mode": []})
+    secret = keys.generate(mode)
+    api_key = ApiKey.objects.create(
+        partner=partner,
+        name=name,
+        mode=mode,
+        prefix=keys.display_prefix(secret),
+        digest=keys.digest(secret),
+    )
+    return IssuedKey(api_key=api_key, secret=secret)
+
+
+def revoke_api_key(*, api_key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def authenticate_api_key(*, raw_key: str) -> ApiKey:
+    """The active key behind `raw_key`, with its partner, or ServiceError
+    authentication_failed. Malformed keys are refused before any database read."""
+    if keys.mode_of(raw_key) is None:
+        raise ServiceError("authentication_failed", "The API key is malformed.")
+    digest = keys.digest(raw_key)
+    api_key = ApiKey.objects.select_related("partner").filter(digest=digest).first()
+    if api_key is None or not secrets.compare_digest(api_key.digest, digest):
+        raise ServiceError("authentication_failed", "The API key is not valid.")
+    if api_key.revoked_at is not None:
+        raise ServiceError("authentication_failed", "The API key has been revoked.")
+    if not api_key.partner.is_active:
+        raise ServiceError("authentication_failed", "The partner account is disabled.")
+    _touch_last_used(api_key)
+    return api_key
+
+
+def _touch_last_used(api_key: ApiKey) -> None:
+    now = timezone.now()
+    if api_key.last_used_at and now - api_key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    # Conditional, so concurrent requests of one key write once per minute at most.
+    ApiKey.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION),
+        pk=api_key.pk,
+    ).update(last_used_at=now)
+    api_key.last_used_at = now

@@ -1,0 +1,132 @@
+"""The one error type services raise, and the one renderer of the error format:
+
+    {"success": false, "error": {"code", "message", "fields", "requestId"}}
+
+`fields` maps a request field (camelCase as documented; nested as `domain.oemCode`,
+list entries as `imageUrls[2]`) to its messages and appears on validation errors only.
+"""
+
+import logging
+from collections.abc import Mapping
+
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from rheo.middleware import current_request_id
+
+logger = logging.getLogger(__name__)
+
+HTTP_STATUS = {
+    "validation_error": 400,
+    "invalid_json": 400,
+    "authentication_failed": 401,
+    "plan_limit_reached": 402,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "rate_limited": 429,
+    "internal_error": 500,
+}
+
+
+class ServiceError(Exception):
+    """A refusal a caller can act on. `permanent` tells a job whether retrying can help."""
+
+    def __init__(self, code: str, message: str, *, fields=None, permanent: bool = True):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fields = fields
+        self.permanent = permanent
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+def error_body(code: str, message: str, fields=None) -> dict:
+    error = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    error["requestId"] = current_request_id.get()
+    return {"success": False, "error": error}
+
+
+def flatten_fields(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail → {"domain.oemCode": [...], "imageUrls[2]": [...]}."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(detail, Mapping):
+        for key, value in detail.items():
+            if isinstance(key, int):
+                name = f"{prefix}[{key}]"
+            elif key == "non_field_errors":
+                name = prefix
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            for field, messages in flatten_fields(value, name).items():
+                flat.setdefault(field, []).extend(messages)
+    elif isinstance(detail, list) and detail and not all(isinstance(d, str) for d in detail):
+        for index, value in enumerate(detail):
+            if value:
+                flat.update(flatten_fields(value, f"{prefix}[{index}]"))
+    else:
+        messages = detail if isinstance(detail, list) else [detail]
+        flat[prefix] = [str(m) for m in messages]
+    return flat
+
+
+def _validation_response(detail) -> tuple[str, dict | None]:
+    fields = flatten_fields(detail)
+    general = fields.pop("", None)
+    if general and not fields:
+        return general[0], None
+    count = len(fields)
+    noun = "field is" if count == 1 else "fields are"
+    return f"{count} {noun} invalid: {', '.join(fields)}.", fields
+
+
+def exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every error leaves the API in the one format."""
+    headers = {}
+    if isinstance(exc, ServiceError):
+        code, message, fields = exc.code, exc.message, exc.fields
+    elif isinstance(exc, exceptions.ValidationError):
+        code = "validation_error"
+        message, fields = _validation_response(exc.detail)
+    elif isinstance(exc, exceptions.ParseError):
+        code, message, fields = "invalid_json", str(exc.detail), None
+    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        code, message, fields = "authentication_failed", str(exc.detail), None
+        headers["WWW-Authenticate"] = 'ApiKey header="x-api-key"'
+    elif isinstance(exc, exceptions.PermissionDenied):
+        code, message, fields = "forbidden", str(exc.detail), None
+    elif isinstance(exc, Http404 | exceptions.NotFound):
+        code, message, fields = "not_found", "Not found.", None
+    elif isinstance(exc, exceptions.APIException):
+        code = exc.default_code if exc.default_code in HTTP_STATUS else "error"
+        message, fields = str(exc.detail), None
+        response = Response(error_body(code, message), status=exc.status_code)
+        if getattr(exc, "wait", None):
+            response["Retry-After"] = str(int(exc.wait))
+        return response
+    else:
+        logger.exception("Unhandled error in %s", context.get("view"))
+        code, message, fields = "internal_error", "An internal error occurred.", None
+    return Response(error_body(code, message, fields), status=HTTP_STATUS[code], headers=headers)
+
+
+def _json_error(code: str, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=HTTP_STATUS[code])
+
+
+def not_found_view(request, exception=None):
+    return _json_error("not_found", f"No endpoint at {request.path}.")
+
+
+def server_error_view(request):
+    return _json_error("internal_error", "An internal error occurred.")

@@ -1,0 +1,20 @@
+"""gunicorn settings (Procfile: `gunicorn -c python:rheo.gunicorn rheo.wsgi`)."""
+
+import multiprocessing
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104
+
+if os.environ.get("REDIS_URL"):
+    # Rate limits live in Redis: processes scale freely, on this machine and others.
+    workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+    threads = int(os.environ.get("WEB_THREADS", 1))
+else:
+    # Without Redis the rate limiter's state is in the process; one process with threads
+    # keeps every request counted in one place.
+    workers = 1
+    threads = int(os.environ.get("WEB_THREADS", 8))
+
+accesslog = None  # rheo.middleware writes one line per request, with its request id
+timeout = 30
+graceful_timeout = 20

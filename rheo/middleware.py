@@ -1,0 +1,42 @@
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+
+logger = logging.getLogger("rheo.request")
+
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+
+# A caller's (or proxy's) own request id is kept when it is plain and short.
+_ACCEPTED_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (returned as X-Request-Id and in error bodies) and
+    writes one log line per request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-Id", "")
+        request_id = incoming if _ACCEPTED_ID.match(incoming) else f"req_{uuid.uuid4().hex}"
+        request.request_id = request_id
+        token = current_request_id.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
+        response["X-Request-Id"] = request_id
+        logger.info(
+            "request_id=%s method=%s path=%s status=%s duration_ms=%.1f key=%s",
+            request_id,
+            request.method,
+            request.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+            getattr(request, "api_key_prefix", "-"),
+        )
+        return response

@@ -1,0 +1,37 @@
+"""Test settings: the real PostgreSQL and Redis when they answer, SQLite and local memory
+otherwise. RHEO_REQUIRE_SERVICES=1 (CI) turns a missing service into a failure."""
+
+import os
+import socket
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+if "DATABASE_URL" not in os.environ and _answers("127.0.0.1", 5432):
+    os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/rheo"
+if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):
+    os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/1"
+os.environ.setdefault("SECRET_KEY", "test-secret-key")
+os.environ.setdefault("RHEO_ALLOW_LOCAL_URLS", "1")
+os.environ.setdefault("RHEO_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
+# Tests publish to an in-memory broker; no message outlives the test process.
+os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+
+from rheo.settings import *  # noqa: E402,F403
+from rheo.settings import DATABASES, REDIS_URL  # noqa: E402
+
+USING_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+USING_REDIS = bool(REDIS_URL)
+
+if os.environ.get("RHEO_REQUIRE_SERVICES") == "1":
+    missing = [n for n, up in (("PostgreSQL", USING_POSTGRES), ("Redis", USING_REDIS)) if not up]
+    if missing:
+        raise RuntimeError(f"RHEO_REQUIRE_SERVICES=1 but {' and '.join(missing)} not reachable.")
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
