@@ -131,9 +131,7 @@ def update_item_price(
     return item
 
 
-def change_item_status(
-    *, partner: Partner, livemode: bool, external_id: str, status: str
-) -> Item:
+def change_item_status(*, partner: Partner, livemode: bool, external_id: str, status: str) -> Item:
     """PATCH status: not_listed or sold. Asking for the status the item has is a no-op."""
     with transaction.atomic():
         item = _lock_current_item(partner, livemode, external_id)
@@ -201,6 +199,4 @@ def _has_order_in_progress(item: Item) -> bool:
 
 
 def _enqueue_image_job(item: Item) -> None:
-    transaction.on_commit(
-        partial(celery_app.send_task, PROCESS_IMAGES_TASK, args=[str(item.id)])
-    )
+    transaction.on_commit(partial(celery_app.send_task, PROCESS_IMAGES_TASK, args=[str(item.id)]))

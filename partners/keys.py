@@ -39,14 +39,10 @@ def mode_of(key: str) -> str | None:
     """The key's mode if it is well formed and its checksum holds, else None."""
     if len(key) != KEY_LENGTH:
         return None
-    for mode, prefix in PREFIXES.items():
-        if key.startswith(prefix):
-            break
-    else:
+    mode = next((m for m, prefix in PREFIXES.items() if key.startswith(prefix)), None)
+    if mode is None or any(c not in ALPHABET for c in key[len(PREFIXES[mode]) :]):
         return None
     body, check = key[:-CHECKSUM_LENGTH], key[-CHECKSUM_LENGTH:]
-    if any(c not in ALPHABET for c in key[len(prefix) :]):
-        return None
     return mode if secrets.compare_digest(checksum(body), check) else None
 
 

@@ -1,5 +1,6 @@
 """/healthz: the process answers. /readyz: its database, cache and broker answer too."""
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
@@ -23,7 +24,7 @@ def _cache():
 
 
 def _broker():
-    with celery_app.connection_for_write() as conn:
+    with celery_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 

@@ -35,3 +35,6 @@ if os.environ.get("RHEO_REQUIRE_SERVICES") == "1":
         raise RuntimeError(f"RHEO_REQUIRE_SERVICES=1 but {' and '.join(missing)} not reachable.")
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Test server threads end with their request; persistent connections would outlive them.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

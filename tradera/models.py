@@ -17,7 +17,7 @@ class TraderaListing(models.Model):
     item = models.OneToOneField(
         "items.Item", on_delete=models.CASCADE, related_name="tradera_listing"
     )
-    ad_id = models.CharField(max_length=64, null=True, blank=True)
+    ad_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - null: none yet
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING_SYNC)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

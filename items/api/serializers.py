@@ -77,7 +77,9 @@ class ItemInputSerializer(serializers.Serializer):
     """The body of PUT /integration/v1/items/:external_id. Unknown keys are ignored."""
 
     title = StrictCharField(max_length=255)
-    description = StrictCharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    description = StrictCharField(
+        required=False, allow_blank=True, default="", trim_whitespace=False
+    )
     price = StrictDecimalField(min_value=1, max_value=99_999_999, help_text="In SEK. Minimum 1.")
     shippingCost = StrictDecimalField(min_value=0, max_value=99_999_999)
     weightKg = StrictDecimalField(

@@ -69,8 +69,11 @@ class ItemView(IntegrationAPIView):
         external_id = kwargs["external_id"]
         if len(external_id) > MAX_EXTERNAL_ID_LENGTH:
             raise serializers.ValidationError(
-                {"external_id": [f"Ensure this field has no more than {MAX_EXTERNAL_ID_LENGTH} "
-                                 "characters."]}
+                {
+                    "external_id": [
+                        f"Ensure this field has no more than {MAX_EXTERNAL_ID_LENGTH} characters."
+                    ]
+                }
             )
 
     @extend_schema(

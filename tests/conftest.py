@@ -1,0 +1,143 @@
+"""Personas and helpers. partner_a and partner_b are two dismantlers; each test gets fresh
+API keys, so rate-limit state never leaks from one test to the next."""
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from partners import services as partner_services
+from rheo.celery import app as celery_app
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_backlog():
+    """Django's test server listens with a backlog of 10; the concurrency tests connect
+    fifty clients at once, as a real load balancer would."""
+    from django.core.servers.basehttp import ThreadedWSGIServer
+
+    ThreadedWSGIServer.request_queue_size = 128
+
+
+needs_postgres = pytest.mark.skipif(
+    not settings.USING_POSTGRES, reason="needs PostgreSQL (set DATABASE_URL or run it locally)"
+)
+needs_redis = pytest.mark.skipif(
+    not settings.USING_REDIS, reason="needs Redis (set REDIS_URL or run it locally)"
+)
+
+
+def item_body(**overrides) -> dict:
+    """The Quick Start's item, with overrides (a None value removes the field)."""
+    body = {
+        "title": "Volvo XC90 bromsok fram vänster — 2018",
+        "description": "Testad och fungerande. Skick B.",
+        "price": 950,
+        "shippingCost": 149,
+        "weightKg": 3.2,
+        "imageUrls": [
+            "https://your-cdn.example.com/parts/12345/1.jpg",
+            "https://your-cdn.example.com/parts/12345/2.jpg",
+        ],
+        "domain": {
+            "domain": "automotive_part",
+            "oemCode": "31400452",
+            "manufacturer": "Volvo",
+            "compatibleModels": ["XC90"],
+            "donorVehicleYear": 2018,
+            "conditionGrade": "B",
+        },
+        "autoPublishTradera": True,
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+@dataclass
+class Integration:
+    """A partner's ERP talking to the Integration API with one key."""
+
+    key: str
+    client: APIClient
+
+    def _call(self, method, path, body=None, **extra):
+        kwargs = {"HTTP_X_API_KEY": self.key, **extra}
+        if body is not None:
+            kwargs.setdefault("content_type", "application/json")
+            kwargs["data"] = body if isinstance(body, str | bytes) else json.dumps(body)
+        return getattr(self.client, method)(f"/integration/v1/items/{path}", **kwargs)
+
+    def put(self, external_id, body=None, **extra):
+        return self._call("put", external_id, item_body() if body is None else body, **extra)
+
+    def get(self, external_id, **extra):
+        return self._call("get", external_id, **extra)
+
+    def patch_price(self, external_id, body, **extra):
+        return self._call("patch", f"{external_id}/price", body, **extra)
+
+    def patch_status(self, external_id, body, **extra):
+        return self._call("patch", f"{external_id}/status", body, **extra)
+
+    def delete(self, external_id, **extra):
+        return self._call("delete", external_id, **extra)
+
+
+def make_partner(name: str, email: str):
+    partner, _ = partner_services.create_partner(name=name, email=email, password="pw-for-tests")
+    return partner
+
+
+def integration(partner, mode: str = "live") -> Integration:
+    issued = partner_services.create_api_key(partner=partner, name=f"{mode} key", mode=mode)
+    return Integration(key=issued.secret, client=APIClient())
+
+
+@pytest.fixture
+def partner_a(db):
+    return make_partner("Recopart AB", "ops@recopart.example")
+
+
+@pytest.fixture
+def partner_b(db):
+    return make_partner("Bildelar Norr AB", "it@bildelarnorr.example")
+
+
+@pytest.fixture
+def api_a(partner_a) -> Integration:
+    return integration(partner_a, "live")
+
+
+@pytest.fixture
+def api_a_test(partner_a) -> Integration:
+    return integration(partner_a, "test")
+
+
+@pytest.fixture
+def api_b(partner_b) -> Integration:
+    return integration(partner_b, "live")
+
+
+@pytest.fixture
+def broker_messages():
+    """Reads what reached the (in-memory) broker: drain(queue) → [(task name, args)]."""
+
+    def drain(queue: str) -> list[tuple[str, list]]:
+        found = []
+        with celery_app.connection_for_read() as conn:
+            simple = conn.SimpleQueue(queue)
+            while True:
+                try:
+                    message = simple.get(block=False)
+                except simple.Empty:
+                    break
+                found.append((message.headers["task"], message.payload[0]))
+                message.ack()
+            simple.close()
+        return found
+
+    for queue in ("images", "default"):
+        drain(queue)
+    return drain
