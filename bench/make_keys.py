@@ -1,0 +1,34 @@
+"""Create N partners with one live API key each, through the project's own services, and
+write the keys (one a line) to a file. Prints the first partner's id (the raw-upsert
+view's partner) as `RAW_PARTNER_ID=<uuid>`.
+
+    DJANGO_SETTINGS_MODULE=bench.settings python -m bench.make_keys 1000 /tmp/keys.txt
+"""
+
+import os
+import sys
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from partners.services import create_api_key, create_partner  # noqa: E402
+
+
+def main(count: int, out_path: str) -> None:
+    secrets, first_partner = [], None
+    for i in range(count):
+        partner, _user = create_partner(
+            name=f"Bench dismantler {i}", email=f"bench{i}@bench.invalid"
+        )
+        secrets.append(create_api_key(partner=partner, name="bench", mode="live").secret)
+        first_partner = first_partner or partner
+    with open(out_path, "w") as out:
+        out.write("\n".join(secrets) + "\n")
+    print(f"RAW_PARTNER_ID={first_partner.id}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2])

@@ -1,0 +1,722 @@
+"""PUT /integration/v1/items/:external_id under gunicorn on PostgreSQL and Redis, against
+two references served by the same gunicorn (see bench/README.md).
+
+    .venv/bin/python bench/put_throughput.py                 # from /work/main
+    .venv/bin/python bench/put_throughput.py --workers 2,3,4 # sweep WEB_CONCURRENCY
+
+What one run does, all on 127.0.0.1 and bounded in time:
+  1. drops and recreates the PostgreSQL database rheo_bench, migrates it, flushes Redis db 2;
+  2. creates --keys partners with one live API key each (partners.services);
+  3. for each worker count: starts gunicorn (rheo.gunicorn, bench.settings), then
+     - closed loop (wrk, fixed duration after a warm-up), same PUT request to each of
+       /bench/bare/:id, /bench/raw-upsert/:id and /integration/v1/items/:id (creates),
+     - closed loop of PUTs that update existing items (and the same for raw upsert),
+     - open loop at --rate requests/s (Python, latency from the scheduled send time, so
+       a stalled server is not hidden by a stalled client) to each of the three;
+     then stops gunicorn;
+  4. prints the table, writes bench/results/put_throughput-<time>.json, flushes Redis db 2
+     and drops the database (unless --keep-db).
+gunicorn is stopped, and the database and Redis db cleaned, even when a step fails.
+"""
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
+WRK = shutil.which("wrk")
+
+HOST = "127.0.0.1"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DB_NAME = "rheo_bench"
+DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+REDIS_URL = "redis://127.0.0.1:6379/2"
+
+PUT_PREFIX = "/integration/v1/items/"
+ENDPOINTS = {  # name -> path prefix; the same request goes to all three
+    "bare": "/bench/bare/",
+    "raw_upsert": "/bench/raw-upsert/",
+    "put": PUT_PREFIX,
+}
+
+# The body wrk sends (bench/put.lua has the same one), for the Python open-loop client.
+BODY = json.dumps(
+    {
+        "title": "Volvo XC90 bromsok fram vänster",
+        "description": (
+            "Testad och fungerande. Skick B. Demonterad från en XC90 2018 med 12 000 mil."
+        ),
+        "price": 950,
+        "shippingCost": 149,
+        "weightKg": 3.2,
+        "currency": "SEK",
+        "imageUrls": [f"https://cdn.example.com/parts/12345/{n}.jpg" for n in (1, 2, 3)],
+        "domain": {
+            "domain": "automotive_part",
+            "oemCode": "31400452",
+            "manufacturer": "Volvo",
+            "compatibleModels": ["XC90", "XC90 II"],
+            "donorVehicleYear": 2018,
+            "conditionGrade": "B",
+        },
+        "autoPublishTradera": True,
+        "useAiEnhancement": False,
+    }
+).encode()
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- the machine ------------------------------------------------------------------------
+
+
+def machine_info() -> dict:
+    cpu_model = "unknown"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as meminfo:
+        mem_kb = int(re.search(r"MemTotal:\s+(\d+)", meminfo.read()).group(1))
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        pg = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("server_version", "synchronous_commit", "fsync", "shared_buffers")
+        }
+    redis_version = redis.Redis.from_url(REDIS_URL).info("server")["redis_version"]
+    wrk_version = subprocess.run([WRK, "--version"], capture_output=True, text=True).stdout
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "mem_total_gib": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "postgresql": pg,
+        "redis": redis_version,
+        "wrk": wrk_version.splitlines()[0] if wrk_version else None,
+        "loadavg_at_start": os.getloadavg(),
+    }
+
+
+# --- database, Redis, keys --------------------------------------------------------------
+
+
+def recreate_database() -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def drop_database() -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+def checkpoint() -> None:
+    """Flush dirty pages before a measured phase, so no phase pays for another's."""
+    with psycopg.connect(
+        DATABASE_URL.replace("postgres://", "postgresql://"), autocommit=True
+    ) as conn:
+        conn.execute("CHECKPOINT")
+
+
+def flush_redis() -> None:
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def app_env(var_dir: str, raw_partner_id: str = "") -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
+        and not k.startswith(("WEB_", "RHEO_", "GUNICORN_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        PYTHONPATH=str(ROOT),
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        CELERY_BROKER_URL=REDIS_URL,
+        SECRET_KEY="bench-secret-key-not-for-production",
+        DEBUG="0",
+        LOG_LEVEL="WARNING",
+        RHEO_VAR_DIR=var_dir,
+        BENCH_RAW_PARTNER_ID=raw_partner_id,
+    )
+    return env
+
+
+def migrate_and_make_keys(env: dict, count: int, keys_file: str) -> str:
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    out = subprocess.run(
+        [PYTHON, "-m", "bench.make_keys", str(count), keys_file],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    ).stdout
+    return re.search(r"RAW_PARTNER_ID=(\S+)", out).group(1)
+
+
+# --- gunicorn ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """gunicorn -c python:rheo.gunicorn rheo.wsgi, in its own process group."""
+
+    def __init__(self, env: dict, workers: int, log_path: str):
+        self.port = free_port()
+        self.env = {**env, "HOST": HOST, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers)}
+        self.log_path = log_path
+        self.proc = None
+
+    def __enter__(self):
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [GUNICORN, "-c", "python:rheo.gunicorn", "rheo.wsgi"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early; see {self.log_path}:\n{self.tail()}")
+            try:
+                conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer within 30 s:\n{self.tail()}")
+
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True
+        ).stdout
+        return [int(pid) for pid in out.split()]
+
+    def tail(self) -> str:
+        try:
+            return "".join(open(self.log_path).readlines()[-30:])
+        except OSError:
+            return ""
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            pgid = os.getpgid(self.proc.pid)
+            self.proc.send_signal(signal.SIGTERM)  # graceful: the master stops its workers
+            try:
+                self.proc.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                os.killpg(pgid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+            with contextlib.suppress(ProcessLookupError):  # anything left in the group
+                os.killpg(pgid, signal.SIGKILL)
+        self.log.close()
+        return False
+
+
+# --- CPU accounting ---------------------------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """utime + stime of the process (and, if asked, of its children that have exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        ticks = int(fields[11]) + int(fields[12])
+        if reaped_children:
+            ticks += int(fields[13]) + int(fields[14])
+        return ticks / CLK_TCK
+    except (OSError, IndexError):
+        return 0.0
+
+
+def _postgres_cpu_seconds() -> float:
+    """All PostgreSQL processes, including backends that ended (Django reconnects every
+    CONN_MAX_AGE seconds): the live ones plus what the postmaster reaped."""
+    pids = set(_pids_named("postgres"))
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                ppid = int(stat.read().rpartition(")")[2].split()[1])
+        except OSError:
+            continue
+        total += _proc_cpu_seconds(pid, reaped_children=ppid not in pids)
+    return total
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() == name:
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_snapshot(server: "Gunicorn") -> dict:
+    """CPU seconds used so far by each part of the system, and the machine's busy/total."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    steal = ticks[7] if len(ticks) > 7 else 0  # time the hypervisor gave to someone else
+    return {
+        "gunicorn_workers": sum(_proc_cpu_seconds(pid) for pid in server.worker_pids()),
+        "postgres": _postgres_cpu_seconds(),
+        "redis": sum(_proc_cpu_seconds(pid) for pid in _pids_named("redis-server")),
+        "load_generator": (lambda r: r.ru_utime + r.ru_stime)(
+            resource.getrusage(resource.RUSAGE_CHILDREN)
+        )
+        + (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(resource.RUSAGE_SELF)),
+        "_machine_busy": (sum(ticks) - idle) / CLK_TCK,
+        "_machine_total": sum(ticks) / CLK_TCK,
+        "_machine_steal": steal / CLK_TCK,
+    }
+
+
+def cpu_per_request(before: dict, after: dict, requests: int) -> dict:
+    """Milliseconds of CPU per request by component, and the machine's busy share."""
+    out = {
+        name: round((after[name] - before[name]) * 1000 / max(requests, 1), 3)
+        for name in before
+        if not name.startswith("_")
+    }
+    total = after["_machine_total"] - before["_machine_total"]
+    out["machine_busy_share"] = round((after["_machine_busy"] - before["_machine_busy"]) / total, 3)
+    out["machine_steal_share"] = round(
+        (after["_machine_steal"] - before["_machine_steal"]) / total, 3
+    )
+    return out
+
+
+# --- load generators --------------------------------------------------------------------
+
+
+def run_wrk(
+    port, keys_file, path_prefix, tag, *, mode, seconds, connections, threads, nitems=1000
+) -> dict:
+    cmd = [
+        WRK,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(BENCH / "put.lua"),
+        f"http://{HOST}:{port}",
+        "--",
+        keys_file,
+        path_prefix,
+        tag,
+        mode,
+        str(nitems),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    match = re.search(r"^BENCH_JSON (.*)$", proc.stdout, re.M)
+    if proc.returncode != 0 or not match:
+        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    result = json.loads(match.group(1))
+    seconds_run = result["duration_us"] / 1e6
+    result["rps"] = result["requests"] / seconds_run
+    result["rps_202"] = result["status"]["202"] / seconds_run
+    result["non_202"] = result["requests"] - result["status"]["202"]
+    result["socket_error_count"] = sum(result["socket_errors"].values())
+    return result
+
+
+def open_loop(port, keys, path_prefix, tag, *, rate, seconds, max_in_flight=64) -> dict:
+    """Issue requests at fixed times (rate per second), whatever the server does. Latency
+    is measured from the scheduled send time, so queueing in this client counts too."""
+    count = int(rate * seconds)
+    results: list = [None] * count
+
+    def send(i: int, scheduled: float) -> None:
+        status = -1
+        conn = http.client.HTTPConnection(HOST, port, timeout=10)
+        try:
+            conn.request(
+                "PUT",
+                f"{path_prefix}{tag}-{i}",
+                body=BODY,
+                headers={"x-api-key": keys[i % len(keys)], "Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            response.read()
+            status = response.status
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        results[i] = (time.perf_counter() - scheduled, status)
+
+    with ThreadPoolExecutor(max_workers=max_in_flight) as pool:
+        start = time.perf_counter() + 0.1
+        for i in range(count):
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(send, i, scheduled)
+    latencies = sorted(r[0] * 1000 for r in results)
+    statuses: dict[str, int] = {}
+    for _, status in results:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(round(p / 100 * len(latencies) + 0.5)) - 1)]
+
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "requests": count,
+        "status": statuses,
+        "non_202": count - statuses.get("202", 0),
+        "latency_ms": {
+            "mean": statistics.fmean(latencies),
+            "p50": pct(50),
+            "p90": pct(90),
+            "p99": pct(99),
+            "max": latencies[-1],
+        },
+    }
+
+
+def log_closed_loop(kind: str, name: str, r: dict) -> None:
+    p50, p99 = r["latency_us"]["p50"] / 1000, r["latency_us"]["p99"] / 1000
+    log(
+        f"  {kind} {name:<10} {r['rps']:8.1f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
+        f"  non-202 {r['non_202']}  socket errors {r['socket_error_count']}"
+    )
+    log(f"    CPU ms/request: {r['cpu_ms_per_request']}")
+
+
+# --- one gunicorn configuration ---------------------------------------------------------
+
+
+def bench_config(env, workers, keys_file, keys, args, tmp) -> dict:
+    result = {"workers": workers, "throughput": {}, "update": {}, "open_loop": {}}
+    wrk_opts = {"connections": args.connections, "threads": args.wrk_threads}
+    with Gunicorn(env, workers, os.path.join(tmp, f"gunicorn-w{workers}.log")) as server:
+        log(f"gunicorn up on port {server.port}: {workers} workers (pids {server.worker_pids()})")
+        port = server.port
+
+        for name, prefix in ENDPOINTS.items():
+            run_wrk(
+                port,
+                keys_file,
+                prefix,
+                f"w{workers}-warm-{name}",
+                mode="create",
+                seconds=args.warmup,
+                **wrk_opts,
+            )
+            checkpoint()
+            before = cpu_snapshot(server)
+            r = run_wrk(
+                port,
+                keys_file,
+                prefix,
+                f"w{workers}-tp-{name}",
+                mode="create",
+                seconds=args.duration,
+                **wrk_opts,
+            )
+            r["cpu_ms_per_request"] = cpu_per_request(before, cpu_snapshot(server), r["requests"])
+            result["throughput"][name] = r
+            log_closed_loop("closed loop", name, r)
+
+        if not args.skip_update:
+            for name in ("raw_upsert", "put"):
+                prefix, tag = ENDPOINTS[name], f"w{workers}-upd-{name}"
+                # the warm-up's first pass creates the items; the measured run updates them
+                run_wrk(
+                    port,
+                    keys_file,
+                    prefix,
+                    tag,
+                    mode="update",
+                    seconds=args.warmup,
+                    nitems=args.update_items,
+                    **wrk_opts,
+                )
+                checkpoint()
+                before = cpu_snapshot(server)
+                r = run_wrk(
+                    port,
+                    keys_file,
+                    prefix,
+                    tag,
+                    mode="update",
+                    seconds=args.duration,
+                    nitems=args.update_items,
+                    **wrk_opts,
+                )
+                r["cpu_ms_per_request"] = cpu_per_request(
+                    before, cpu_snapshot(server), r["requests"]
+                )
+                result["update"][name] = r
+                log_closed_loop("update loop", name, r)
+
+        for name, prefix in ENDPOINTS.items():
+            checkpoint()
+            time.sleep(1)
+            before = cpu_snapshot(server)
+            r = open_loop(
+                port,
+                keys,
+                prefix,
+                f"w{workers}-ol-{name}",
+                rate=args.rate,
+                seconds=args.latency_duration,
+            )
+            r["cpu_ms_per_request"] = cpu_per_request(before, cpu_snapshot(server), r["requests"])
+            result["open_loop"][name] = r
+            lat = r["latency_ms"]
+            log(
+                f"  open loop {args.rate} rps {name:<10} p50 {lat['p50']:6.1f} ms"
+                f"  p99 {lat['p99']:6.1f} ms  max {lat['max']:6.1f} ms  non-202 {r['non_202']}"
+            )
+            log(f"    CPU ms/request: {r['cpu_ms_per_request']}")
+
+    tp = result["throughput"]
+    result["ratio_put_raw"] = tp["put"]["rps"] / tp["raw_upsert"]["rps"]
+    result["ratio_put_bare"] = tp["put"]["rps"] / tp["bare"]["rps"]
+    return result
+
+
+def sanity() -> dict:
+    """What the runs left behind: every PUT that created an item must have published
+    exactly one image job to Redis (no worker consumes them during the benchmark)."""
+    with psycopg.connect(DATABASE_URL.replace("postgres://", "postgresql://")) as conn:
+        rows = dict(
+            conn.execute(
+                "SELECT split_part(external_id, '-', 1) || '-' || split_part(external_id, '-', 2)"
+                " || '-' || split_part(external_id, '-', 3), count(*) FROM items_item GROUP BY 1"
+            ).fetchall()
+        )
+    put_rows = sum(n for phase, n in rows.items() if phase.endswith("-put"))
+    queued = redis.Redis.from_url(REDIS_URL).llen("images")
+    return {
+        "item_rows_by_phase": rows,
+        "put_created_rows": put_rows,
+        "image_jobs_in_redis": queued,
+        "one_job_per_created_item": put_rows == queued,
+    }
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def row(cells: list[str], columns: list[tuple[str, int]]) -> str:
+    return " | ".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, columns, strict=True))
+
+
+def print_table(report: dict) -> None:
+    machine, args = report["machine"], report["args"]
+    print()
+    print(
+        f"PUT benchmark, {report['date']}, {machine['nproc']} cores ({machine['cpu_model']}), "
+        f"PostgreSQL {machine['postgresql']['server_version']}, Redis {machine['redis']}"
+    )
+    print(
+        f"closed loop: wrk -t{args['wrk_threads']} -c{args['connections']}, "
+        f"{args['duration']} s per endpoint after {args['warmup']} s warm-up; "
+        f"open loop: {args['rate']} req/s for {args['latency_duration']} s"
+    )
+    columns = [
+        ("workers", 7), ("bare r/s", 9), ("raw r/s", 8), ("PUT r/s", 8), ("PUT/raw", 7),
+        ("PUT/bare", 8), ("PUT p50", 8), ("PUT p99", 8), ("raw p99", 8),
+        ("non-202 bare/raw/PUT/open-loop PUT", 34),
+    ]  # fmt: skip
+    header = row([title for title, _ in columns], columns)
+    print(header)
+    print("-" * len(header))
+    for cfg in report["configs"]:
+        tp, ol = cfg["throughput"], cfg["open_loop"]
+        non202 = "/".join(str(tp[n]["non_202"]) for n in ENDPOINTS) + f"/{ol['put']['non_202']}"
+        cells = [
+            str(cfg["workers"]),
+            f"{tp['bare']['rps']:.0f}",
+            f"{tp['raw_upsert']['rps']:.0f}",
+            f"{tp['put']['rps']:.0f}",
+            f"{cfg['ratio_put_raw']:.1%}",
+            f"{cfg['ratio_put_bare']:.1%}",
+            f"{ol['put']['latency_ms']['p50']:.1f} ms",
+            f"{ol['put']['latency_ms']['p99']:.1f} ms",
+            f"{ol['raw_upsert']['latency_ms']['p99']:.1f} ms",
+            non202,
+        ]
+        print(row(cells, columns))
+        if cfg["update"]:
+            raw, put = cfg["update"]["raw_upsert"], cfg["update"]["put"]
+            print(
+                f"{'':>7}   updates: raw {raw['rps']:.0f} r/s, PUT {put['rps']:.0f} r/s "
+                f"({put['rps'] / raw['rps']:.1%}); non-202 raw {raw['non_202']}, "
+                f"PUT {put['non_202']}"
+            )
+
+    best = max(report["configs"], key=lambda c: c["throughput"]["put"]["rps"])
+    print()
+    print(
+        f"CPU per request, ms (workers={best['workers']}; machine busy = share of all cores in "
+        "use, steal = share taken by the hypervisor)"
+    )
+    columns = [("run", 20), ("gunicorn", 8), ("postgres", 8), ("redis", 6), ("load gen", 8)]
+    columns += [("machine busy", 12), ("steal", 5)]
+    print(row([title for title, _ in columns], columns))
+    runs = [(f"{name} (create)", r) for name, r in best["throughput"].items()]
+    runs += [(f"{name} (update)", r) for name, r in best["update"].items()]
+    runs += [(f"{name} @{args['rate']}/s", r) for name, r in best["open_loop"].items()]
+    for label, r in runs:
+        cpu = r["cpu_ms_per_request"]
+        cells = [label] + [
+            f"{cpu[part]:.2f}"
+            for part in ("gunicorn_workers", "postgres", "redis", "load_generator")
+        ]
+        cells += [f"{cpu['machine_busy_share']:.0%}", f"{cpu['machine_steal_share']:.0%}"]
+        print(row(cells, columns))
+
+    p99 = best["open_loop"]["put"]["latency_ms"]["p99"]
+    verdict = {True: "met", False: "NOT met"}
+    print()
+    print(
+        f"best PUT throughput at {best['workers']} workers: PUT/raw {best['ratio_put_raw']:.1%} "
+        f"(goal >= 50%: {verdict[best['ratio_put_raw'] >= 0.5]}); PUT p99 at {args['rate']} "
+        f"req/s {p99:.1f} ms (goal < 50 ms: {verdict[p99 < 50]})"
+    )
+    check = report["sanity"]
+    print(
+        f"sanity: {check['put_created_rows']} items created by PUT, "
+        f"{check['image_jobs_in_redis']} image jobs published to Redis "
+        f"(one per created item: {check['one_job_per_created_item']})"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--workers",
+        default="4",
+        help="WEB_CONCURRENCY values, comma separated (4 was best of 2, 3, 4 here)",
+    )
+    parser.add_argument("--duration", type=int, default=15, help="seconds per closed-loop run")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per endpoint")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--keys", type=int, default=1000, help="partners, one API key each")
+    parser.add_argument(
+        "--update-items", type=int, default=1000, help="items the update runs cycle over"
+    )
+    parser.add_argument("--rate", type=int, default=100, help="open-loop requests per second")
+    parser.add_argument(
+        "--latency-duration", type=int, default=15, help="seconds per open-loop run"
+    )
+    parser.add_argument("--skip-update", action="store_true", help="skip the update runs")
+    parser.add_argument(
+        "--keep-db", action="store_true", help="leave rheo_bench in place at the end"
+    )
+    args = parser.parse_args()
+    workers_list = [int(w) for w in args.workers.split(",")]
+    if not WRK:
+        print("wrk not found: apt-get install -y wrk", file=sys.stderr)
+        return 2
+
+    # SIGTERM (e.g. from a timeout) unwinds like Ctrl-C, so the finally blocks run.
+    def on_sigterm(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    tmp = tempfile.mkdtemp(prefix="rheo-bench-")
+    report = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "args": vars(args),
+        "machine": machine_info(),
+        "configs": [],
+    }
+    log(f"machine: {report['machine']}")
+    if report["machine"]["loadavg_at_start"][0] > 0.5:
+        log(
+            f"warning: load average {report['machine']['loadavg_at_start']} before start; "
+            "something else is using the CPU"
+        )
+    try:
+        recreate_database()
+        flush_redis()
+        keys_file = os.path.join(tmp, "keys.txt")
+        log(f"database {DB_NAME} recreated; migrating, creating {args.keys} partners + keys")
+        raw_partner_id = migrate_and_make_keys(app_env(tmp), args.keys, keys_file)
+        keys = Path(keys_file).read_text().split()
+        env = app_env(tmp, raw_partner_id)
+        for workers in workers_list:
+            report["configs"].append(bench_config(env, workers, keys_file, keys, args, tmp))
+        report["sanity"] = sanity()
+        report["machine"]["loadavg_at_end"] = os.getloadavg()
+        print_table(report)
+        RESULTS.mkdir(exist_ok=True)
+        out = RESULTS / f"put_throughput-{datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
+        out.write_text(json.dumps(report, indent=2, default=str))
+        log(f"results written to {out.relative_to(ROOT)}")
+        return 0
+    finally:
+        flush_redis()
+        if not args.keep_db:
+            drop_database()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
