@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from items.models import Item, Order
@@ -62,10 +62,11 @@ def upsert_item(
 ) -> UpsertResult:
     """Create the item or update it in place; idempotent on (partner, livemode, external_id).
 
-    The current row is locked before it is read, and creation rests on the partial unique
-    constraint: of two concurrent first PUTs one inserts, the other fails the constraint,
-    retries, and then finds and updates the committed row. `auto_publish_tradera` counts
-    on creation only. Content equal to what is stored changes and enqueues nothing."""
+    Creation rests on the partial unique constraint: the insert does nothing when a current
+    item with this external id exists (waiting, in PostgreSQL, for a concurrent insert of
+    the same id to commit or roll back), and the existing row is then locked and updated.
+    `auto_publish_tradera` counts on creation only. Content equal to what is stored changes
+    and enqueues nothing."""
     for attempt in range(2):
         try:
             with transaction.atomic():
@@ -78,23 +79,25 @@ def upsert_item(
 
 def _upsert_locked(partner, livemode, external_id, content, auto_publish_tradera) -> UpsertResult:
     fingerprint = content.fingerprint()
+    new_item = Item(
+        partner=partner,
+        livemode=livemode,
+        external_id=external_id,
+        auto_publish_tradera=auto_publish_tradera,
+        content_fingerprint=fingerprint,
+        **content.as_fields(),
+    )
+    if _insert_unless_exists(new_item):
+        _enqueue_image_job(new_item)
+        return UpsertResult(new_item, "created")
     item = (
         _current_items(partner, livemode)
         .select_for_update()
         .filter(external_id=external_id)
         .first()
     )
-    if item is None:
-        item = Item.objects.create(
-            partner=partner,
-            livemode=livemode,
-            external_id=external_id,
-            auto_publish_tradera=auto_publish_tradera,
-            content_fingerprint=fingerprint,
-            **content.as_fields(),
-        )
-        _enqueue_image_job(item)
-        return UpsertResult(item, "created")
+    if item is None:  # deleted between the insert and the lock; the retry creates it
+        raise IntegrityError("item vanished during upsert")
     if item.status == Item.Status.ARCHIVED:
         raise ServiceError(
             "conflict",
@@ -176,6 +179,27 @@ def transition_item(*, item: Item, status: str) -> None:
     item.status = status
     item.status_changed_at = timezone.now()
     item.save(update_fields=["status", "status_changed_at", "updated_at"])
+
+
+def _insert_unless_exists(item: Item) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING: creates the item in one statement and
+    tells whether it did, so a create (the common PUT) costs one round trip; a conflict
+    with the current item of the same external id inserts nothing."""
+    fields = Item._meta.concrete_fields
+    ops = connection.ops
+    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+    params = [f.get_db_prep_save(f.pre_save(item, add=True), connection) for f in fields]
+    # Only the model's own names are interpolated; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {ops.quote_name(Item._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT DO NOTHING RETURNING {ops.quote_name(Item._meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = cursor.fetchone() is not None
+    item._state.adding = not inserted
+    return inserted
 
 
 def _current_items(partner: Partner, livemode: bool):
