@@ -5,7 +5,8 @@ its background job only once that transaction has committed."""
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from decimal import Decimal
 from functools import partial
 
@@ -37,11 +38,13 @@ class ItemContent:
     use_ai_enhancement: bool
 
     def fingerprint(self) -> str:
-        canonical = json.dumps(asdict(self), sort_keys=True, default=str, ensure_ascii=False)
+        canonical = json.dumps(self.as_fields(), sort_keys=True, default=str, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def as_fields(self) -> dict:
-        fields = asdict(self)
+        """The Item fields this content sets (a shallow dict: asdict's deep copy is costly
+        on the PUT path and nothing here is mutated)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclass_fields(self)}
         fields["image_urls"] = list(self.image_urls)
         return fields
 

