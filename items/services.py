@@ -4,7 +4,6 @@ its background job only once that transaction has committed."""
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from decimal import Decimal
@@ -17,8 +16,6 @@ from items.models import Item, Order
 from partners.models import Partner
 from rheo.celery import app as celery_app
 from rheo.errors import ServiceError
-
-logger = logging.getLogger(__name__)
 
 PROCESS_IMAGES_TASK = "items.process_item_images"
 
