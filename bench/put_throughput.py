@@ -124,6 +124,21 @@ def machine_info() -> dict:
     }
 
 
+def source_version() -> dict:
+    """The commit whose code is measured, and whether tracked files differ from it (both
+    None outside a git checkout, e.g. in a `git archive` export)."""
+
+    def git(*args: str) -> str | None:
+        proc = subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+        )
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    changes = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "dirty": None if changes is None else bool(changes)}
+
+
 # --- database, Redis, keys --------------------------------------------------------------
 
 
@@ -570,7 +585,9 @@ def print_table(report: dict) -> None:
     print()
     print(
         f"PUT benchmark, {report['date']}, {machine['nproc']} cores ({machine['cpu_model']}), "
-        f"PostgreSQL {machine['postgresql']['server_version']}, Redis {machine['redis']}"
+        f"PostgreSQL {machine['postgresql']['server_version']}, Redis {machine['redis']}; "
+        f"commit {report['source']['commit'] or 'unknown (not a git checkout)'}"
+        f"{' with local changes' if report['source']['dirty'] else ''}"
     )
     print(
         f"closed loop: wrk -t{args['wrk_threads']} -c{args['connections']}, "
@@ -684,10 +701,11 @@ def main() -> int:
     report = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "args": vars(args),
+        "source": source_version(),
         "machine": machine_info(),
         "configs": [],
     }
-    log(f"machine: {report['machine']}")
+    log(f"source: {report['source']}; machine: {report['machine']}")
     if report["machine"]["loadavg_at_start"][0] > 0.5:
         log(
             f"warning: load average {report['machine']['loadavg_at_start']} before start; "
