@@ -1,0 +1,34 @@
+from django.contrib import admin
+
+from items.models import Item, Order
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    """Read-only: items change through the Integration API and the item services."""
+
+    list_display = ["external_id", "title", "partner", "livemode", "status", "price", "updated_at"]
+    list_filter = ["status", "livemode"]
+    search_fields = ["external_id", "title", "id", "partner__name"]
+    list_select_related = ["partner"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["id", "item", "status", "price", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["id", "item__external_id"]
+    list_select_related = ["item"]
+    readonly_fields = ["item", "status", "price"]
+
+    def has_add_permission(self, request):
+        return False
