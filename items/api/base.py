@@ -12,6 +12,7 @@ class IntegrationAPIView(APIView):
 
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
+    # Methods not listed here (HEAD, OPTIONS, and those answered 405) count as reads.
     rate_limit_tiers: dict[str, str] = {}
 
     def permission_denied(self, request, message=None, code=None):
@@ -21,16 +22,15 @@ class IntegrationAPIView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        tier = self.rate_limit_tiers.get(request.method)
-        if tier:
-            request.rate_limit = ratelimit.hit(tier, str(request.auth.pk))
-            if not request.rate_limit.allowed:
-                raise ServiceError(
-                    "rate_limited",
-                    f"Rate limit of {request.rate_limit.rate.limit} requests per second "
-                    f"({tier}) exceeded; retry after "
-                    f"{request.rate_limit.retry_after_seconds} s, with exponential backoff.",
-                )
+        tier = self.rate_limit_tiers.get(request.method, "read")
+        request.rate_limit = ratelimit.hit(tier, str(request.auth.pk))
+        if not request.rate_limit.allowed:
+            raise ServiceError(
+                "rate_limited",
+                f"Rate limit of {request.rate_limit.rate.limit} requests per second "
+                f"({tier}) exceeded; retry after "
+                f"{request.rate_limit.retry_after_seconds} s, with exponential backoff.",
+            )
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -12,6 +12,7 @@ from items.api.serializers import (
     StatusInputSerializer,
 )
 from rheo.errors import ServiceError
+from rheo.fields import StrictDecimalField
 from rheo.schema import error_responses
 
 MAX_EXTERNAL_ID_LENGTH = 255
@@ -157,7 +158,7 @@ class ItemPriceView(IntegrationAPIView):
         item = services.update_item_price(
             partner=self.partner, livemode=self.livemode, external_id=external_id, price=price
         )
-        return accepted(item, f"Price set to {ItemOutputSerializer(item).data['price']} SEK.")
+        return accepted(item, f"Price set to {StrictDecimalField().to_representation(price)} SEK.")
 
 
 class ItemStatusView(IntegrationAPIView):

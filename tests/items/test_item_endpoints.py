@@ -74,6 +74,7 @@ class TestPatchPrice:
 
         assert response.status_code == 202
         assert response.json()["success"] is True
+        assert response.json()["message"] == "Price set to 795 SEK."
         assert api_a.get("P1").json()["price"] == 795
 
     @pytest.mark.parametrize("status", ["draft", "not_listed", "sold"])

@@ -116,6 +116,17 @@ def test_keys_are_limited_separately(partner_a, settings):
     assert second.get("P1").status_code == 404
 
 
+@pytest.mark.parametrize("method", ["head", "options", "post"])
+def test_other_methods_count_as_reads(api_a, settings, method):
+    settings.RHEO_RATE_LIMITS = {**settings.RHEO_RATE_LIMITS, "read": "1/60s"}
+    api_a.get("P1")
+
+    response = getattr(api_a.client, method)("/integration/v1/items/P1", HTTP_X_API_KEY=api_a.key)
+
+    assert response.status_code == 429
+    assert response["RateLimit-Policy"] == '"read";q=1;w=60'
+
+
 def test_unauthenticated_requests_carry_no_rate_limit_headers(api_a):
     response = api_a.client.get("/integration/v1/items/P1")
     assert response.status_code == 401
