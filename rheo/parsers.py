@@ -28,3 +28,5 @@ class JSONBodyParser(BaseParser):
             return json.loads(raw, parse_constant=_refuse_constant)
         except ValueError as exc:
             raise ParseError(f"The request body is not valid JSON: {exc}.") from exc
+        except RecursionError as exc:
+            raise ParseError("The request body is nested too deeply.") from exc

@@ -317,3 +317,10 @@ class TestImageUrlPolicy:
         response = api_a.put("P1", item_body(imageUrls=[url]))
         assert response.status_code == 400
         assert "imageUrls[0]" in response.json()["error"]["fields"]
+
+
+def test_deeply_nested_json_is_400_not_a_crash(api_a):
+    response = api_a.put("P1", "[" * 100_000 + "]" * 100_000)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
