@@ -32,7 +32,8 @@ def create_partner(*, name: str, email: str, password: str | None = None) -> tup
 
 def create_api_key(*, partner: Partner, name: str, mode: str) -> IssuedKey:
     if mode not in keys.PREFIXES:
-        raise ServiceError("validation_error", "mode must be live or test.", fields={"mode": []})
+        message = "Must be live or test."
+        raise ServiceError("validation_error", message, fields={"mode": [message]})
     secret = keys.generate(mode)
     api_key = ApiKey.objects.create(
         partner=partner,

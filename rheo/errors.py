@@ -92,32 +92,33 @@ def _validation_response(detail) -> tuple[str, dict | None]:
 
 def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every error leaves the API in the one format."""
-    headers = {}
+    status, headers, fields = None, {}, None
     if isinstance(exc, ServiceError):
         code, message, fields = exc.code, exc.message, exc.fields
     elif isinstance(exc, exceptions.ValidationError):
         code = "validation_error"
         message, fields = _validation_response(exc.detail)
     elif isinstance(exc, exceptions.ParseError):
-        code, message, fields = "invalid_json", str(exc.detail), None
+        code, message = "invalid_json", str(exc.detail)
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        code, message, fields = "authentication_failed", str(exc.detail), None
-        headers["WWW-Authenticate"] = 'ApiKey header="x-api-key"'
+        code, message = "authentication_failed", str(exc.detail)
+        # DRF fills auth_header from the view's authenticator (401); without one it is 403.
+        if auth_header := getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = auth_header
+        status = exc.status_code
     elif isinstance(exc, exceptions.PermissionDenied):
-        code, message, fields = "forbidden", str(exc.detail), None
+        code, message = "forbidden", str(exc.detail)
     elif isinstance(exc, Http404 | exceptions.NotFound):
-        code, message, fields = "not_found", "Not found.", None
+        code, message = "not_found", "Not found."
     elif isinstance(exc, exceptions.APIException):
         code = exc.default_code if exc.default_code in HTTP_STATUS else "error"
-        message, fields = str(exc.detail), None
-        response = Response(error_body(code, message), status=exc.status_code)
-        if getattr(exc, "wait", None):
-            response["Retry-After"] = str(int(exc.wait))
-        return response
+        message, status = str(exc.detail), exc.status_code
     else:
         logger.exception("Unhandled error in %s", context.get("view"))
-        code, message, fields = "internal_error", "An internal error occurred.", None
-    return Response(error_body(code, message, fields), status=HTTP_STATUS[code], headers=headers)
+        code, message = "internal_error", "An internal error occurred."
+    return Response(
+        error_body(code, message, fields), status=status or HTTP_STATUS[code], headers=headers
+    )
 
 
 def _json_error(code: str, message: str) -> JsonResponse:
