@@ -14,9 +14,7 @@ import cProfile
 import io
 import os
 import pstats
-import shutil
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -33,14 +31,8 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="rheo-cpu-")
-    try:
-        pt.recreate_database()
-        pt.flush_redis()
-        keys_file = os.path.join(tmp, "keys.txt")
-        raw_partner_id = pt.migrate_and_make_keys(pt.app_env(tmp), args.keys, keys_file)
-        keys = Path(keys_file).read_text().split()
-        os.environ.update(pt.app_env(tmp, raw_partner_id))
+    with pt.bench_world("rheo-cpu-", args.keys) as (_tmp, _keys_file, keys, env):
+        os.environ.update(env)
         sys.path.insert(0, str(pt.ROOT))
 
         import django
@@ -95,10 +87,6 @@ def main() -> int:
             print(f"\ncProfile of {args.requests} PUTs (CPU clock), saved to {out}")
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
         return 0
-    finally:
-        pt.flush_redis()
-        pt.drop_database()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -100,13 +99,7 @@ def main() -> int:
         print("py-spy not found: .venv/bin/pip install py-spy", file=sys.stderr)
         return 2
 
-    tmp = tempfile.mkdtemp(prefix="rheo-profile-")
-    try:
-        pt.recreate_database()
-        pt.flush_redis()
-        keys_file = os.path.join(tmp, "keys.txt")
-        raw_partner_id = pt.migrate_and_make_keys(pt.app_env(tmp), args.keys, keys_file)
-        env = pt.app_env(tmp, raw_partner_id)
+    with pt.bench_world("rheo-profile-", args.keys) as (tmp, keys_file, _keys, env):
         prefix = pt.ENDPOINTS[args.endpoint]
         with pt.Gunicorn(env, 1, os.path.join(tmp, "gunicorn.log")) as server:
             (worker,) = server.worker_pids()
@@ -161,10 +154,6 @@ def main() -> int:
         print(f"collapsed stacks: {out.relative_to(pt.ROOT)}")
         print(summarize(out, args.top))
         return 0
-    finally:
-        pt.flush_redis()
-        pt.drop_database()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

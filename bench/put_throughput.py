@@ -216,6 +216,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextlib.contextmanager
+def bench_world(tmp_prefix: str, nkeys: int, keep_db: bool = False):
+    """A fresh database with `nkeys` partners (one live key each), a clean Redis db and a
+    temporary folder, all removed afterwards (also on error or SIGTERM).
+    Yields (tmp, keys_file, keys, env): env is the app's environment for this world."""
+    tmp = tempfile.mkdtemp(prefix=tmp_prefix)
+    try:
+        recreate_database()
+        flush_redis()
+        keys_file = os.path.join(tmp, "keys.txt")
+        raw_partner_id = migrate_and_make_keys(app_env(tmp), nkeys, keys_file)
+        keys = Path(keys_file).read_text().split()
+        yield tmp, keys_file, keys, app_env(tmp, raw_partner_id)
+    finally:
+        flush_redis()
+        if not keep_db:
+            drop_database()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 class Gunicorn:
     """gunicorn -c python:rheo.gunicorn rheo.wsgi, in its own process group."""
 
@@ -462,6 +482,18 @@ def log_closed_loop(kind: str, name: str, r: dict) -> None:
 # --- one gunicorn configuration ---------------------------------------------------------
 
 
+def warm_then_measure(server, keys_file, prefix, tags, mode, args, wrk_opts, **extra) -> dict:
+    """A warm-up wrk run, then the measured one with the server's CPU per request."""
+    warm_tag, tag = tags
+    common = {"mode": mode, **wrk_opts, **extra}
+    run_wrk(server.port, keys_file, prefix, warm_tag, seconds=args.warmup, **common)
+    checkpoint()
+    before = cpu_snapshot(server)
+    r = run_wrk(server.port, keys_file, prefix, tag, seconds=args.duration, **common)
+    r["cpu_ms_per_request"] = cpu_per_request(before, cpu_snapshot(server), r["requests"])
+    return r
+
+
 def bench_config(env, workers, keys_file, keys, args, tmp) -> dict:
     result = {"workers": workers, "throughput": {}, "update": {}, "open_loop": {}}
     wrk_opts = {"connections": args.connections, "threads": args.wrk_threads}
@@ -470,58 +502,24 @@ def bench_config(env, workers, keys_file, keys, args, tmp) -> dict:
         port = server.port
 
         for name, prefix in ENDPOINTS.items():
-            run_wrk(
-                port,
-                keys_file,
-                prefix,
-                f"w{workers}-warm-{name}",
-                mode="create",
-                seconds=args.warmup,
-                **wrk_opts,
-            )
-            checkpoint()
-            before = cpu_snapshot(server)
-            r = run_wrk(
-                port,
-                keys_file,
-                prefix,
-                f"w{workers}-tp-{name}",
-                mode="create",
-                seconds=args.duration,
-                **wrk_opts,
-            )
-            r["cpu_ms_per_request"] = cpu_per_request(before, cpu_snapshot(server), r["requests"])
+            tags = (f"w{workers}-warm-{name}", f"w{workers}-tp-{name}")
+            r = warm_then_measure(server, keys_file, prefix, tags, "create", args, wrk_opts)
             result["throughput"][name] = r
             log_closed_loop("closed loop", name, r)
 
         if not args.skip_update:
             for name in ("raw_upsert", "put"):
-                prefix, tag = ENDPOINTS[name], f"w{workers}-upd-{name}"
+                tag = f"w{workers}-upd-{name}"
                 # the warm-up's first pass creates the items; the measured run updates them
-                run_wrk(
-                    port,
+                r = warm_then_measure(
+                    server,
                     keys_file,
-                    prefix,
-                    tag,
-                    mode="update",
-                    seconds=args.warmup,
+                    ENDPOINTS[name],
+                    (tag, tag),
+                    "update",
+                    args,
+                    wrk_opts,
                     nitems=args.update_items,
-                    **wrk_opts,
-                )
-                checkpoint()
-                before = cpu_snapshot(server)
-                r = run_wrk(
-                    port,
-                    keys_file,
-                    prefix,
-                    tag,
-                    mode="update",
-                    seconds=args.duration,
-                    nitems=args.update_items,
-                    **wrk_opts,
-                )
-                r["cpu_ms_per_request"] = cpu_per_request(
-                    before, cpu_snapshot(server), r["requests"]
                 )
                 result["update"][name] = r
                 log_closed_loop("update loop", name, r)
@@ -697,7 +695,6 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    tmp = tempfile.mkdtemp(prefix="rheo-bench-")
     report = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "args": vars(args),
@@ -711,29 +708,18 @@ def main() -> int:
             f"warning: load average {report['machine']['loadavg_at_start']} before start; "
             "something else is using the CPU"
         )
-    try:
-        recreate_database()
-        flush_redis()
-        keys_file = os.path.join(tmp, "keys.txt")
-        log(f"database {DB_NAME} recreated; migrating, creating {args.keys} partners + keys")
-        raw_partner_id = migrate_and_make_keys(app_env(tmp), args.keys, keys_file)
-        keys = Path(keys_file).read_text().split()
-        env = app_env(tmp, raw_partner_id)
+    log(f"recreating database {DB_NAME}; migrating, creating {args.keys} partners + keys")
+    with bench_world("rheo-bench-", args.keys, args.keep_db) as (tmp, keys_file, keys, env):
         for workers in workers_list:
             report["configs"].append(bench_config(env, workers, keys_file, keys, args, tmp))
         report["sanity"] = sanity()
-        report["machine"]["loadavg_at_end"] = os.getloadavg()
-        print_table(report)
-        RESULTS.mkdir(exist_ok=True)
-        out = RESULTS / f"put_throughput-{datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
-        out.write_text(json.dumps(report, indent=2, default=str))
-        log(f"results written to {out.relative_to(ROOT)}")
-        return 0
-    finally:
-        flush_redis()
-        if not args.keep_db:
-            drop_database()
-        shutil.rmtree(tmp, ignore_errors=True)
+    report["machine"]["loadavg_at_end"] = os.getloadavg()
+    print_table(report)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"put_throughput-{datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
+    out.write_text(json.dumps(report, indent=2, default=str))
+    log(f"results written to {out.relative_to(ROOT)}")
+    return 0
 
 
 if __name__ == "__main__":
