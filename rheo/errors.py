@@ -101,7 +101,9 @@ def exception_handler(exc, context):
     elif isinstance(exc, exceptions.ParseError):
         code, message = "invalid_json", str(exc.detail)
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        code, message = "authentication_failed", str(exc.detail)
+        # simplejwt's token errors carry {"detail", "code", "messages"} as their detail.
+        detail = exc.detail.get("detail", "") if isinstance(exc.detail, Mapping) else exc.detail
+        code, message = "authentication_failed", str(detail)
         # DRF fills auth_header from the view's authenticator (401); without one it is 403.
         if auth_header := getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = auth_header

@@ -30,10 +30,10 @@ ErrorSerializer = inline_serializer(
 
 DESCRIPTIONS = {
     400: "Validation failed or the body is not valid JSON.",
-    401: "Missing, malformed, unknown or revoked API key.",
+    401: "Missing, malformed, unknown or revoked API key or bearer token.",
     403: "Not allowed for this key.",
-    404: "No such item for this key's partner and mode.",
-    409: "The item's state does not allow this change.",
+    404: "Not found for this partner (items: for this key's partner and mode).",
+    409: "The current state does not allow this change.",
     413: "The body is larger than 1 MB.",
     415: "The body is not application/json.",
     429: "Rate limit exceeded; see Retry-After.",

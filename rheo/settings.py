@@ -5,6 +5,7 @@ var/, kombu's filesystem transport as the Celery broker, a local-memory cache.
 DATABASE_URL, REDIS_URL and CELERY_BROKER_URL switch to PostgreSQL and Redis.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -30,6 +31,12 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # cloud metadata addresses stay refused even then.
 RHEO_ALLOW_LOCAL_URLS = env.bool("RHEO_ALLOW_LOCAL_URLS", default=False)
 
+# Certificate authorities trusted for outbound HTTPS (a PEM file); certifi's by default.
+RHEO_OUTBOUND_CA_BUNDLE = env.str("RHEO_OUTBOUND_CA_BUNDLE", default="")
+
+# Fernet keys for secrets stored encrypted (see rheo/crypto.py); the first one encrypts.
+RHEO_ENCRYPTION_KEYS = env.list("RHEO_ENCRYPTION_KEYS", default=[])
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -43,6 +50,7 @@ INSTALLED_APPS = [
     "partners",
     "items",
     "tradera",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -135,6 +143,8 @@ RHEO_RATE_LIMITS = {
     "price-update": "20/1s",
     "status-update": "20/1s",
     "read": "30/1s",
+    # POST /api/v1/auth/token, per client address: slows password guessing.
+    "auth-token": "10/60s",
 }
 
 REST_FRAMEWORK = {
@@ -147,6 +157,30 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "rheo.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+# The Management API's bearer tokens (djangorestframework-simplejwt): HS256, short-lived
+# access tokens renewed with a refresh token.
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "UPDATE_LAST_LOGIN": False,
+}
+
+# --- Webhooks ------------------------------------------------------------------------
+
+# A delivery attempt that has not completed within this many seconds has failed.
+RHEO_WEBHOOK_TIMEOUT_SECONDS = env.float("RHEO_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# At most this many attempts to one endpoint at a time, so a slow or dead receiver can
+# hold only a few of the webhook workers and never starves the other partners'.
+RHEO_WEBHOOK_MAX_IN_FLIGHT = env.int("RHEO_WEBHOOK_MAX_IN_FLIGHT", default=4)
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Rheo <noreply@rheo.se>")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rheo Integration API",
@@ -184,6 +218,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    # Sweepers are quick and must not wait behind a backlog of the work they sweep.
+    "webhooks.sweep_deliveries": {"queue": "default"},
     "items.*": {"queue": "images"},
     "tradera.*": {"queue": "tradera"},
     "webhooks.*": {"queue": "webhooks"},
@@ -193,7 +229,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # The database is the queue; a Celery message is only a nudge. The sweeper nudges
+    # deliveries that are due and whose nudge may have been lost.
+    "sweep-webhook-deliveries": {
+        "task": "webhooks.sweep_deliveries",
+        "schedule": env.float("RHEO_SWEEP_SECONDS", default=15.0),
+    },
+}
 
 # --- Logging ---------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ from rheo import health
 
 urlpatterns = [
     path("integration/v1/", include("items.api.urls")),
+    path("api/v1/", include("partners.api.urls")),
+    path("api/v1/", include("webhooks.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", health.healthz),

@@ -138,6 +138,6 @@ def broker_messages():
             simple.close()
         return found
 
-    for queue in ("images", "default"):
+    for queue in ("images", "default", "webhooks"):
         drain(queue)
     return drain

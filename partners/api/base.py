@@ -1,0 +1,48 @@
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTAuthentication
+
+from rheo.errors import ServiceError
+
+
+class PartnerJWTAuthentication(JWTAuthentication):
+    """`Authorization: Bearer <access token>` of an active user of an active partner."""
+
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        if user.partner_id is None:
+            raise AuthenticationFailed("This account does not belong to a partner.")
+        if not user.partner.is_active:
+            raise AuthenticationFailed("The partner account is disabled.")
+        return user
+
+
+class ManagementAPIView(APIView):
+    """A Management API endpoint: a partner user's JWT; everything is scoped to that
+    user's partner."""
+
+    authentication_classes = [PartnerJWTAuthentication]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.user is None:
+            raise AuthenticationFailed(
+                "Authentication required: send Authorization: Bearer <access token>."
+            )
+
+    @property
+    def partner(self):
+        return self.request.user.partner
+
+    def validated(self, serializer_class, data=None):
+        serializer = serializer_class(data=self.request.data if data is None else data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def livemode(self) -> bool:
+        """`?mode=live` (the default) or `?mode=test`."""
+        mode = self.request.query_params.get("mode", "live")
+        if mode not in ("live", "test"):
+            message = "Must be live or test."
+            raise ServiceError("validation_error", message, fields={"mode": [message]})
+        return mode == "live"

@@ -1,0 +1,92 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from partners import services
+from partners.api.base import ManagementAPIView
+from partners.api.serializers import (
+    ApiKeyInputSerializer,
+    ApiKeySerializer,
+    IssuedApiKeySerializer,
+    PartnerTokenSerializer,
+    TokenPairSerializer,
+)
+from partners.models import ApiKey
+from rheo import ratelimit
+from rheo.errors import ServiceError
+from rheo.schema import error_responses
+
+
+class TokenView(TokenObtainPairView):
+    serializer_class = PartnerTokenSerializer
+    authentication_classes: list = []
+
+    @extend_schema(
+        operation_id="obtainToken",
+        summary="Log in: email and password for an access and a refresh token",
+        responses={200: TokenPairSerializer, **error_responses(400, 401, 429)},
+        tags=["Management: auth"],
+    )
+    def post(self, request, *args, **kwargs):
+        decision = ratelimit.hit("auth-token", request.META.get("REMOTE_ADDR", ""))
+        if not decision.allowed:
+            raise ServiceError(
+                "rate_limited",
+                f"Too many login attempts; retry after {decision.retry_after_seconds} s.",
+            )
+        return super().post(request, *args, **kwargs)
+
+
+class RefreshView(TokenRefreshView):
+    authentication_classes: list = []
+
+    @extend_schema(
+        operation_id="refreshToken",
+        summary="A new access token for a refresh token",
+        responses={200: TokenPairSerializer, **error_responses(400, 401)},
+        tags=["Management: auth"],
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class ApiKeysView(ManagementAPIView):
+    @extend_schema(
+        operation_id="listApiKeys",
+        summary="The partner's API keys, revoked ones included",
+        responses={200: ApiKeySerializer(many=True), **error_responses(401)},
+        tags=["Management: API keys"],
+    )
+    def get(self, request):
+        keys = ApiKey.objects.filter(partner=self.partner).order_by("-created_at")
+        return Response(ApiKeySerializer(keys, many=True).data)
+
+    @extend_schema(
+        operation_id="createApiKey",
+        summary="Generate an API key (the full key is returned this once)",
+        request=ApiKeyInputSerializer,
+        responses={201: IssuedApiKeySerializer, **error_responses(400, 401)},
+        tags=["Management: API keys"],
+    )
+    def post(self, request):
+        data = self.validated(ApiKeyInputSerializer)
+        issued = services.create_api_key(partner=self.partner, name=data["name"], mode=data["mode"])
+        issued.api_key.key = issued.secret
+        return Response(IssuedApiKeySerializer(issued.api_key).data, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyView(ManagementAPIView):
+    @extend_schema(
+        operation_id="revokeApiKey",
+        summary="Revoke an API key at once",
+        request=None,
+        responses={200: ApiKeySerializer, **error_responses(401, 404)},
+        tags=["Management: API keys"],
+    )
+    def delete(self, request, key_id):
+        api_key = get_object_or_404(ApiKey, pk=key_id, partner=self.partner)
+        services.revoke_api_key(api_key=api_key)
+        api_key.refresh_from_db()
+        return Response(ApiKeySerializer(api_key).data)

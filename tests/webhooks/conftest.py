@@ -1,0 +1,190 @@
+"""A real webhook receiver on 127.0.0.1, a controllable clock, and a partner's dashboard
+session on the Management API."""
+
+import queue
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import time_machine
+from rest_framework.test import APIClient
+
+from rheo.celery import app as celery_app
+from webhooks import services
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: str
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b"ok"
+    headers: dict[str, str] = field(default_factory=dict)
+    hang: bool = False  # accept the request and never answer
+
+
+class Receiver:
+    """Answers each POST with the next queued Reply (200 "ok" when none is queued) and
+    records what it received."""
+
+    def __init__(self):
+        self.received: list[Received] = []
+        self.replies: queue.Queue[Reply] = queue.Queue()
+        self.arrived = threading.Semaphore(0)
+        self.release = threading.Event()  # lets hanging requests go at teardown
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length).decode()
+                receiver.received.append(Received(self.path, dict(self.headers), body))
+                receiver.arrived.release()
+                try:
+                    reply = receiver.replies.get_nowait()
+                except queue.Empty:
+                    reply = Reply()
+                if reply.hang:
+                    receiver.release.wait(30)
+                    return
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/hooks/rheo") -> str:
+        return f"http://127.0.0.1:{self.server.server_port}{path}"
+
+    def reply(self, *replies: Reply) -> None:
+        for r in replies:
+            self.replies.put(r)
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def closed_port_url():
+    """A URL where nothing listens: connections are refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hooks"
+
+
+@pytest.fixture
+def clock():
+    """Time as the project sees it, moved on by the test (it ticks from where it is put)."""
+    with time_machine.travel(datetime(2026, 11, 23, 12, 0, tzinfo=UTC), tick=True) as traveller:
+        yield traveller
+
+
+class Worker:
+    """Runs what a Celery worker on the webhooks queue would run, one message at a time,
+    holding back messages whose countdown (ETA) has not come yet by the project's clock;
+    and what beat would run, one sweeper pass at a time."""
+
+    def __init__(self, capture_on_commit):
+        celery_app.loader.import_default_modules()  # as a worker does: finds every tasks.py
+        self.capture_on_commit = capture_on_commit
+        self.held: list[tuple[datetime, str, list]] = []
+
+    def _receive(self) -> None:
+        with celery_app.connection_for_read() as conn:
+            simple = conn.SimpleQueue("webhooks")
+            while True:
+                try:
+                    message = simple.get(block=False)
+                except simple.Empty:
+                    break
+                eta = message.headers.get("eta")
+                eta = datetime.fromisoformat(eta) if eta else datetime.min.replace(tzinfo=UTC)
+                self.held.append((eta, message.headers["task"], message.payload[0]))
+                message.ack()
+            simple.close()
+
+    def work_off(self) -> list[str]:
+        """Runs every message that is due, and those they send, until none is due."""
+        ran = []
+        while True:
+            self._receive()
+            now = datetime.now(UTC)
+            due = [m for m in self.held if m[0] <= now]
+            if not due:
+                return ran
+            self.held = [m for m in self.held if m[0] > now]
+            for _eta, name, args in due:
+                with self.capture_on_commit(execute=True):
+                    celery_app.tasks[name](*args)
+                ran.append(name)
+
+    def sweep(self) -> int:
+        with self.capture_on_commit(execute=True):
+            return services.sweep_deliveries()
+
+    def __call__(self) -> list[str]:
+        return self.work_off()
+
+
+@pytest.fixture
+def worker(broker_messages, django_capture_on_commit_callbacks):
+    return Worker(django_capture_on_commit_callbacks)
+
+
+@pytest.fixture
+def emit(django_capture_on_commit_callbacks):
+    """webhooks.services.emit inside a committed transaction (its nudges are sent)."""
+
+    def _emit(*args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.emit(*args, **kwargs)
+
+    return _emit
+
+
+@pytest.fixture
+def dashboard_a(partner_a):
+    """partner_a's user, logged in to the Management API with a bearer token."""
+    return login("ops@recopart.example")
+
+
+@pytest.fixture
+def dashboard_b(partner_b):
+    return login("it@bildelarnorr.example")
+
+
+def login(email: str, password: str = "pw-for-tests") -> APIClient:
+    client = APIClient()
+    response = client.post(
+        "/api/v1/auth/token", {"email": email, "password": password}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
+    return client

@@ -1,0 +1,31 @@
+from django.db.models import Prefetch
+
+from webhooks.models import Delivery, Event, WebhookEndpoint
+
+
+def get_endpoint(*, partner, livemode: bool) -> WebhookEndpoint | None:
+    return WebhookEndpoint.objects.filter(partner=partner, livemode=livemode).first()
+
+
+def deliveries_for(*, partner, event_type=None, status=None, external_id=None):
+    deliveries = Delivery.objects.filter(event__partner=partner).select_related(
+        "event", "endpoint"
+    )
+    if event_type:
+        deliveries = deliveries.filter(event__event_type=event_type)
+    if status:
+        deliveries = deliveries.filter(status=status)
+    if external_id:
+        deliveries = deliveries.filter(event__external_id=external_id)
+    return deliveries
+
+
+def events_for(*, partner, external_id=None, event_type=None):
+    events = Event.objects.filter(partner=partner).prefetch_related(
+        Prefetch("deliveries", queryset=Delivery.objects.order_by("created_at"))
+    )
+    if external_id:
+        events = events.filter(external_id=external_id)
+    if event_type:
+        events = events.filter(event_type=event_type)
+    return events

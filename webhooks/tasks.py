@@ -1,0 +1,16 @@
+"""Thin Celery wrappers. A message carries only an id; the row says what is due, so a
+duplicate or stale message does nothing (see webhooks.services)."""
+
+from celery import shared_task
+
+from webhooks import services
+
+
+@shared_task(name="webhooks.deliver", ignore_result=True)
+def deliver(delivery_id: str) -> None:
+    services.attempt_delivery(delivery_id=delivery_id)
+
+
+@shared_task(name="webhooks.sweep_deliveries", ignore_result=True)
+def sweep_deliveries() -> int:
+    return services.sweep_deliveries()
