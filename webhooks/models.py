@@ -132,6 +132,9 @@ class Delivery(models.Model):
             ),
         ]
 
+    def __str__(self):
+        return f"{self.event_id} → {self.endpoint_id} ({self.status})"
+
 
 class DeliveryAttempt(models.Model):
     """One POST of a delivery, as it happened. Append-only."""
@@ -150,3 +153,6 @@ class DeliveryAttempt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="attempt_number_unique")
         ]
+
+    def __str__(self):
+        return f"attempt {self.number} of {self.delivery_id}"

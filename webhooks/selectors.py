@@ -8,9 +8,7 @@ def get_endpoint(*, partner, livemode: bool) -> WebhookEndpoint | None:
 
 
 def deliveries_for(*, partner, event_type=None, status=None, external_id=None):
-    deliveries = Delivery.objects.filter(event__partner=partner).select_related(
-        "event", "endpoint"
-    )
+    deliveries = Delivery.objects.filter(event__partner=partner).select_related("event", "endpoint")
     if event_type:
         deliveries = deliveries.filter(event__event_type=event_type)
     if status:

@@ -275,9 +275,7 @@ def _fail_pending(deliveries, reason: str, now: datetime) -> None:
 
 
 def _email_endpoint_disabled(endpoint: WebhookEndpoint, reason: str) -> None:
-    recipients = list(
-        endpoint.partner.users.filter(is_active=True).values_list("email", flat=True)
-    )
+    recipients = list(endpoint.partner.users.filter(is_active=True).values_list("email", flat=True))
     if not recipients:
         return
     mode = "live" if endpoint.livemode else "test"

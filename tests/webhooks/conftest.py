@@ -67,7 +67,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def url(self, path: str = "/hooks/rheo") -> str:
@@ -180,7 +180,7 @@ def dashboard_b(partner_b):
     return login("it@bildelarnorr.example")
 
 
-def login(email: str, password: str = "pw-for-tests") -> APIClient:
+def login(email: str, password: str = "pw-for-tests") -> APIClient:  # noqa: S107
     client = APIClient()
     response = client.post(
         "/api/v1/auth/token", {"email": email, "password": password}, format="json"

@@ -354,10 +354,13 @@ def test_an_event_rolled_back_with_its_cause_is_never_sent(
 ):
     from django.db import transaction
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.emit(partner_a, "item.sold", item_a, sale_price=900)
-            raise RuntimeError("the sale did not commit")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.emit(partner_a, "item.sold", item_a, sale_price=900)
+        raise RuntimeError("the sale did not commit")
     assert callbacks == []
     assert not Delivery.objects.exists()
     assert worker() == []
@@ -390,9 +393,7 @@ def test_events_go_only_to_an_enabled_endpoint_of_the_items_mode_that_wants_them
 
 
 @override_settings(RHEO_ALLOW_LOCAL_URLS=False)
-def test_the_address_is_checked_again_when_sending(
-    partner_a, item_a, receiver, emit, worker
-):
+def test_the_address_is_checked_again_when_sending(partner_a, item_a, receiver, emit, worker):
     # Saved while local receivers were allowed (as under make run), sent when they are not.
     with override_settings(RHEO_ALLOW_LOCAL_URLS=True):
         services.configure_endpoint(

@@ -145,7 +145,15 @@ class EventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Event
-        fields = ["eventId", "eventType", "externalId", "mode", "createdAt", "payload", "deliveries"]
+        fields = [
+            "eventId",
+            "eventType",
+            "externalId",
+            "mode",
+            "createdAt",
+            "payload",
+            "deliveries",
+        ]
 
     def get_mode(self, event) -> str:
         return _mode(event)
