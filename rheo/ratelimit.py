@@ -158,3 +158,33 @@ def hit(tier: str, subject: str) -> Decision:
         logger.exception("Rate limiter unavailable; request allowed without counting")
         allowed, remaining, reset_us, retry_us = True, rate.limit - 1, 0, 0
     return Decision(tier, rate, allowed, remaining, reset_us, retry_us)
+
+
+def enforce(request, tier: str, subject: str) -> Decision:
+    """Count the request; refuse it with rate_limited (429) when over the tier's limit.
+    The decision is kept on the request for RateLimitHeadersMixin."""
+    from rheo.errors import ServiceError
+
+    request.rate_limit = decision = hit(tier, subject)
+    if not decision.allowed:
+        window = decision.rate.window_seconds
+        per = "second" if window == 1 else f"{window} seconds"
+        raise ServiceError(
+            "rate_limited",
+            f"Rate limit of {decision.rate.limit} requests per {per} ({tier}) exceeded; "
+            f"retry after {decision.retry_after_seconds} s, with exponential backoff.",
+        )
+    return decision
+
+
+class RateLimitHeadersMixin:
+    """For DRF views: every response to a counted request carries the RateLimit headers
+    (and Retry-After when refused)."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        decision = getattr(request, "rate_limit", None)
+        if decision is not None:
+            for header, value in decision.headers().items():
+                response[header] = value
+        return response

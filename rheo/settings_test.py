@@ -17,7 +17,7 @@ if "DATABASE_URL" not in os.environ and _answers("127.0.0.1", 5432):
     os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/rheo"
 if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):
     os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/1"
-os.environ.setdefault("SECRET_KEY", "test-secret-key")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-long-enough-for-hs256-signing")
 os.environ.setdefault("RHEO_ALLOW_LOCAL_URLS", "1")
 os.environ.setdefault("RHEO_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
 # Tests publish to an in-memory broker; no message outlives the test process.
@@ -33,6 +33,9 @@ if os.environ.get("RHEO_REQUIRE_SERVICES") == "1":
     missing = [n for n, up in (("PostgreSQL", USING_POSTGRES), ("Redis", USING_REDIS)) if not up]
     if missing:
         raise RuntimeError(f"RHEO_REQUIRE_SERVICES=1 but {' and '.join(missing)} not reachable.")
+
+# Tests log in far more often than a person could; the login limit gets its own test.
+RHEO_RATE_LIMITS = {**RHEO_RATE_LIMITS, "auth-token": "100000/60s"}  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -141,3 +141,24 @@ def broker_messages():
     for queue in ("images", "default", "webhooks"):
         drain(queue)
     return drain
+
+
+@pytest.fixture
+def dashboard_a(partner_a):
+    """partner_a's user, logged in to the Management API with a bearer token."""
+    return login("ops@recopart.example")
+
+
+@pytest.fixture
+def dashboard_b(partner_b):
+    return login("it@bildelarnorr.example")
+
+
+def login(email: str, password: str = "pw-for-tests") -> APIClient:  # noqa: S107
+    client = APIClient()
+    response = client.post(
+        "/api/v1/auth/token", {"email": email, "password": password}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
+    return client

@@ -3,10 +3,9 @@ from rest_framework.views import APIView
 
 from partners.authentication import ApiKeyAuthentication, HasApiKey
 from rheo import ratelimit
-from rheo.errors import ServiceError
 
 
-class IntegrationAPIView(APIView):
+class IntegrationAPIView(ratelimit.RateLimitHeadersMixin, APIView):
     """An Integration API endpoint: `x-api-key` auth, then the per-key rate limit of the
     method's tier. Every authenticated response carries the RateLimit headers."""
 
@@ -23,22 +22,7 @@ class IntegrationAPIView(APIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         tier = self.rate_limit_tiers.get(request.method, "read")
-        request.rate_limit = ratelimit.hit(tier, str(request.auth.pk))
-        if not request.rate_limit.allowed:
-            raise ServiceError(
-                "rate_limited",
-                f"Rate limit of {request.rate_limit.rate.limit} requests per second "
-                f"({tier}) exceeded; retry after "
-                f"{request.rate_limit.retry_after_seconds} s, with exponential backoff.",
-            )
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        decision = getattr(request, "rate_limit", None)
-        if decision is not None:
-            for header, value in decision.headers().items():
-                response[header] = value
-        return response
+        ratelimit.enforce(request, tier, str(request.auth.pk))
 
     @property
     def partner(self):

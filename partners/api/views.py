@@ -15,11 +15,10 @@ from partners.api.serializers import (
 )
 from partners.models import ApiKey
 from rheo import ratelimit
-from rheo.errors import ServiceError
 from rheo.schema import error_responses
 
 
-class TokenView(TokenObtainPairView):
+class TokenView(ratelimit.RateLimitHeadersMixin, TokenObtainPairView):
     serializer_class = PartnerTokenSerializer
     authentication_classes: list = []
 
@@ -30,12 +29,7 @@ class TokenView(TokenObtainPairView):
         tags=["Management: auth"],
     )
     def post(self, request, *args, **kwargs):
-        decision = ratelimit.hit("auth-token", request.META.get("REMOTE_ADDR", ""))
-        if not decision.allowed:
-            raise ServiceError(
-                "rate_limited",
-                f"Too many login attempts; retry after {decision.retry_after_seconds} s.",
-            )
+        ratelimit.enforce(request, "auth-token", request.META.get("REMOTE_ADDR", ""))
         return super().post(request, *args, **kwargs)
 
 

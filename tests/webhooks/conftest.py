@@ -1,5 +1,5 @@
-"""A real webhook receiver on 127.0.0.1, a controllable clock, and a partner's dashboard
-session on the Management API."""
+"""A real webhook receiver on 127.0.0.1, a controllable clock, and a worker run a step at
+a time."""
 
 import queue
 import socket
@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
-from rest_framework.test import APIClient
 
 from rheo.celery import app as celery_app
 from webhooks import services
@@ -167,24 +166,3 @@ def emit(django_capture_on_commit_callbacks):
             return services.emit(*args, **kwargs)
 
     return _emit
-
-
-@pytest.fixture
-def dashboard_a(partner_a):
-    """partner_a's user, logged in to the Management API with a bearer token."""
-    return login("ops@recopart.example")
-
-
-@pytest.fixture
-def dashboard_b(partner_b):
-    return login("it@bildelarnorr.example")
-
-
-def login(email: str, password: str = "pw-for-tests") -> APIClient:  # noqa: S107
-    client = APIClient()
-    response = client.post(
-        "/api/v1/auth/token", {"email": email, "password": password}, format="json"
-    )
-    assert response.status_code == 200, response.content
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
-    return client
