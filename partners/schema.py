@@ -1,3 +1,4 @@
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -7,3 +8,8 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "header", "name": "x-api-key"}
+
+
+class PartnerJWTScheme(SimpleJWTScheme):
+    target_class = "partners.api.base.PartnerJWTAuthentication"
+    name = "jwtAuth"

@@ -197,6 +197,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ModeEnum": "partners.models.ApiKey.Mode",
+        "ItemStatusEnum": "items.models.Item.Status",
+        "DeliveryStatusEnum": "webhooks.models.Delivery.Status",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------------------

@@ -46,5 +46,5 @@ class IssuedApiKeySerializer(ApiKeySerializer):
 class ApiKeyInputSerializer(serializers.Serializer):
     name = StrictCharField(max_length=100, help_text="e.g. Recopart Production")
     mode = serializers.ChoiceField(
-        choices=["live", "test"], default="live", help_text="test keys write test items."
+        choices=ApiKey.Mode.choices, default="live", help_text="test keys write test items."
     )

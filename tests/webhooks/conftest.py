@@ -158,6 +158,13 @@ def worker(broker_messages, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """`with committed():` runs what the code inside sends after commit, as it would
+    outside a test's transaction."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
 def emit(django_capture_on_commit_callbacks):
     """webhooks.services.emit inside a committed transaction (its nudges are sent)."""
 

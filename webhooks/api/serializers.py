@@ -2,6 +2,7 @@ import json
 
 from rest_framework import serializers
 
+from partners.models import ApiKey
 from rheo.fields import StrictBooleanField, StrictCharField
 from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Delivery, DeliveryAttempt, Event, EventType
 
@@ -11,7 +12,7 @@ def _mode(obj) -> str:
 
 
 class WebhookSettingsSerializer(serializers.Serializer):
-    mode = serializers.ChoiceField(choices=["live", "test"])
+    mode = serializers.ChoiceField(choices=ApiKey.Mode.choices)
     url = serializers.URLField(allow_null=True)
     enabled = serializers.BooleanField()
     eventTypes = serializers.ListField(child=serializers.CharField())
