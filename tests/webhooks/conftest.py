@@ -28,13 +28,15 @@ class Reply:
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False  # accept the request and never answer
+    delay: float = 0.0  # answer after this many seconds
 
 
 class Receiver:
     """Answers each POST with the next queued Reply (200 "ok" when none is queued) and
     records what it received."""
 
-    def __init__(self):
+    def __init__(self, ssl_context=None):
+        self.scheme = "https" if ssl_context else "http"
         self.received: list[Received] = []
         self.replies: queue.Queue[Reply] = queue.Queue()
         self.arrived = threading.Semaphore(0)
@@ -54,6 +56,8 @@ class Receiver:
                 if reply.hang:
                     receiver.release.wait(30)
                     return
+                if reply.delay:
+                    receiver.release.wait(reply.delay)
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
@@ -65,12 +69,14 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if ssl_context:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
-    def url(self, path: str = "/hooks/rheo") -> str:
-        return f"http://127.0.0.1:{self.server.server_port}{path}"
+    def url(self, path: str = "/hooks/rheo", host: str = "127.0.0.1") -> str:
+        return f"{self.scheme}://{host}:{self.server.server_port}{path}"
 
     def reply(self, *replies: Reply) -> None:
         for r in replies:
