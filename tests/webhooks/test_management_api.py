@@ -321,3 +321,58 @@ def test_the_schema_describes_the_management_api(client):
         assert path in schema["paths"], path
     assert "jwtAuth" in schema["components"]["securitySchemes"]
     assert schema["paths"]["/api/v1/webhook"]["get"]["security"] == [{"jwtAuth": []}]
+
+
+@pytest.fixture
+def staff_client(client, db):
+    from partners.models import User
+
+    staff = User.objects.create_superuser(email="staff@rheo.example", password="pw")
+    client.force_login(staff)
+    return client
+
+
+def test_staff_see_endpoints_events_and_attempts_but_never_a_secret(
+    staff_client, dashboard_a, configured_a, receiver, worker, committed
+):
+    with committed():
+        sent = dashboard_a.post("/api/v1/webhook/test").json()
+    worker()
+    delivery = Delivery.objects.get()
+    pages = [
+        "/admin/webhooks/webhookendpoint/",
+        f"/admin/webhooks/webhookendpoint/{delivery.endpoint_id}/change/",
+        "/admin/webhooks/event/",
+        "/admin/webhooks/delivery/",
+        f"/admin/webhooks/delivery/{delivery.pk}/change/",
+    ]
+    for page in pages:
+        response = staff_client.get(page)
+        assert response.status_code == 200, page
+        assert configured_a["secret"] not in response.content.decode()
+    detail = staff_client.get(f"/admin/webhooks/delivery/{delivery.pk}/change/").content.decode()
+    assert sent["eventId"] in detail
+
+    with committed():
+        staff_client.post(
+            "/admin/webhooks/delivery/",
+            {"action": "redeliver", "_selected_action": [str(delivery.pk)]},
+        )
+    worker()
+    assert len(receiver.received) == 2
+
+
+def test_staff_can_disable_an_endpoint(staff_client, configured_a, committed):
+    from django.core import mail
+
+    from webhooks.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.get()
+    with committed():
+        staff_client.post(
+            "/admin/webhooks/webhookendpoint/",
+            {"action": "disable", "_selected_action": [str(endpoint.pk)]},
+        )
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    assert len(mail.outbox) == 1
