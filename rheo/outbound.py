@@ -9,18 +9,24 @@ on the addresses its host resolves to; the connection goes to the address that w
 checked, so a DNS answer that changes in between (rebinding) cannot redirect it.
 """
 
+import contextlib
 import ipaddress
 import socket
+import ssl
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http.client import HTTPException
 from urllib.parse import urljoin, urlsplit
 
 import certifi
 import urllib3
 from django.conf import settings
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError, NewConnectionError, SSLError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.util.ssl_match_hostname import CertificateError
 
 MAX_URL_LENGTH = 2048
 
@@ -80,6 +86,16 @@ def check_url(url: str) -> None:
     check_address(address)
 
 
+class OutboundError(Exception):
+    """The call produced no usable HTTP response. `kind` is one of: timeout, connection,
+    tls, too_large."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
 def resolve(url: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """The addresses `url`'s host resolves to, every one of them checked; UnsafeURL if
     the URL or any address is refused, OutboundError if the name does not resolve."""
@@ -105,16 +121,6 @@ def resolve(url: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     return addresses
 
 
-class OutboundError(Exception):
-    """The call produced no usable HTTP response. `kind` is one of: timeout, connection,
-    tls, too_large, redirect."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
 @dataclass(frozen=True)
 class Response:
     url: str  # the URL that answered (after redirects)
@@ -135,7 +141,8 @@ def request(
     truncate_body: bool = False,
     max_redirects: int = 0,
 ) -> Response:
-    """One HTTP call within `timeout` seconds in all, to a checked address.
+    """One HTTP call, to a checked address, finished within `timeout` seconds in all
+    (a watchdog cuts a server that trickles its answer).
 
     Redirects are followed only up to `max_redirects` (each target checked like the
     first URL); past that, or with the default 0, a 3xx is returned as the response.
@@ -145,88 +152,123 @@ def request(
     """
     started = time.monotonic()
     deadline = started + timeout
-    for _hop in range(max_redirects + 1):
-        response = _call_once(method, url, body, headers or {}, deadline)
-        location = response.headers.get("location")
-        if not (300 <= response.status < 400 and location) or _hop == max_redirects:
-            break
-        response.release_conn()
-        url = urljoin(url, location)
-        method, body = ("GET", None) if response.status in (301, 302, 303) else (method, body)
-    try:
-        content = _read_body(response, deadline, max_body_bytes, truncate_body)
-    finally:
-        response.release_conn()
-    elapsed_ms = round((time.monotonic() - started) * 1000)
-    return Response(
-        url=url,
-        status=response.status,
-        headers=dict(response.headers),
-        body=content,
-        elapsed_ms=elapsed_ms,
-    )
+    for hop in range(max_redirects + 1):
+        with _Exchange(url, deadline) as exchange:
+            response = exchange.send(method, body, headers or {})
+            location = response.headers.get("location")
+            if 300 <= response.status < 400 and location and hop < max_redirects:
+                url = urljoin(url, location)
+                if response.status in (301, 302, 303):
+                    method, body = "GET", None
+                continue
+            content = exchange.read_body(response, max_body_bytes, truncate_body)
+            return Response(
+                url=url,
+                status=response.status,
+                headers=dict(response.headers),
+                body=content,
+                elapsed_ms=round((time.monotonic() - started) * 1000),
+            )
+    raise AssertionError("unreachable: the last hop always returns")
 
 
-def _call_once(method, url, body, headers, deadline) -> urllib3.BaseHTTPResponse:
-    address = resolve(url)[0]
-    parts = urlsplit(url)
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise OutboundError("timeout", "Timed out.")
-    timeout = urllib3.Timeout(connect=min(remaining, 5.0), read=remaining)
-    if parts.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
-            str(address),
-            parts.port or 443,
-            timeout=timeout,
-            retries=False,
-            server_hostname=parts.hostname,
-            assert_hostname=parts.hostname,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=settings.RHEO_OUTBOUND_CA_BUNDLE or certifi.where(),
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(
-            str(address), parts.port or 80, timeout=timeout, retries=False
-        )
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    try:
-        return pool.urlopen(
-            method,
-            target,
-            body=body,
-            headers={"Host": parts.netloc, **headers},
-            redirect=False,
-            retries=False,
-            preload_content=False,
-        )
-    except NewConnectionError as exc:  # before timeouts: urllib3 makes it a subclass
-        raise OutboundError("connection", f"Could not connect to {parts.netloc}.") from exc
-    except Urllib3Timeout as exc:
-        raise OutboundError("timeout", f"Timed out calling {parts.netloc}.") from exc
-    except SSLError as exc:
-        raise OutboundError("tls", f"TLS failed with {parts.netloc}: {exc}") from exc
-    except (HTTPError, OSError) as exc:
-        raise OutboundError("connection", f"Could not connect to {parts.netloc}.") from exc
+class _Exchange:
+    """One connection to the checked address of one URL, for one request and response,
+    closed by a watchdog when the deadline passes."""
 
+    def __init__(self, url: str, deadline: float):
+        self.address = resolve(url)[0]
+        self.parts = urlsplit(url)
+        self.deadline = deadline
+        self.connection = None
+        self.watchdog = None
+        self.cut = threading.Event()
 
-def _read_body(response, deadline: float, limit: int, truncate: bool) -> bytes:
-    chunks, size = [], 0
-    try:
-        while size <= limit:
-            if time.monotonic() > deadline:
-                raise OutboundError("timeout", "Timed out reading the response.")
-            chunk = response.read(min(64 * 1024, limit + 1 - size))
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-            size += len(chunk)
-    except Urllib3Timeout as exc:
-        raise OutboundError("timeout", "Timed out reading the response.") from exc
-    except (HTTPError, OSError) as exc:
-        raise OutboundError("connection", "The connection broke while reading.") from exc
-    if truncate:
-        return b"".join(chunks)[:limit]
-    raise OutboundError("too_large", f"The response is larger than {limit} bytes.")
+    def __enter__(self):
+        remaining = self._remaining()
+        https = self.parts.scheme == "https"
+        options = {"host": str(self.address), "timeout": min(remaining, 5.0)}
+        if https:
+            options.update(
+                port=self.parts.port or 443,
+                server_hostname=self.parts.hostname,
+                assert_hostname=self.parts.hostname,
+                cert_reqs="CERT_REQUIRED",
+                ca_certs=settings.RHEO_OUTBOUND_CA_BUNDLE or certifi.where(),
+            )
+            self.connection = HTTPSConnection(**options)
+        else:
+            self.connection = HTTPConnection(port=self.parts.port or 80, **options)
+        self.watchdog = threading.Timer(remaining, self._cut)
+        self.watchdog.daemon = True
+        self.watchdog.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.watchdog.cancel()
+        self.connection.close()
+
+    def send(self, method, body, headers) -> urllib3.BaseHTTPResponse:
+        target = self.parts.path or "/"
+        if self.parts.query:
+            target += "?" + self.parts.query
+        with self._translated_errors("calling"):
+            self.connection.connect()
+            self.connection.sock.settimeout(self._remaining())
+            self.connection.request(
+                method,
+                target,
+                body=body,
+                headers={"Host": self.parts.netloc, **headers},
+                preload_content=False,
+            )
+            return self.connection.getresponse()
+
+    def read_body(self, response, limit: int, truncate: bool) -> bytes:
+        chunks, size = [], 0
+        with self._translated_errors("reading the response of"):
+            while size <= limit:
+                chunk = response.read(min(64 * 1024, limit + 1 - size))
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+                size += len(chunk)
+        if truncate:
+            return b"".join(chunks)[:limit]
+        raise OutboundError("too_large", f"The response is larger than {limit} bytes.")
+
+    def _remaining(self) -> float:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise OutboundError("timeout", f"Timed out calling {self.parts.netloc}.")
+        return remaining
+
+    def _cut(self) -> None:
+        self.cut.set()
+        sock = getattr(self.connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    @contextlib.contextmanager
+    def _translated_errors(self, doing: str):
+        where = self.parts.netloc
+        try:
+            yield
+            # A cut connection reads as a clean end: what was read is not the answer.
+            if self.cut.is_set():
+                raise OutboundError("timeout", f"Timed out {doing} {where}.")
+        except OutboundError:
+            raise
+        except (SSLError, ssl.SSLError, CertificateError) as exc:
+            if time.monotonic() >= self.deadline:
+                raise OutboundError("timeout", f"Timed out {doing} {where}.") from exc
+            raise OutboundError("tls", f"TLS failed with {where}: {exc}") from exc
+        except NewConnectionError as exc:  # before timeouts: urllib3 makes it a subclass
+            raise OutboundError("connection", f"Could not connect to {where}.") from exc
+        except (Urllib3Timeout, TimeoutError) as exc:
+            raise OutboundError("timeout", f"Timed out {doing} {where}.") from exc
+        except (HTTPError, OSError, HTTPException) as exc:
+            if time.monotonic() >= self.deadline:
+                raise OutboundError("timeout", f"Timed out {doing} {where}.") from exc
+            raise OutboundError("connection", f"The connection to {where} failed.") from exc

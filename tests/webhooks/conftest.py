@@ -29,6 +29,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False  # accept the request and never answer
     delay: float = 0.0  # answer after this many seconds
+    trickle: bool = False  # send the headers a few bytes at a time, forever
 
 
 class Receiver:
@@ -58,6 +59,15 @@ class Receiver:
                     return
                 if reply.delay:
                     receiver.release.wait(reply.delay)
+                if reply.trickle:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    while not receiver.release.wait(0.05):
+                        try:
+                            self.wfile.write(b"X-Slow: y\r\n")
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                    return
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)

@@ -182,6 +182,18 @@ def test_a_timeout_waits_at_least_a_minute_before_the_next_attempt(
     assert attempt.status_code is None and attempt.duration_ms >= 300
 
 
+@override_settings(RHEO_WEBHOOK_TIMEOUT_SECONDS=0.5)
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_time_limit(
+    partner_a, item_a, endpoint_a, receiver, emit, worker
+):
+    receiver.reply(Reply(trickle=True))
+    created(emit, partner_a, item_a)
+    worker()
+    delivery = only_delivery()
+    assert "Timed out" in delivery.last_error
+    assert 500 <= delivery.attempt_log.get().duration_ms < 2000
+
+
 def test_429_waits_at_least_a_minute(partner_a, item_a, endpoint_a, receiver, emit, worker):
     receiver.reply(Reply(429, b"slow down"))
     created(emit, partner_a, item_a)
