@@ -34,7 +34,7 @@ def test_a_redirect_is_followed_only_when_asked_and_each_target_is_checked(serve
 
 def test_too_many_redirects_return_the_last_redirect(server):
     server.reply(*[Reply(307, headers={"Location": "/again"})] * 3)
-    assert post(server.url(), max_redirects=2).status == 302
+    assert post(server.url(), max_redirects=2).status == 307
     assert len(server.received) == 3
 
 
