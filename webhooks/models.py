@@ -156,3 +156,8 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self):
         return f"attempt {self.number} of {self.delivery_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Delivery attempts are a log: they are written once.")
+        super().save(*args, **kwargs)
