@@ -1,25 +1,17 @@
 from django.contrib import admin
 
 from items.models import Item, Order
+from rheo.admin import ReadOnlyAdmin
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(ReadOnlyAdmin):
     """Read-only: items change through the Integration API and the item services."""
 
     list_display = ["external_id", "title", "partner", "livemode", "status", "price", "updated_at"]
     list_filter = ["status", "livemode"]
     search_fields = ["external_id", "title", "id", "partner__name"]
     list_select_related = ["partner"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Order)

@@ -1,21 +1,9 @@
 from django.contrib import admin, messages
 
+from rheo.admin import ReadOnlyAdmin
 from rheo.errors import ServiceError
 from webhooks import services
 from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Webhook rows change only through webhooks.services (and the admin's actions)."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookEndpoint)

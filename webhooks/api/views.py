@@ -1,7 +1,6 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
@@ -28,6 +27,8 @@ TAGS = ["Management: webhooks"]
 
 
 class NewestFirst(CursorPagination):
+    """Stable pages (?cursor=…, ?limit=…) while new rows keep arriving at the top."""
+
     ordering = ("-created_at", "-pk")
     page_size = 50
     page_size_query_param = "limit"
@@ -108,7 +109,10 @@ class TestWebhookView(ManagementAPIView):
         return Response(TestEventSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
-class DeliveriesView(ManagementAPIView):
+class DeliveriesView(ManagementAPIView, generics.ListAPIView):
+    serializer_class = DeliverySerializer
+    pagination_class = NewestFirst
+
     @extend_schema(
         operation_id="listDeliveries",
         summary="The delivery log, newest first",
@@ -116,23 +120,21 @@ class DeliveriesView(ManagementAPIView):
             OpenApiParameter("eventType", str, enum=[t.value for t in EventType]),
             OpenApiParameter("status", str, enum=[s.value for s in Delivery.Status]),
             OpenApiParameter("externalId", str),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, at most 200."),
-            OpenApiParameter("cursor", str, description="From the previous page's next link."),
         ],
         responses={200: DeliverySerializer(many=True), **error_responses(401)},
         tags=TAGS,
     )
     def get(self, request):
-        params = request.query_params
-        deliveries = selectors.deliveries_for(
+        return self.list(request)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.deliveries_for(
             partner=self.partner,
             event_type=params.get("eventType"),
             status=params.get("status"),
             external_id=params.get("externalId"),
         )
-        paginator = NewestFirst()
-        page = paginator.paginate_queryset(deliveries, request, view=self)
-        return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
 
 
 class DeliveryView(ManagementAPIView):
@@ -165,26 +167,27 @@ class RedeliverView(ManagementAPIView):
         return Response(DeliverySerializer(new).data, status=status.HTTP_202_ACCEPTED)
 
 
-class EventsView(ManagementAPIView):
+class EventsView(ManagementAPIView, generics.ListAPIView):
+    serializer_class = EventSerializer
+    pagination_class = NewestFirst
+
     @extend_schema(
         operation_id="listEvents",
         summary="Events, newest first (an item's with externalId)",
         parameters=[
             OpenApiParameter("externalId", str),
             OpenApiParameter("eventType", str, enum=[t.value for t in EventType]),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, at most 200."),
-            OpenApiParameter("cursor", str, description="From the previous page's next link."),
         ],
         responses={200: EventSerializer(many=True), **error_responses(401)},
         tags=TAGS,
     )
     def get(self, request):
-        params = request.query_params
-        events = selectors.events_for(
+        return self.list(request)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.events_for(
             partner=self.partner,
             external_id=params.get("externalId"),
             event_type=params.get("eventType"),
         )
-        paginator = NewestFirst()
-        page = paginator.paginate_queryset(events, request, view=self)
-        return paginator.get_paginated_response(EventSerializer(page, many=True).data)
