@@ -170,6 +170,13 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 
+# AI enhancement: an OpenAI-compatible chat-completions endpoint (e.g.
+# https://api.openai.com/v1); without one the built-in enhancer writes the texts.
+RHEO_AI_URL = env.str("RHEO_AI_URL", default="")
+RHEO_AI_MODEL = env.str("RHEO_AI_MODEL", default="gpt-4o-mini")
+RHEO_AI_API_KEY = env.str("RHEO_AI_API_KEY", default="")
+RHEO_AI_TIMEOUT_SECONDS = env.float("RHEO_AI_TIMEOUT_SECONDS", default=10.0)
+
 # --- Webhooks ------------------------------------------------------------------------
 
 # A delivery attempt that has not completed within this many seconds has failed.
