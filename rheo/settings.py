@@ -170,6 +170,12 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 
+# Image downloads: the whole download's time limit, its size limit, and the most pixels
+# an image may decode to (a small file can unpack into gigabytes: a decompression bomb).
+RHEO_IMAGE_TIMEOUT_SECONDS = env.float("RHEO_IMAGE_TIMEOUT_SECONDS", default=30.0)
+RHEO_IMAGE_MAX_BYTES = env.int("RHEO_IMAGE_MAX_BYTES", default=15 * 1024 * 1024)
+RHEO_IMAGE_MAX_PIXELS = env.int("RHEO_IMAGE_MAX_PIXELS", default=50_000_000)
+
 # AI enhancement: an OpenAI-compatible chat-completions endpoint (e.g.
 # https://api.openai.com/v1); without one the built-in enhancer writes the texts.
 RHEO_AI_URL = env.str("RHEO_AI_URL", default="")
