@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Item(models.Model):
@@ -45,6 +46,19 @@ class Item(models.Model):
         max_length=64, help_text="SHA-256 of the item's content as last pushed."
     )
 
+    # What AI enhancement wrote (useAiEnhancement); the marketplace and Tradera show these
+    # when set, the partner's own title and description otherwise.
+    enhanced_title = models.CharField(max_length=255, blank=True, default="", db_default="")
+    enhanced_description = models.TextField(blank=True, default="", db_default="")
+    enhanced_fingerprint = models.CharField(max_length=64, blank=True, default="", db_default="")
+
+    # The background job as rows (see items.pipeline): work is due from processing_due_at
+    # (null when there is none); a worker holds the item until processing_locked_until;
+    # processing_nudged_at is when a Celery message was last sent about it.
+    processing_due_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    processing_locked_until = models.DateTimeField(null=True, blank=True)
+    processing_nudged_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
@@ -58,13 +72,70 @@ class Item(models.Model):
                 name="item_current_external_id_unique",
             ),
         ]
-        indexes = [models.Index(fields=["partner", "livemode", "status"])]
+        indexes = [
+            models.Index(fields=["partner", "livemode", "status"]),
+            models.Index(
+                fields=["processing_due_at"],
+                condition=Q(processing_due_at__isnull=False),
+                name="item_processing_due",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.external_id}: {self.title}"
 
     def can_transition_to(self, status: str) -> bool:
         return status in self.TRANSITIONS[self.Status(self.status)]
+
+    @property
+    def display_title(self) -> str:
+        return self.enhanced_title or self.title
+
+    @property
+    def display_description(self) -> str:
+        return self.enhanced_description or self.description
+
+
+class StoredImage(models.Model):
+    """A hosted image, stored once per distinct downloaded bytes whoever sent them."""
+
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the source.")
+    full = models.CharField(max_length=200, help_text="Storage name of the re-encoded JPEG.")
+    thumbnail = models.CharField(max_length=200)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.full
+
+
+class ItemImage(models.Model):
+    """One of an item's image URLs, in the partner's order, and what became of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        READY = "ready"
+        FAILED = "failed"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="images")
+    position = models.PositiveSmallIntegerField()
+    source_url = models.CharField(max_length=2048)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    stored = models.ForeignKey(StoredImage, null=True, blank=True, on_delete=models.PROTECT)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["item", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "position"], name="item_image_position")
+        ]
+
+    def __str__(self):
+        return f"{self.item_id} #{self.position}: {self.status}"
 
 
 class Order(models.Model):

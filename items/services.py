@@ -7,17 +7,14 @@ import json
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from decimal import Decimal
-from functools import partial
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from items import pipeline
 from items.models import Item, Order
 from partners.models import Partner
-from rheo.celery import app as celery_app
 from rheo.errors import ServiceError
-
-PROCESS_IMAGES_TASK = "items.process_item_images"
 
 
 @dataclass(frozen=True)
@@ -110,9 +107,11 @@ def _upsert_locked(partner, livemode, external_id, content, auto_publish_tradera
     for name, value in content.as_fields().items():
         setattr(item, name, value)
     item.content_fingerprint = fingerprint
-    item.save()
-    if images_changed:
+    if images_changed or item.use_ai_enhancement:
+        # New images to host, or texts to enhance anew: the background job is due.
+        item.processing_due_at = item.processing_nudged_at = timezone.now()
         _enqueue_image_job(item)
+    item.save()
     return UpsertResult(item, "updated")
 
 
@@ -223,4 +222,4 @@ def _has_order_in_progress(item: Item) -> bool:
 
 
 def _enqueue_image_job(item: Item) -> None:
-    transaction.on_commit(partial(celery_app.send_task, PROCESS_IMAGES_TASK, args=[str(item.id)]))
+    pipeline.nudge_on_commit(item.id)

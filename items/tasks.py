@@ -1,14 +1,16 @@
-import logging
+"""Thin Celery wrappers. A message carries only an item id; the row says what is due, so
+a duplicate or stale message does nothing (see items.pipeline)."""
 
 from celery import shared_task
 
-logger = logging.getLogger(__name__)
+from items import pipeline
 
 
-@shared_task(name="items.process_item_images")
-def process_item_images(item_id: str) -> None:
-    """Enqueued after every PUT that creates an item or changes its image URLs.
+@shared_task(name="items.process_item", ignore_result=True, soft_time_limit=540, time_limit=600)
+def process_item(item_id: str) -> None:
+    pipeline.process_item(item_id=item_id)
 
-    Downloading and hosting the images (which makes the item active) is not built yet: it
-    arrives with the image pipeline. Until then the item stays draft."""
-    logger.info("item %s: image processing is not built yet; the item stays draft", item_id)
+
+@shared_task(name="items.sweep_items", ignore_result=True)
+def sweep_items() -> int:
+    return pipeline.sweep_items()

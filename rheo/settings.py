@@ -238,6 +238,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     # Sweepers are quick and must not wait behind a backlog of the work they sweep.
     "webhooks.sweep_deliveries": {"queue": "default"},
+    "items.sweep_items": {"queue": "default"},
     "items.*": {"queue": "images"},
     "tradera.*": {"queue": "tradera"},
     "webhooks.*": {"queue": "webhooks"},
@@ -252,6 +253,11 @@ CELERY_BEAT_SCHEDULE = {
     # deliveries that are due and whose nudge may have been lost.
     "sweep-webhook-deliveries": {
         "task": "webhooks.sweep_deliveries",
+        "schedule": env.float("RHEO_SWEEP_SECONDS", default=15.0),
+    },
+    # Items whose images or texts are due and whose nudge was lost (or never sent).
+    "sweep-items": {
+        "task": "items.sweep_items",
         "schedule": env.float("RHEO_SWEEP_SECONDS", default=15.0),
     },
 }

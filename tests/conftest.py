@@ -3,13 +3,17 @@ API keys, so rate-limit state never leaks from one test to the next."""
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from items import pipeline
 from partners import services as partner_services
 from rheo.celery import app as celery_app
+from webhooks import services as webhook_services
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -162,3 +166,76 @@ def login(email: str, password: str = "pw-for-tests") -> APIClient:  # noqa: S10
     assert response.status_code == 200, response.content
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
     return client
+
+
+@pytest.fixture
+def clock():
+    """Time as the project sees it, moved on by the test (it ticks from where it is put)."""
+    with time_machine.travel(datetime(2026, 11, 23, 12, 0, tzinfo=UTC), tick=True) as traveller:
+        yield traveller
+
+
+class Worker:
+    """Runs what Celery workers on the images and webhooks queues would run, one message
+    at a time, holding back messages whose countdown (ETA) has not come yet by the
+    project's clock; and what beat would run, one sweeper pass at a time."""
+
+    queues = ("images", "webhooks")
+
+    def __init__(self, capture_on_commit):
+        celery_app.loader.import_default_modules()  # as a worker does: finds every tasks.py
+        self.capture_on_commit = capture_on_commit
+        self.held: list[tuple[datetime, str, list]] = []
+
+    def _receive(self) -> None:
+        with celery_app.connection_for_read() as conn:
+            for queue in self.queues:
+                simple = conn.SimpleQueue(queue)
+                while True:
+                    try:
+                        message = simple.get(block=False)
+                    except simple.Empty:
+                        break
+                    eta = message.headers.get("eta")
+                    eta = datetime.fromisoformat(eta) if eta else datetime.min.replace(tzinfo=UTC)
+                    self.held.append((eta, message.headers["task"], message.payload[0]))
+                    message.ack()
+                simple.close()
+
+    def work_off(self) -> list[str]:
+        """Runs every message that is due, and those they send, until none is due."""
+        ran = []
+        while True:
+            self._receive()
+            now = datetime.now(UTC)
+            due = [m for m in self.held if m[0] <= now]
+            if not due:
+                return ran
+            self.held = [m for m in self.held if m[0] > now]
+            for _eta, name, args in due:
+                with self.capture_on_commit(execute=True):
+                    celery_app.tasks[name](*args)
+                ran.append(name)
+
+    def sweep_deliveries(self) -> int:
+        with self.capture_on_commit(execute=True):
+            return webhook_services.sweep_deliveries()
+
+    def sweep_items(self) -> int:
+        with self.capture_on_commit(execute=True):
+            return pipeline.sweep_items()
+
+    def __call__(self) -> list[str]:
+        return self.work_off()
+
+
+@pytest.fixture
+def worker(broker_messages, django_capture_on_commit_callbacks):
+    return Worker(django_capture_on_commit_callbacks)
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """`with committed():` runs what the code inside sends after commit, as it would
+    outside a test's transaction."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)

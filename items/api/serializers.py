@@ -1,9 +1,11 @@
 from collections.abc import Mapping
 from datetime import date
 
+from django.core.files.storage import default_storage
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from items.models import Item
+from items.models import Item, ItemImage
 from items.services import ItemContent
 from rheo import outbound
 from rheo.fields import (
@@ -156,6 +158,33 @@ class AcceptedSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class HostedImageSerializer(serializers.Serializer):
+    url = serializers.SerializerMethodField(help_text="The hosted image: JPEG, at most 2048 px.")
+    thumbnailUrl = serializers.SerializerMethodField(help_text="At most 400 px.")
+    width = serializers.IntegerField(source="stored.width")
+    height = serializers.IntegerField(source="stored.height")
+    sourceUrl = serializers.CharField(source="source_url", help_text="The URL you sent.")
+
+    def get_url(self, image) -> str:
+        return self._absolute(default_storage.url(image.stored.full))
+
+    def get_thumbnailUrl(self, image) -> str:
+        return self._absolute(default_storage.url(image.stored.thumbnail))
+
+    def _absolute(self, url: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+class ItemIssueSerializer(serializers.Serializer):
+    code = serializers.CharField(source="error_code", help_text="e.g. image_download_failed")
+    message = serializers.CharField(source="error_message")
+    field = serializers.SerializerMethodField(help_text="The request field, e.g. imageUrls[1].")
+
+    def get_field(self, image) -> str:
+        return f"imageUrls[{image.position}]"
+
+
 class ItemOutputSerializer(serializers.Serializer):
     externalId = serializers.CharField(source="external_id")
     rheoItemId = serializers.UUIDField(source="id")
@@ -164,6 +193,32 @@ class ItemOutputSerializer(serializers.Serializer):
     traderaAdId = serializers.SerializerMethodField()
     traderaAdUrl = serializers.SerializerMethodField()
     price = StrictDecimalField()
+    title = serializers.CharField(help_text="Your title, as you sent it.")
+    description = serializers.CharField(help_text="Your description, as you sent it.")
+    enhancedTitle = serializers.CharField(
+        source="enhanced_title",
+        allow_null=True,
+        help_text="With useAiEnhancement: the title the marketplace and Tradera show.",
+    )
+    enhancedDescription = serializers.CharField(source="enhanced_description", allow_null=True)
+    images = serializers.SerializerMethodField(help_text="The hosted images, in your order.")
+    issues = serializers.SerializerMethodField(help_text="Image URLs that failed for good.")
+
+    def to_representation(self, item):
+        body = super().to_representation(item)
+        body["enhancedTitle"] = body["enhancedTitle"] or None
+        body["enhancedDescription"] = body["enhancedDescription"] or None
+        return body
+
+    @extend_schema_field(HostedImageSerializer(many=True))
+    def get_images(self, item):
+        ready = [i for i in item.images.all() if i.status == ItemImage.Status.READY]
+        return HostedImageSerializer(ready, many=True, context=self.context).data
+
+    @extend_schema_field(ItemIssueSerializer(many=True))
+    def get_issues(self, item):
+        failed = [i for i in item.images.all() if i.status == ItemImage.Status.FAILED]
+        return ItemIssueSerializer(failed, many=True).data
 
     @staticmethod
     def _listing(item):

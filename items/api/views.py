@@ -116,7 +116,7 @@ class ItemView(IntegrationAPIView):
         )
         if item is None:
             raise ServiceError("not_found", f"No item with external id {external_id}.")
-        return Response(ItemOutputSerializer(item).data)
+        return Response(ItemOutputSerializer(item, context={"request": request}).data)
 
     @extend_schema(
         operation_id="deleteItem",

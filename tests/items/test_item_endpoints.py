@@ -34,6 +34,13 @@ class TestGet:
             "traderaAdId": None,
             "traderaAdUrl": None,
             "price": 950,
+            # Beyond the documented fields: the texts, and the images once hosted.
+            "title": "Volvo XC90 bromsok fram vänster — 2018",
+            "description": "Testad och fungerande. Skick B.",
+            "enhancedTitle": None,
+            "enhancedDescription": None,
+            "images": [],
+            "issues": [],
         }
 
     def test_decimal_prices_come_back_as_numbers(self, api_a):

@@ -56,7 +56,7 @@ def test_create_enqueues_the_image_job_on_the_images_queue(
     with django_capture_on_commit_callbacks(execute=True):
         item_id = api_a.put("ERP_PART_12345").json()["itemId"]
 
-    assert broker_messages("images") == [("items.process_item_images", [item_id])]
+    assert broker_messages("images") == [("items.process_item", [item_id])]
 
 
 def test_update_enqueues_the_image_job_only_when_images_change(
@@ -70,7 +70,7 @@ def test_update_enqueues_the_image_job_only_when_images_change(
 
     with django_capture_on_commit_callbacks(execute=True):
         api_a.put("ERP_PART_12345", item_body(imageUrls=["https://cdn.example.com/new.jpg"]))
-    assert [task for task, _ in broker_messages("images")] == ["items.process_item_images"]
+    assert [task for task, _ in broker_messages("images")] == ["items.process_item"]
 
 
 def test_nothing_is_enqueued_when_the_put_fails(api_a, django_capture_on_commit_callbacks):

@@ -105,6 +105,19 @@ def test_the_openapi_schema_describes_every_endpoint_field_alias_and_error(clien
         "traderaAdId",
         "traderaAdUrl",
         "price",
+        "title",
+        "description",
+        "enhancedTitle",
+        "enhancedDescription",
+        "images",
+        "issues",
+    }
+    assert set(components["HostedImage"]["properties"]) == {
+        "url",
+        "thumbnailUrl",
+        "width",
+        "height",
+        "sourceUrl",
     }
     assert set(components["ErrorDetail"]["properties"]) == {
         "code",

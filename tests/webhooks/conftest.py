@@ -1,17 +1,13 @@
-"""A real webhook receiver on 127.0.0.1, a controllable clock, and a worker run a step at
-a time."""
+"""A real webhook receiver on 127.0.0.1."""
 
 import queue
 import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import time_machine
 
-from rheo.celery import app as celery_app
 from webhooks import services
 
 
@@ -112,72 +108,6 @@ def closed_port_url():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/hooks"
-
-
-@pytest.fixture
-def clock():
-    """Time as the project sees it, moved on by the test (it ticks from where it is put)."""
-    with time_machine.travel(datetime(2026, 11, 23, 12, 0, tzinfo=UTC), tick=True) as traveller:
-        yield traveller
-
-
-class Worker:
-    """Runs what a Celery worker on the webhooks queue would run, one message at a time,
-    holding back messages whose countdown (ETA) has not come yet by the project's clock;
-    and what beat would run, one sweeper pass at a time."""
-
-    def __init__(self, capture_on_commit):
-        celery_app.loader.import_default_modules()  # as a worker does: finds every tasks.py
-        self.capture_on_commit = capture_on_commit
-        self.held: list[tuple[datetime, str, list]] = []
-
-    def _receive(self) -> None:
-        with celery_app.connection_for_read() as conn:
-            simple = conn.SimpleQueue("webhooks")
-            while True:
-                try:
-                    message = simple.get(block=False)
-                except simple.Empty:
-                    break
-                eta = message.headers.get("eta")
-                eta = datetime.fromisoformat(eta) if eta else datetime.min.replace(tzinfo=UTC)
-                self.held.append((eta, message.headers["task"], message.payload[0]))
-                message.ack()
-            simple.close()
-
-    def work_off(self) -> list[str]:
-        """Runs every message that is due, and those they send, until none is due."""
-        ran = []
-        while True:
-            self._receive()
-            now = datetime.now(UTC)
-            due = [m for m in self.held if m[0] <= now]
-            if not due:
-                return ran
-            self.held = [m for m in self.held if m[0] > now]
-            for _eta, name, args in due:
-                with self.capture_on_commit(execute=True):
-                    celery_app.tasks[name](*args)
-                ran.append(name)
-
-    def sweep(self) -> int:
-        with self.capture_on_commit(execute=True):
-            return services.sweep_deliveries()
-
-    def __call__(self) -> list[str]:
-        return self.work_off()
-
-
-@pytest.fixture
-def worker(broker_messages, django_capture_on_commit_callbacks):
-    return Worker(django_capture_on_commit_callbacks)
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """`with committed():` runs what the code inside sends after commit, as it would
-    outside a test's transaction."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture

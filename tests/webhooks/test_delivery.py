@@ -239,7 +239,7 @@ def test_after_the_last_attempt_the_delivery_has_failed(
         wait = delivery.next_attempt_at - timezone.now()
         assert step * 0.79 <= wait <= step * 1.21, (delivery.attempts, wait)
         clock.shift(wait + timedelta(seconds=1))
-        worker.sweep()
+        worker.sweep_deliveries()
         worker()
     delivery = only_delivery()
     assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 8, None)
@@ -352,13 +352,13 @@ def test_the_sweeper_delivers_what_the_broker_lost(
 ):
     created(emit, partner_a, item_a)
     assert len(broker_messages("webhooks")) == 1  # gone: the broker lost it
-    assert worker.sweep() == 0  # nudged just now; not yet taken as lost
+    assert worker.sweep_deliveries() == 0  # nudged just now; not yet taken as lost
     clock.shift(services.NUDGE_GRACE + timedelta(seconds=1))
-    assert worker.sweep() == 1
+    assert worker.sweep_deliveries() == 1
     worker()
     assert only_delivery().status == "succeeded"
     assert len(receiver.received) == 1
-    assert worker.sweep() == 0
+    assert worker.sweep_deliveries() == 0
 
 
 def test_an_event_rolled_back_with_its_cause_is_never_sent(

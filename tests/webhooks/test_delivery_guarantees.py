@@ -73,11 +73,11 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("pending", 0)
     assert delivery.locked_until > timezone.now()  # the dead worker's lease
-    assert worker.sweep() == 0  # not while the lease lasts
+    assert worker.sweep_deliveries() == 0  # not while the lease lasts
 
     later = timezone.now() + services.LEASE + services.NUDGE_GRACE + timedelta(seconds=1)
     with time_machine.travel(later):
-        assert worker.sweep() == 1
+        assert worker.sweep_deliveries() == 1
         worker()
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("succeeded", 1)

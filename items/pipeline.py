@@ -1,0 +1,235 @@
+"""The item's background job: host its images, write its enhanced texts, make it active.
+
+The job's state is in the database, not in Celery. A PUT that changes what the job works
+on sets `processing_due_at`; the job claims the item with a conditional update (a lease in
+`processing_locked_until`), so a duplicate message does nothing; what it finishes it
+records, so running it again redoes nothing (each image row remembers its URL and
+outcome; identical bytes are stored once). A Celery message only nudges: the sweeper
+re-sends nudges for items that are due and not held, so a broker that loses its messages,
+or a worker killed mid-job, loses no item.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, Q
+from django.dispatch import Signal
+from django.utils import timezone
+
+from items import enhancer, images, services
+from items.models import Item, ItemImage, StoredImage
+from rheo.celery import app as celery_app
+from webhooks import services as webhooks
+
+logger = logging.getLogger(__name__)
+
+PROCESS_TASK = "items.process_item"
+# An image is tried once and retried 3 times, 1 s, 2 s and 4 s apart, on transient errors.
+MAX_IMAGE_ATTEMPTS = 4
+RETRY_BASE = timedelta(seconds=1)
+# Long enough for ten slow downloads; a worker killed mid-job gives the item back then.
+LEASE = timedelta(minutes=10)
+# A nudge not acted on within this long is taken as lost and sent again by the sweeper.
+NUDGE_GRACE = timedelta(minutes=2)
+SWEEP_BATCH = 500
+
+# Sent after commit when an item has become active, with the item. The Tradera side
+# (publishing when autoPublishTradera) connects to it.
+item_activated = Signal()
+
+
+def nudge_on_commit(item_id, countdown: float | None = None) -> None:
+    transaction.on_commit(
+        lambda: celery_app.send_task(PROCESS_TASK, args=[str(item_id)], countdown=countdown)
+    )
+
+
+def process_item(*, item_id) -> None:
+    """Do the item's due work, if it is due and no other worker holds it."""
+    now = timezone.now()
+    claimed = Item.objects.filter(
+        Q(processing_locked_until__isnull=True) | Q(processing_locked_until__lte=now),
+        pk=item_id,
+        processing_due_at__lte=now,
+        deleted_at__isnull=True,
+    ).update(processing_locked_until=now + LEASE)
+    if not claimed:
+        return
+    try:
+        _process(Item.objects.get(pk=item_id))
+    except Exception:
+        # Give the item back at once (not at the lease's end) and retry soon.
+        Item.objects.filter(pk=item_id).update(
+            processing_locked_until=None,
+            processing_due_at=timezone.now() + RETRY_BASE * 4,
+            processing_nudged_at=None,
+        )
+        raise
+
+
+def _process(item: Item) -> None:
+    urls = list(item.image_urls)
+    rows = _reconcile_images(item, urls)
+    for row in rows:
+        if row.status == ItemImage.Status.PENDING:
+            _fetch(row)
+    text_fingerprint = _text_fingerprint(item)
+    enhanced = None
+    if item.use_ai_enhancement and item.enhanced_fingerprint != text_fingerprint:
+        enhanced = enhancer.get_enhancer().enhance(
+            enhancer.ItemFacts(title=item.title, description=item.description, domain=item.domain)
+        )
+    _settle(item.pk, urls, rows, enhanced, text_fingerprint)
+
+
+def _reconcile_images(item: Item, urls: list[str]) -> list[ItemImage]:
+    """One row per URL, in order. A URL already at its position keeps its outcome; a new
+    or changed one starts over; rows past the end go, and with them stored images no
+    other item uses."""
+    dropped_stored = set()
+    with transaction.atomic():
+        existing = {row.position: row for row in ItemImage.objects.filter(item=item)}
+        rows = []
+        for position, url in enumerate(urls):
+            row = existing.pop(position, None)
+            if row is not None and row.source_url != url:
+                if row.stored_id:
+                    dropped_stored.add(row.stored_id)
+                row.delete()
+                row = None
+            if row is None:
+                row = ItemImage.objects.create(item=item, position=position, source_url=url)
+            rows.append(row)
+        for row in existing.values():
+            if row.stored_id:
+                dropped_stored.add(row.stored_id)
+            row.delete()
+    for stored_id in dropped_stored:
+        _delete_if_unused(stored_id)
+    return rows
+
+
+def _fetch(row: ItemImage) -> None:
+    try:
+        processed = images.process(images.download(row.source_url))
+        row.stored = _store(processed)
+        row.status = ItemImage.Status.READY
+        row.error_code = row.error_message = ""
+    except images.ImageError as exc:
+        row.attempts += 1
+        row.error_code, row.error_message = exc.code, exc.message[:500]
+        if exc.permanent or row.attempts >= MAX_IMAGE_ATTEMPTS:
+            row.status = ItemImage.Status.FAILED
+    row.save()
+
+
+def _store(processed: images.ProcessedImage) -> StoredImage:
+    existing = StoredImage.objects.filter(digest=processed.digest).first()
+    if existing is not None:
+        return existing
+    base = f"items/{processed.digest[:2]}/{processed.digest}"
+    names = {}
+    for kind, data in (("full", processed.full), ("thumbnail", processed.thumbnail)):
+        name = f"{base}.jpg" if kind == "full" else f"{base}.thumb.jpg"
+        # Content-addressed: a name that exists already holds these very bytes.
+        names[kind] = (
+            name if default_storage.exists(name) else default_storage.save(name, ContentFile(data))
+        )
+    try:
+        with transaction.atomic():
+            return StoredImage.objects.create(
+                digest=processed.digest,
+                full=names["full"],
+                thumbnail=names["thumbnail"],
+                width=processed.width,
+                height=processed.height,
+            )
+    except IntegrityError:  # stored by a concurrent job a moment ago
+        return StoredImage.objects.get(digest=processed.digest)
+
+
+def _delete_if_unused(stored_id: int) -> None:
+    stored = StoredImage.objects.filter(pk=stored_id).first()
+    if stored is None or ItemImage.objects.filter(stored_id=stored_id).exists():
+        return
+    try:
+        with transaction.atomic():
+            stored.delete()
+    except (ProtectedError, IntegrityError):  # another item took it up meanwhile
+        return
+    for name in (stored.full, stored.thumbnail):
+        default_storage.delete(name)
+
+
+def _text_fingerprint(item: Item) -> str:
+    # The content fingerprint covers title, description and domain among the rest.
+    return item.content_fingerprint
+
+
+def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
+    """Record the outcome on the item, unless a PUT changed it meanwhile (then its work
+    is due again at once)."""
+    now = timezone.now()
+    with transaction.atomic():
+        item = Item.objects.select_for_update().get(pk=item_id)
+        item.processing_locked_until = None
+        if enhanced is not None and item.content_fingerprint == text_fingerprint:
+            item.enhanced_title = enhanced.title
+            item.enhanced_description = enhanced.description
+            item.enhanced_fingerprint = text_fingerprint
+        pending = [r for r in rows if r.status == ItemImage.Status.PENDING]
+        if list(item.image_urls) != urls or item.content_fingerprint != text_fingerprint:
+            item.processing_due_at = now
+            item.processing_nudged_at = now
+            nudge_on_commit(item.pk)
+        elif pending:
+            tries = max(r.attempts for r in pending)
+            delay = RETRY_BASE * 2 ** (tries - 1)
+            item.processing_due_at = now + delay
+            item.processing_nudged_at = now
+            nudge_on_commit(item.pk, countdown=delay.total_seconds())
+        else:
+            item.processing_due_at = None
+            ready = any(r.status == ItemImage.Status.READY for r in rows)
+            if ready and item.status == Item.Status.DRAFT and not item.deleted_at:
+                services.transition_item(item=item, status=Item.Status.ACTIVE)
+                transaction.on_commit(lambda: item_activated.send(sender=Item, item=item))
+            elif not ready and item.status == Item.Status.DRAFT:
+                failures = "; ".join(f"imageUrls[{r.position}]: {r.error_message}" for r in rows)
+                webhooks.emit(
+                    item.partner,
+                    "listing.failed",
+                    item,
+                    platform="rheo",
+                    error={
+                        "code": "image_download_failed",
+                        "message": f"No image could be used. {failures}"[:500],
+                    },
+                )
+        item.save()
+
+
+def sweep_items(*, limit: int = SWEEP_BATCH) -> int:
+    """Nudge items whose work is due, not held by a worker, and whose last nudge is older
+    than NUDGE_GRACE (lost, or due only now). Returns how many were nudged."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = (
+            Item.objects.select_for_update(skip_locked=True)
+            .filter(processing_due_at__lte=now, deleted_at__isnull=True)
+            .filter(Q(processing_locked_until__isnull=True) | Q(processing_locked_until__lte=now))
+            .filter(
+                Q(processing_nudged_at__isnull=True)
+                | Q(processing_nudged_at__lte=now - NUDGE_GRACE)
+            )
+            .order_by("processing_due_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        ids = list(due)
+        Item.objects.filter(pk__in=ids).update(processing_nudged_at=now)
+        for item_id in ids:
+            nudge_on_commit(item_id)
+    return len(ids)
