@@ -12,6 +12,7 @@ or a worker killed mid-job, loses no item.
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -30,11 +31,19 @@ PROCESS_TASK = "items.process_item"
 # An image is tried once and retried 3 times, 1 s, 2 s and 4 s apart, on transient errors.
 MAX_IMAGE_ATTEMPTS = 4
 RETRY_BASE = timedelta(seconds=1)
-# Long enough for ten slow downloads; a worker killed mid-job gives the item back then.
-LEASE = timedelta(minutes=10)
-# A nudge not acted on within this long is taken as lost and sent again by the sweeper.
-NUDGE_GRACE = timedelta(minutes=2)
 SWEEP_BATCH = 500
+
+
+def lease() -> timedelta:
+    """How long a worker holds an item: long enough for ten slow downloads. A worker
+    killed mid-job gives the item back when it runs out."""
+    return timedelta(seconds=settings.RHEO_ITEM_LEASE_SECONDS)
+
+
+def nudge_grace() -> timedelta:
+    """A nudge not acted on within this long is taken as lost and sent again."""
+    return timedelta(seconds=settings.RHEO_NUDGE_GRACE_SECONDS)
+
 
 # Sent after commit when an item has become active, with the item. The Tradera side
 # (publishing when autoPublishTradera) connects to it.
@@ -55,7 +64,7 @@ def process_item(*, item_id) -> None:
         pk=item_id,
         processing_due_at__lte=now,
         deleted_at__isnull=True,
-    ).update(processing_locked_until=now + LEASE)
+    ).update(processing_locked_until=now + lease())
     if not claimed:
         return
     try:
@@ -214,7 +223,7 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
 
 def sweep_items(*, limit: int = SWEEP_BATCH) -> int:
     """Nudge items whose work is due, not held by a worker, and whose last nudge is older
-    than NUDGE_GRACE (lost, or due only now). Returns how many were nudged."""
+    than the nudge grace (lost, or due only now). Returns how many were nudged."""
     now = timezone.now()
     with transaction.atomic():
         due = (
@@ -223,7 +232,7 @@ def sweep_items(*, limit: int = SWEEP_BATCH) -> int:
             .filter(Q(processing_locked_until__isnull=True) | Q(processing_locked_until__lte=now))
             .filter(
                 Q(processing_nudged_at__isnull=True)
-                | Q(processing_nudged_at__lte=now - NUDGE_GRACE)
+                | Q(processing_nudged_at__lte=now - nudge_grace())
             )
             .order_by("processing_due_at")
             .values_list("pk", flat=True)[:limit]

@@ -170,6 +170,11 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 
+# The item job (items.pipeline): how long a worker holds an item, and how long a Celery
+# nudge may go unanswered before the sweeper takes it as lost and sends another.
+RHEO_ITEM_LEASE_SECONDS = env.int("RHEO_ITEM_LEASE_SECONDS", default=600)
+RHEO_NUDGE_GRACE_SECONDS = env.int("RHEO_NUDGE_GRACE_SECONDS", default=120)
+
 # Image downloads: the whole download's time limit, its size limit, and the most pixels
 # an image may decode to (a small file can unpack into gigabytes: a decompression bomb).
 RHEO_IMAGE_TIMEOUT_SECONDS = env.float("RHEO_IMAGE_TIMEOUT_SECONDS", default=30.0)

@@ -38,8 +38,8 @@ class ImageHost:
                 with host.lock:
                     host.hits[self.path] = host.hits.get(self.path, 0) + 1
                 status, body, headers = host.routes.get(self.path, (404, b"not found", {}))
-                if callable(body):
-                    body = body(host.hits[self.path])
+                if callable(body):  # body(hit number) → (status, bytes)
+                    status, body = body(host.hits[self.path])
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
