@@ -130,7 +130,23 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # collectstatic step is needed to run.
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = VAR_DIR / "media"
-MEDIA_URL = "media/"
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+# Hosted images go through Django's storage API: the local filesystem (MEDIA_ROOT) by
+# default, any django-storages backend by configuration (e.g.
+# RHEO_STORAGE_BACKEND=storages.backends.s3.S3Storage RHEO_STORAGE_OPTIONS='{"bucket_name":
+# "rheo-media"}', with django-storages installed).
+STORAGES = {
+    "default": {
+        "BACKEND": env.str(
+            "RHEO_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": env.json("RHEO_STORAGE_OPTIONS", default={}),
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# The web process serves MEDIA_ROOT at MEDIA_URL itself: right for one machine; behind a
+# CDN, or with a bucket as storage, turn it off.
+RHEO_SERVE_MEDIA = env.bool("RHEO_SERVE_MEDIA", default=True)
 
 # --- The Integration API -------------------------------------------------------------
 

@@ -1,5 +1,9 @@
+import re
+
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from rheo import health
@@ -14,6 +18,16 @@ urlpatterns = [
     path("readyz", health.readyz),
     path("admin/", admin.site.urls),
 ]
+
+
+def media(request, path):
+    """Hosted images, from MEDIA_ROOT (see RHEO_SERVE_MEDIA)."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
+if settings.RHEO_SERVE_MEDIA:
+    media_prefix = re.escape(settings.MEDIA_URL.lstrip("/"))
+    urlpatterns += [re_path(rf"^{media_prefix}(?P<path>.*)$", media)]
 
 handler404 = "rheo.errors.not_found_view"
 handler500 = "rheo.errors.server_error_view"

@@ -46,7 +46,7 @@ def push(api, committed, external_id="ERP_PART_12345", **fields):
 
 
 def test_an_item_becomes_active_with_its_images_hosted_in_order(
-    api_a, committed, worker, photos, host
+    api_a, committed, worker, photos, host, client
 ):
     push(api_a, committed, imageUrls=photos)
     assert api_a.get("ERP_PART_12345").json()["rheoStatus"] == "draft"
@@ -62,6 +62,8 @@ def test_an_item_becomes_active_with_its_images_hosted_in_order(
         assert (image["width"], image["height"]) == (1200, 800)
         stored = image["url"].removeprefix("http://testserver/media/")
         assert default_storage.exists(stored)
+        served = client.get(image["url"].removeprefix("http://testserver"))
+        assert (served.status_code, served["Content-Type"]) == (200, "image/jpeg")
     assert all(hits == 1 for hits in host.hits.values())
 
 

@@ -15,8 +15,8 @@ curl -i -X PUT http://localhost:{port}/integration/v1/items/ERP_PART_12345 \\
   -d '{{"title": "Volvo XC90 bromsok fram vänster — 2018",
        "description": "Testad och fungerande. Skick B.",
        "price": 950, "shippingCost": 149, "weightKg": 3.2,
-       "imageUrls": ["https://your-cdn.example.com/parts/12345/1.jpg",
-                     "https://your-cdn.example.com/parts/12345/2.jpg"],
+       "imageUrls": ["http://127.0.0.1:{port}/static/samples/caliper-1.jpg",
+                     "http://127.0.0.1:{port}/static/samples/caliper-2.jpg"],
        "domain": {{"domain": "automotive_part", "oemCode": "31400452",
                   "manufacturer": "Volvo", "compatibleModels": ["XC90"],
                   "donorVehicleYear": 2018, "conditionGrade": "B"}},
@@ -45,6 +45,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"\nCreated the demo partner {partner.name}: user {DEMO_EMAIL}, password {password}\n"
             f"Sandbox API key (shown once): {issued.secret}\n\n"
-            "Quick Start, step 2 (push an item) and step 3 (check its status):\n\n"
+            "Quick Start, step 2 (push an item; its images are samples this server hosts) and "
+            "step 3 (check its status; active within seconds):\n\n"
             + QUICK_START_CURL.format(port=port, key=issued.secret)
         )
