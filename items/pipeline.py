@@ -17,7 +17,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
-from django.dispatch import Signal
 from django.utils import timezone
 
 from items import enhancer, images, services
@@ -43,11 +42,6 @@ def lease() -> timedelta:
 def nudge_grace() -> timedelta:
     """A nudge not acted on within this long is taken as lost and sent again."""
     return timedelta(seconds=settings.RHEO_NUDGE_GRACE_SECONDS)
-
-
-# Sent after commit when an item has become active, with the item. The Tradera side
-# (publishing when autoPublishTradera) connects to it.
-item_activated = Signal()
 
 
 def nudge_on_commit(item_id, countdown: float | None = None) -> None:
@@ -205,7 +199,6 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
             ready = any(r.status == ItemImage.Status.READY for r in rows)
             if ready and item.status == Item.Status.DRAFT and not item.deleted_at:
                 services.transition_item(item=item, status=Item.Status.ACTIVE)
-                transaction.on_commit(lambda: item_activated.send(sender=Item, item=item))
             elif not ready and item.status == Item.Status.DRAFT:
                 failures = "; ".join(f"imageUrls[{r.position}]: {r.error_message}" for r in rows)
                 webhooks.emit(

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from items import pipeline
+from items import pipeline, signals
 from items.models import Item, Order
 from partners.models import Partner
 from rheo.errors import ServiceError
@@ -130,6 +130,7 @@ def update_item_price(
         if item.price != price:
             item.price = price
             item.save(update_fields=["price", "updated_at"])
+            signals.send_on_commit(item, "price")
     return item
 
 
@@ -165,6 +166,7 @@ def delete_item(*, partner: Partner, livemode: bool, external_id: str) -> Delete
             return DeleteResult(item, "archived")
         item.deleted_at = timezone.now()
         item.save(update_fields=["deleted_at", "updated_at"])
+        signals.send_on_commit(item, "deleted")
     return DeleteResult(item, "deleted")
 
 
@@ -178,6 +180,7 @@ def transition_item(*, item: Item, status: str) -> None:
     item.status = status
     item.status_changed_at = timezone.now()
     item.save(update_fields=["status", "status_changed_at", "updated_at"])
+    signals.send_on_commit(item, "status")
 
 
 def _insert_unless_exists(item: Item) -> bool:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from items import pipeline
 from items.models import Item, ItemImage, StoredImage
+from items.signals import item_changed
 from tests.conftest import item_body
 from tests.items.imagehost import ImageHost, jpeg_bytes, png_bytes
 from webhooks.models import Event
@@ -197,19 +198,33 @@ def test_an_unchanged_put_leaves_an_active_item_alone(api_a, committed, worker, 
     assert host.hits == {"/parts/12345/1.jpg": 1}
 
 
-def test_activation_is_announced_for_the_tradera_side(api_a, committed, worker, photos):
-    activated = []
+def test_every_change_is_announced_after_commit_for_the_tradera_side(
+    api_a, committed, worker, photos
+):
+    heard = []
 
-    def listener(sender, item, **kwargs):
-        activated.append(item.pk)
+    def listener(sender, item, change, **kwargs):
+        heard.append((change, item.status, item.price))
 
-    pipeline.item_activated.connect(listener)
+    item_changed.connect(listener)
     try:
         push(api_a, committed, imageUrls=photos[:1])
         worker()
+        with committed():
+            api_a.patch_price("ERP_PART_12345", {"price": 800})
+            api_a.patch_price("ERP_PART_12345", {"price": 800})  # no change, no news
+            api_a.patch_status("ERP_PART_12345", {"status": "not_listed"})
+            api_a.delete("ERP_PART_12345")
+        with committed():
+            api_a.patch_price("ERP_PART_12345", {"price": 1})  # refused: nothing to hear
     finally:
-        pipeline.item_activated.disconnect(listener)
-    assert activated == [Item.objects.get().pk]
+        item_changed.disconnect(listener)
+    assert heard == [
+        ("status", "active", 950),
+        ("price", "active", 800),
+        ("status", "not_listed", 800),
+        ("deleted", "not_listed", 800),
+    ]
 
 
 def test_ai_enhancement_writes_the_texts_the_marketplace_shows(api_a, committed, worker, photos):
