@@ -264,6 +264,9 @@ CELERY_TASK_ROUTES = {
     "tradera.*": {"queue": "tradera"},
     "webhooks.*": {"queue": "webhooks"},
 }
+# Every task has a time limit: soft (an exception the task can clean up after), then hard.
+CELERY_TASK_SOFT_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 360
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -6,7 +6,7 @@ from celery import shared_task
 from webhooks import services
 
 
-@shared_task(name="webhooks.deliver", ignore_result=True)
+@shared_task(name="webhooks.deliver", ignore_result=True, soft_time_limit=60, time_limit=90)
 def deliver(delivery_id: str) -> None:
     services.attempt_delivery(delivery_id=delivery_id)
 
