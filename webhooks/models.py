@@ -122,6 +122,12 @@ class Delivery(models.Model):
                 name="delivery_pending_due",
             ),
             models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_recent"),
+            # The count of an endpoint's attempts in flight, taken before every attempt.
+            models.Index(
+                fields=["endpoint", "locked_until"],
+                condition=Q(status="pending"),
+                name="delivery_pending_endpoint",
+            ),
         ]
         constraints = [
             # The same event is never delivered twice at once to one endpoint.

@@ -135,16 +135,23 @@ def test_a_dead_endpoint_holds_at_most_its_share_of_workers(
         t.start()
         t.join(timeout=10)
         assert not t.is_alive(), "a worker waited on an endpoint that had its share"
-    deferred = Delivery.objects.filter(pk__in=ids[2:])
-    assert all(d.attempts == 0 and d.status == "pending" for d in deferred)
-    assert all(d.next_attempt_at > timezone.now() + timedelta(seconds=1) for d in deferred)
+    parked = Delivery.objects.filter(pk__in=ids[2:])
+    assert all(d.attempts == 0 and d.status == "pending" for d in parked)
+    assert all(d.locked_until is None for d in parked)
     assert len(receiver.received) == 2
+    broker_messages("webhooks")  # nothing waits on a timer for them
 
     receiver.release.set()  # the two hanging requests end without an answer
     for t in threads[:2]:
         t.join(timeout=10)
     held = Delivery.objects.filter(pk__in=ids[:2])
     assert all(d.attempts == 1 and d.status == "pending" for d in held)
+    # Each ended attempt scheduled its own retry and woke one parked delivery, a
+    # different one each time.
+    nudged = [args[0] for _task, args in broker_messages("webhooks")]
+    woken = [i for i in nudged if i in ids[2:]]
+    assert len(woken) == len(set(woken)) == 2
+    assert sorted(i for i in nudged if i not in woken) == sorted(ids[:2])
 
 
 # --- TLS -----------------------------------------------------------------------------
