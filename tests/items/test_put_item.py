@@ -324,3 +324,16 @@ def test_deeply_nested_json_is_400_not_a_crash(api_a):
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_one_requests_errors_never_carry_over_to_the_next(api_a):
+    """The input serializers share their bound fields between requests (built once, for
+    speed); nothing of one validation may show in another."""
+    first = api_a.put("P1", item_body(price=0, domain={"domain": "boat_part"}))
+    assert set(first.json()["error"]["fields"]) == {"price", "domain.domain"}
+
+    assert api_a.put("P2").status_code == 202
+
+    third = api_a.put("P3", item_body(title=None, imageUrls=["https://cdn.example.com/1", 7]))
+    assert set(third.json()["error"]["fields"]) == {"title", "imageUrls[1]"}
+    assert Item.objects.get().external_id == "P2"
