@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from items.models import Item, Order
 from partners.models import Partner
-from rheo.celery import app as celery_app
+from rheo.celery import publish_task
 from rheo.errors import ServiceError
 
 PROCESS_IMAGES_TASK = "items.process_item_images"
@@ -225,4 +225,4 @@ def _has_order_in_progress(item: Item) -> bool:
 
 
 def _enqueue_image_job(item: Item) -> None:
-    transaction.on_commit(partial(celery_app.send_task, PROCESS_IMAGES_TASK, args=[str(item.id)]))
+    transaction.on_commit(partial(publish_task, PROCESS_IMAGES_TASK, str(item.id)))
