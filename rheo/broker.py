@@ -5,7 +5,8 @@ kombu's Redis channel creates a new `redis.Redis` (on the channel's shared conne
 pool) for each command it sends, every publish included. Building one copies redis-py's
 table of ~170 response callbacks: about as much CPU as the LPUSH itself, on every PUT that
 enqueues an image job. A client holds no state of its own beyond its pool, so one client
-per pool does the same work. settings.py selects this transport for redis:// brokers.
+per pool does the same work. settings.py selects this transport for redis:// and
+rediss:// brokers.
 """
 
 from kombu.transport import redis as kombu_redis

@@ -16,7 +16,7 @@ def publish_task(name: str, *args) -> None:
 
     send_task serves every case (eager mode, per-task options, countdowns and expiry, a
     result to return) and its generality cost ~70 µs of the ~500 µs a PUT spends
-    publishing. This builds the same message (tests/rheo/test_broker.py compares them)
+    publishing. This builds the same message (tests/rheo/test_publish.py compares them)
     and publishes it the same way: producer pool, route, retry policy, publish signals.
     Routes are by task name (CELERY_TASK_ROUTES), so each name's is looked up once."""
     parent = app.current_worker_task
