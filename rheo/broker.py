@@ -3,7 +3,7 @@ channel instead of building one for every command.
 
 kombu's Redis channel creates a new `redis.Redis` (on the channel's shared connection
 pool) for each command it sends, every publish included. Building one copies redis-py's
-table of ~170 response callbacks: about as much CPU as the LPUSH itself, on every PUT that
+table of ~170 response callbacks: about twice the CPU of the LPUSH itself, on every PUT that
 enqueues an image job. A client holds no state of its own beyond its pool, so one client
 per pool does the same work. settings.py selects this transport for redis:// and
 rediss:// brokers.
