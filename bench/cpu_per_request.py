@@ -2,7 +2,12 @@
 the network: the Django WSGI handler is called directly, one request after another, on
 the same database and Redis as bench/put_throughput.py (rheo_bench, Redis db 2).
 
-    .venv/bin/python bench/cpu_per_request.py [--requests 2000] [--profile]
+    .venv/bin/python bench/cpu_per_request.py [--requests 2000] [--warmup 200] [--profile]
+
+Each key writes its last_used_at on its first request (then at most once a minute), so
+with the default 200 warm-up requests most of the first 1,000 measured PUTs pay for that
+write, which PUTs under steady load do not; --warmup 1000 (one request per key) measures
+the steady state.
 
 --profile also runs the PUT under cProfile (with a CPU-time clock) and prints the
 functions with the largest cumulative CPU time; the stats are saved to
@@ -26,6 +31,7 @@ import put_throughput as pt  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--keys", type=int, default=1000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=40)
@@ -69,7 +75,7 @@ def main() -> int:
 
         print(f"CPU per request, in process, {args.requests} sequential creates each:")
         for name in pt.ENDPOINTS:
-            run(name, f"warm-{name}", 200)
+            run(name, f"warm-{name}", args.warmup)
             cpu, wall = time.process_time(), time.perf_counter()
             run(name, f"m-{name}", args.requests)
             cpu = (time.process_time() - cpu) * 1000 / args.requests

@@ -30,18 +30,18 @@ PY_SPY = str(pt.ROOT / ".venv" / "bin" / "py-spy")
 # Where a sample belongs: the first rule whose marker is in its stack. Order matters
 # (the image job is published from inside the transaction's exit, for instance).
 CATEGORIES = [
-    ("enqueue image job (celery send_task -> Redis, on commit)", ["Celery.send_task"]),
+    ("enqueue image job (send_task -> Redis, after the commit)", ["nudge_on_commit", "send_task"]),
     ("COMMIT", ["Atomic.__exit__"]),
-    ("auth: API key lookup (ORM SELECT key+partner)", ["authenticate_api_key"]),
+    ("auth: API key lookup (SELECT key+partner)", ["authenticate_api_key"]),
     ("rate limit (Redis EVALSHA)", ["(rheo/ratelimit.py"]),
     ("validation (DRF ItemInputSerializer)", ["validated (items/api/views.py"]),
     (
-        "content fingerprint / as_fields (dataclasses.asdict, json, sha256)",
+        "content fingerprint / as_fields (json, sha256)",
         ["ItemContent.fingerprint", "ItemContent.as_fields", "ItemInputSerializer.to_content"],
     ),
-    ("upsert: SELECT ... FOR UPDATE (ORM)", ["QuerySet.first"]),
-    ("upsert: INSERT (ORM create)", ["_upsert_locked"]),
-    ("upsert: other (BEGIN, atomic enter)", ["upsert_item"]),
+    ("upsert: INSERT ... ON CONFLICT DO NOTHING (autocommit)", ["_insert_unless_exists"]),
+    ("upsert: update (SELECT ... FOR UPDATE, UPDATE)", ["_update_locked"]),
+    ("upsert: other (Item instance, BEGIN)", ["upsert_item"]),
     ("raw upsert view (json + one SQL statement)", ["raw_upsert (bench/reference_views.py"]),
     (
         "response (DRF finalize/render, headers)",

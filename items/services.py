@@ -62,19 +62,9 @@ def upsert_item(
     Creation rests on the partial unique constraint: the insert does nothing when a current
     item with this external id exists (waiting, in PostgreSQL, for a concurrent insert of
     the same id to commit or roll back), and the existing row is then locked and updated.
-    `auto_publish_tradera` counts on creation only. Content equal to what is stored changes
-    and enqueues nothing."""
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                return _upsert_locked(partner, livemode, external_id, content, auto_publish_tradera)
-        except IntegrityError:
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _upsert_locked(partner, livemode, external_id, content, auto_publish_tradera) -> UpsertResult:
+    A create is that one INSERT, committed on its own (one round trip, one commit) before
+    its image job is enqueued. `auto_publish_tradera` counts on creation only. Content
+    equal to what is stored changes and enqueues nothing."""
     fingerprint = content.fingerprint()
     new_item = Item(
         partner=partner,
@@ -84,16 +74,27 @@ def _upsert_locked(partner, livemode, external_id, content, auto_publish_tradera
         content_fingerprint=fingerprint,
         **content.as_fields(),
     )
-    if _insert_unless_exists(new_item):
-        _enqueue_image_job(new_item)
-        return UpsertResult(new_item, "created")
+    for attempt in range(2):
+        if _insert_unless_exists(new_item):
+            _enqueue_image_job(new_item)
+            return UpsertResult(new_item, "created")
+        try:
+            with transaction.atomic():
+                return _update_locked(partner, livemode, external_id, content, fingerprint)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _update_locked(partner, livemode, external_id, content, fingerprint) -> UpsertResult:
     item = (
         _current_items(partner, livemode)
         .select_for_update()
         .filter(external_id=external_id)
         .first()
     )
-    if item is None:  # deleted between the insert and the lock; the retry creates it
+    if item is None:  # deleted since the insert found it; the retry creates it
         raise IntegrityError("item vanished during upsert")
     if item.status == Item.Status.ARCHIVED:
         raise ServiceError(
@@ -186,7 +187,8 @@ def transition_item(*, item: Item, status: str) -> None:
 def _insert_unless_exists(item: Item) -> bool:
     """INSERT … ON CONFLICT DO NOTHING RETURNING: creates the item in one statement and
     tells whether it did, so a create (the common PUT) costs one round trip; a conflict
-    with the current item of the same external id inserts nothing."""
+    with the current item of the same external id inserts nothing. Outside a transaction
+    the statement commits by itself."""
     fields = Item._meta.concrete_fields
     ops = connection.ops
     columns = ", ".join(ops.quote_name(f.column) for f in fields)

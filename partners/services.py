@@ -66,23 +66,34 @@ def authenticate_api_key(*, raw_key: str) -> ApiKey:
     return api_key
 
 
-# Every authenticated request runs this lookup: a raw join costs a third of the ORM's
-# select_related, while RawQuerySet still converts types as the ORM would.
+# Every authenticated request runs this lookup: a plain cursor costs a third of the
+# ORM's select_related, and half of a RawQuerySet (which reads the cursor's description).
+_KEY_FIELDS = [f.attname for f in ApiKey._meta.concrete_fields]
 _FIND_KEY_SQL = (
-    "SELECT k.*, p.name AS partner_name, p.is_active AS partner_is_active "
+    f"SELECT {', '.join(f'k.{f.column}' for f in ApiKey._meta.concrete_fields)}, "  # noqa: S608
+    "p.name, p.is_active "
     "FROM partners_apikey k JOIN partners_partner p ON p.id = k.partner_id "
     "WHERE k.digest = %s"
 )
 
 
 def _find_api_key(digest: str) -> ApiKey | None:
-    api_key = next(iter(ApiKey.objects.raw(_FIND_KEY_SQL, [digest])), None)
-    if api_key is not None:
-        api_key.partner = Partner.from_db(
-            api_key._state.db,
-            ["id", "name", "is_active"],
-            [api_key.partner_id, api_key.partner_name, bool(api_key.partner_is_active)],
-        )
+    if connection.vendor != "postgresql":
+        # Only psycopg hands back UUIDs and datetimes as Python values; elsewhere the
+        # ORM converts them.
+        return ApiKey.objects.select_related("partner").filter(digest=digest).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_FIND_KEY_SQL, [digest])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    *key_values, partner_name, partner_is_active = row
+    api_key = ApiKey.from_db(connection.alias, _KEY_FIELDS, key_values)
+    api_key.partner = Partner.from_db(
+        connection.alias,
+        ["id", "name", "is_active"],
+        [api_key.partner_id, partner_name, partner_is_active],
+    )
     return api_key
 
 

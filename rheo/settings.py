@@ -241,6 +241,9 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ----------------------------------------------------------------------------
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport, reusing its redis-py client (see rheo/broker.py).
+    CELERY_BROKER_TRANSPORT = "rheo.broker:RedisTransport"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "processed", "control"):

@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from items.models import Item
-from tests.conftest import item_body
+from tests.conftest import integration, item_body
 
 CREATED = "Item is being processed in the background."
 
@@ -324,3 +324,31 @@ def test_deeply_nested_json_is_400_not_a_crash(api_a):
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_one_requests_errors_never_carry_over_to_the_next(api_a):
+    """The input serializers share their bound fields between requests (built once, for
+    speed); nothing of one validation may show in another."""
+    first = api_a.put("P1", item_body(price=0, domain={"domain": "boat_part"}))
+    assert set(first.json()["error"]["fields"]) == {"price", "domain.domain"}
+
+    assert api_a.put("P2").status_code == 202
+
+    third = api_a.put("P3", item_body(title=None, imageUrls=["https://cdn.example.com/1", 7]))
+    assert set(third.json()["error"]["fields"]) == {"title", "imageUrls[1]"}
+    assert Item.objects.get().external_id == "P2"
+
+
+def test_a_create_outside_any_transaction_commits_then_publishes_its_image_job(
+    transactional_db, partner_a, broker_messages
+):
+    """Outside a test's transaction, as in production: the create commits on its own and
+    its job reaches the broker right after."""
+    api = integration(partner_a)
+
+    item_id = api.put("ERP_PART_12345").json()["itemId"]
+
+    assert broker_messages("images") == [("items.process_item", [item_id])]
+    assert Item.objects.filter(id=item_id).exists()
+    assert api.put("ERP_PART_12345").json()["message"].startswith("Item is unchanged")
+    assert broker_messages("images") == []

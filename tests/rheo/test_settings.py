@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
@@ -17,6 +19,7 @@ print(json.dumps({
     "name": str(settings.DATABASES["default"]["NAME"]),
     "cache": settings.CACHES["default"]["BACKEND"],
     "broker": settings.CELERY_BROKER_URL,
+    "broker_transport": getattr(settings, "CELERY_BROKER_TRANSPORT", None),
     "debug": settings.DEBUG,
     "allow_local": settings.RHEO_ALLOW_LOCAL_URLS,
 }))
@@ -78,3 +81,19 @@ def test_secret_key_is_required_when_debug_is_off(tmp_path):
 
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "transport"),
+    [
+        ("redis://cache.internal:6379/1", "rheo.broker:RedisTransport"),
+        ("rediss://cache.internal:6380/1", "rheo.broker:RedisTransport"),
+        ("filesystem://", None),
+        ("memory://", None),
+    ],
+)
+def test_a_redis_broker_uses_rheos_redis_transport(tmp_path, url, transport):
+    result = settings_with({"SECRET_KEY": "s", "CELERY_BROKER_URL": url}, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["broker_transport"] == transport
