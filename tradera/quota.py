@@ -82,9 +82,9 @@ if used + calls > limit then
   -- the call may go once enough of the oldest calls have left the window
   local oldest = redis.call('ZRANGE', KEYS[1], used + calls - limit - 1, used + calls - limit - 1,
                             'WITHSCORES')
-  local until = now + window
-  if #oldest == 2 then until = tonumber(oldest[2]) + window end
-  return {0, string.format('%.0f', until), 0}
+  local free_at = now + window
+  if #oldest == 2 then free_at = tonumber(oldest[2]) + window end
+  return {0, string.format("%.0f", free_at), 0}
 end
 for _ = 1, calls do
   local seq = redis.call('INCR', KEYS[4])
