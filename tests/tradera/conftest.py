@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tradera.client import NewAuction, Seller, Shipping, TraderaClient
-from tradera.sandbox.market import Rules
+from tradera.sandbox.rules import Rules
 from tradera.sandbox.server import Config, SandboxServer
 
 RECORDED = Path(__file__).parent / "recorded"

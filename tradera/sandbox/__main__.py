@@ -7,7 +7,7 @@ import argparse
 import contextlib
 import os
 
-from tradera.sandbox.market import Rules
+from tradera.sandbox.rules import Rules
 from tradera.sandbox.server import Config, SandboxServer
 
 

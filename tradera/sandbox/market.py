@@ -10,7 +10,9 @@ import secrets
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+
+from tradera.sandbox.rules import Refused, Rules, check_item, check_prices
+from tradera.sandbox.store import Transaction, connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
@@ -33,37 +35,17 @@ CREATE TABLE IF NOT EXISTS orders (
     id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL, seller_id INTEGER NOT NULL,
     buyer TEXT NOT NULL, price INTEGER NOT NULL, shipping_cost INTEGER NOT NULL,
     created_at REAL NOT NULL, updated_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS failures (
-    id INTEGER PRIMARY KEY, operation TEXT NOT NULL, kind TEXT NOT NULL,
-    remaining INTEGER NOT NULL, reason TEXT NOT NULL, seconds REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS calls (
-    id INTEGER PRIMARY KEY, operation TEXT NOT NULL, at REAL NOT NULL, outcome TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS calls_at ON calls (at);
 """
 
 DAY = 86_400
-PICKUP = 8
 FIRST_IDS = {"item": 700_000_000, "request": 5_000, "order": 90_000_000}
-
-
-class Refused(Exception):
-    """Tradera refuses the request; the message is its reason (a soap:Fault)."""
-
-
-@dataclass
-class Rules:
-    speed: float = 1.0  # auction days per real day
-    processing_seconds: float = 1.0  # from commit until a request is processed
-    token_days: float = 540  # a new token's lifetime (about 18 months, as seen live)
 
 
 class Market:
     def __init__(self, path: str, rules: Rules | None = None):
         self.rules = rules or Rules()
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.executescript(SCHEMA)
+        self._db = connect(path, SCHEMA)
 
     # --- time, ids, transactions -----------------------------------------------------
 
@@ -79,12 +61,16 @@ class Market:
 
     def reset(self) -> None:
         with self._tx():
-            for table in ("meta", "sellers", "logins", "items", "bids", "orders", "failures"):
+            for table in ("meta", "sellers", "logins", "items", "bids", "orders"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-            self._db.execute("DELETE FROM calls")
 
     def _tx(self):
-        return _Transaction(self._lock, self._db)
+        return Transaction(self._lock, self._db)
+
+    def exclusive(self):
+        """One request at a time: the server's threads share one SQLite connection, and a
+        read must not see another thread's half-done transaction."""
+        return self._lock
 
     def _meta(self, key: str, default: float = 0.0) -> float:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -161,7 +147,7 @@ class Market:
     # --- the queued publish flow -----------------------------------------------------
 
     def add_item(self, seller_id: int, item: dict) -> tuple[int, int]:
-        _check_item(item)
+        check_item(item)
         with self._tx():
             request_id, item_id = self._next("request"), self._next("item")
             self._db.execute(
@@ -330,7 +316,7 @@ class Market:
             if row["reserve_price"] and not reserve:
                 return ["A reserve price cannot be removed."]
             try:
-                _check_prices(start, reserve, buy_now)
+                check_prices(start, reserve, buy_now)
             except Refused as exc:
                 return [str(exc)]
             self._db.execute(
@@ -419,122 +405,3 @@ class Market:
             "orderId": order["id"] if order else None,
             "buyer": order["buyer"] if order else None,
         }
-
-    # --- failure injection, the call quota, the call log ---------------------------------
-
-    def inject(self, operation: str, kind: str, count: int, reason: str, seconds: float) -> None:
-        with self._tx():
-            self._db.execute(
-                "INSERT INTO failures (operation, kind, remaining, reason, seconds)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (operation, kind, count, reason, seconds),
-            )
-
-    def take_failure(self, operation: str) -> sqlite3.Row | None:
-        with self._tx():
-            row = self._db.execute(
-                "SELECT * FROM failures WHERE operation IN (?, '*') AND remaining > 0"
-                " ORDER BY id LIMIT 1",
-                (operation,),
-            ).fetchone()
-            if row is not None:
-                self._db.execute(
-                    "UPDATE failures SET remaining = remaining - 1 WHERE id = ?", (row["id"],)
-                )
-            return row
-
-    def count_call(self, operation: str, quota: int, window: float) -> float | None:
-        """Counts one call against the application's quota (a rolling window, real
-        time); None when it may go, else the seconds until it may."""
-        with self._tx():
-            now = time.time()
-            self._db.execute("DELETE FROM calls WHERE at <= ?", (now - max(window, DAY),))
-            since = now - window
-            (used,) = self._db.execute(
-                "SELECT count(*) FROM calls WHERE at > ? AND outcome = 'counted'", (since,)
-            ).fetchone()
-            if used >= quota:
-                self._log(operation, "quota")
-                (oldest,) = self._db.execute(
-                    "SELECT at FROM calls WHERE at > ? AND outcome = 'counted'"
-                    " ORDER BY at LIMIT 1 OFFSET ?",
-                    (since, used - quota),
-                ).fetchone()
-                return oldest + window - now
-            self._log(operation, "counted")
-            return None
-
-    def log_injected(self, operation: str, kind: str) -> None:
-        with self._tx():
-            self._log(operation, kind)
-
-    def _log(self, operation: str, outcome: str) -> None:
-        self._db.execute(
-            "INSERT INTO calls (operation, at, outcome) VALUES (?, ?, ?)",
-            (operation, time.time(), outcome),
-        )
-
-    def call_counts(self) -> dict[str, int]:
-        rows = self._db.execute(
-            "SELECT operation, count(*) AS n FROM calls GROUP BY operation ORDER BY operation"
-        ).fetchall()
-        return {row["operation"]: row["n"] for row in rows}
-
-
-class _Transaction:
-    """One thread at a time, one SQLite transaction; nests (the inner one joins)."""
-
-    def __init__(self, lock: threading.RLock, db: sqlite3.Connection):
-        self.lock, self.db = lock, db
-
-    def __enter__(self):
-        self.lock.acquire()
-        self.outer = not self.db.in_transaction
-        if self.outer:
-            self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, *rest):
-        try:
-            if self.outer:
-                self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.lock.release()
-
-
-def _check_item(item: dict) -> None:
-    """AddItem's validation, with Tradera's limits (API-NOTES.md)."""
-    title = item["title"]
-    if not title:
-        raise Refused("Title is required.")
-    if len(title) > 80:
-        raise Refused(f"Title is {len(title)} characters long; at most 80 are allowed.")
-    if len(item["description"]) > 7000:
-        raise Refused("Description is longer than 7000 characters.")
-    if not item["category_id"]:
-        raise Refused("CategoryId is required.")
-    if not item["item_attributes"]:
-        raise Refused("ItemAttributes are missing")
-    if not 1 <= (item["duration"] or 0) <= 14:
-        raise Refused("Duration must be between 1 and 14 days.")
-    if not 0 <= item["restarts"] <= 2:
-        raise Refused("Restarts must be between 0 and 2.")
-    if not item["accepted_bidder_id"]:
-        raise Refused("AcceptedBidderId must not be 0.")
-    if item["item_type"] not in (1, 3, 4):
-        raise Refused(f"ItemType {item['item_type']} does not exist.")
-    if any(len(ref) > 60 for ref in item["own_references"]):
-        raise Refused("OwnReferences can be at most 60 characters each.")
-    shipping = item["shipping"]
-    allowed = 3 if any(s["id"] == PICKUP for s in shipping) else 2
-    if len(shipping) > allowed:
-        raise Refused(f"At most {allowed} shipping options are allowed.")
-    _check_prices(item["start_price"], item["reserve_price"], item["buy_now_price"])
-
-
-def _check_prices(start, reserve, buy_now) -> None:
-    if start is None or start < 1:
-        raise Refused("StartPrice must be at least 1 SEK.")
-    if reserve is not None and reserve <= start:
-        raise Refused("ReservePrice must be higher than StartPrice.")
-    if buy_now is not None and buy_now <= max(start, reserve or 0):
-        raise Refused("BuyItNowPrice must be higher than StartPrice and ReservePrice.")

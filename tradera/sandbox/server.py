@@ -19,9 +19,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tradera.sandbox import page
-from tradera.sandbox.market import Market, Refused, Rules
+from tradera.sandbox.market import Market
 from tradera.sandbox.operations import SERVICES
+from tradera.sandbox.rules import Refused, Rules
 from tradera.sandbox.soap import Fault, fault, parse_call
+from tradera.sandbox.traffic import Traffic
 
 FAILURE_KINDS = ("quota", "server_error", "timeout", "expired_token", "refuse")
 
@@ -37,8 +39,9 @@ class Config:
 
 
 class Sandbox:
-    def __init__(self, market: Market, config: Config, verbose: bool = False):
+    def __init__(self, market: Market, traffic: Traffic, config: Config, verbose: bool = False):
         self.market = market
+        self.traffic = traffic
         self.config = config
         self.verbose = verbose
 
@@ -52,16 +55,16 @@ class Sandbox:
                 raise Fault(f"{service} has no operation {call.operation}.")
         except Fault as exc:
             return _fault(str(exc))
-        failure = self.market.take_failure(call.operation)
+        failure = self.traffic.take_failure(call.operation)
         if failure is not None:
-            self.market.log_injected(call.operation, failure["kind"])
+            self.traffic.log_injected(call.operation, failure["kind"])
             if failure["kind"] == "timeout":
                 time.sleep(failure["seconds"] or 5)
             else:
                 return _injected(failure)
         if call.app_id != self.config.app_id or call.app_key != self.config.app_key:
             return _text(403, "Access denied: unknown application (AppId/AppKey).")
-        wait = self.market.count_call(
+        wait = self.traffic.count_call(
             call.operation, self.config.quota, self.config.quota_window_seconds
         )
         if wait is not None:
@@ -69,13 +72,19 @@ class Sandbox:
         if needs_seller and not self.market.authorized(call.user_id, call.token):
             return _text(403, "Access denied: invalid or expired token.")
         try:
-            return 200, {"Content-Type": "text/xml; charset=utf-8"}, handler(self.market, call)
+            with self.market.exclusive():
+                answer = handler(self.market, call)
+            return 200, {"Content-Type": "text/xml; charset=utf-8"}, answer
         except (Fault, Refused) as exc:
             return _fault(str(exc))
 
     # --- control ---------------------------------------------------------------------------
 
     def control(self, method: str, path: str, body: dict) -> tuple[int, dict]:
+        with self.market.exclusive():
+            return self._control(method, path, body)
+
+    def _control(self, method: str, path: str, body: dict) -> tuple[int, dict]:
         m = self.market
         parts = path.strip("/").split("/")[1:]  # after "control"
         match (method, *parts):
@@ -107,7 +116,7 @@ class Sandbox:
                 kind = _required(body, "kind")
                 if kind not in FAILURE_KINDS:
                     return 400, {"error": f"kind is one of {', '.join(FAILURE_KINDS)}."}
-                m.inject(
+                self.traffic.inject(
                     body.get("operation", "*"),
                     kind,
                     int(body.get("count", 1)),
@@ -116,13 +125,14 @@ class Sandbox:
                 )
                 return 200, {}
             case ("GET", "calls"):
-                return 200, {"calls": m.call_counts()}
+                return 200, {"calls": self.traffic.call_counts()}
             case ("POST", "settings"):
                 return 200, self.settings(body)
             case ("GET", "settings"):
                 return 200, self.settings({})
             case ("POST", "reset"):
                 m.reset()
+                self.traffic.reset()
                 return 200, {}
             case _:
                 return 404, {"error": f"No control endpoint {method} {path}."}
@@ -284,7 +294,8 @@ class SandboxServer:
         rules: Rules | None = None,
         verbose: bool = False,
     ):
-        self.sandbox = Sandbox(Market(db_path, rules), config or Config(), verbose)
+        market, traffic = Market(db_path, rules), Traffic(db_path)
+        self.sandbox = Sandbox(market, traffic, config or Config(), verbose)
         handler = type("Handler", (_Handler,), {"sandbox": self.sandbox})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
