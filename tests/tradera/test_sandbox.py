@@ -55,6 +55,14 @@ def test_the_token_login_refuses_an_unknown_application(sandbox):
     assert "Unknown application" in page.text
 
 
+def test_each_partner_gets_a_sandbox_seller_of_its_own_on_first_use(client):
+    seller = client.sandbox_seller("partner-17")
+
+    assert client.sandbox_seller("partner-17") == seller
+    assert client.sandbox_seller("partner-18") != seller
+    assert client.add_item(seller, auction()).item_id
+
+
 def test_a_seller_per_name_created_on_first_use(sandbox):
     first = sandbox.seller("Partner 17 test")
 

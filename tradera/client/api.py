@@ -7,6 +7,7 @@ blocks the budget until its Retry-After, for every process.
 
 import base64
 import copy
+import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -75,6 +76,23 @@ class TraderaClient:
         self.budget = budget or UnlimitedBudget()
         self.purpose = purpose
         self._pool = urllib3.PoolManager(num_pools=4, maxsize=8)
+
+    def sandbox_seller(self, name: str) -> Seller:
+        """Test mode: the sandbox's seller account of that name (a partner's), created on
+        first use. Not a Tradera call: the sandbox's control endpoint, free of quota."""
+        if not self.credentials.sandbox:
+            raise ValueError("Only the sandbox has sellers made on request.")
+        url = urljoin(self.base_url, "../control/sellers")
+        try:
+            response = self._pool.request(
+                "POST", url, json={"name": name}, timeout=self.timeout, retries=False
+            )
+            made = json.loads(response.data) if response.status == 200 else None
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            raise TraderaError(errors.CONNECTION, f"The sandbox did not answer: {exc}") from exc
+        if not made:
+            raise TraderaError(errors.SERVER_ERROR, f"The sandbox answered HTTP {response.status}.")
+        return Seller(user_id=made["userId"], token=made["token"])
 
     def charged_to(self, purpose: Purpose) -> "TraderaClient":
         """The same client, spending every call from `purpose`'s share (e.g. the sync
