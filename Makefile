@@ -1,4 +1,5 @@
-# make run: the whole system on this machine (web, worker, beat) on embedded defaults.
+# make run: the whole system on this machine (web, worker, beat, the Tradera sandbox) on
+# embedded defaults.
 # make test: the test suite (real PostgreSQL and Redis when they answer).
 PYTHON ?= python3
 VENV := .venv

@@ -204,6 +204,27 @@ RHEO_AI_MODEL = env.str("RHEO_AI_MODEL", default="gpt-4o-mini")
 RHEO_AI_API_KEY = env.str("RHEO_AI_API_KEY", default="")
 RHEO_AI_TIMEOUT_SECONDS = env.float("RHEO_AI_TIMEOUT_SECONDS", default=10.0)
 
+# --- Tradera ------------------------------------------------------------------------
+
+# Live keys publish to Tradera's v3 API with Rheo's application; test keys to the sandbox
+# (tradera/sandbox, a Procfile process under make run).
+TRADERA_API_URL = env.str("TRADERA_API_URL", default="https://api.tradera.com/v3/")
+TRADERA_APP_ID = env.int("TRADERA_APP_ID", default=0)
+TRADERA_APP_KEY = env.str("TRADERA_APP_KEY", default="")
+TRADERA_PUBLIC_KEY = env.str("TRADERA_PUBLIC_KEY", default="")
+TRADERA_SANDBOX_URL = env.str("TRADERA_SANDBOX_URL", default="http://127.0.0.1:8001/v3/")
+TRADERA_SANDBOX_APP_ID = env.int("TRADERA_SANDBOX_APP_ID", default=1)
+TRADERA_SANDBOX_APP_KEY = env.str("TRADERA_SANDBOX_APP_KEY", default="rheo-sandbox-app-key")
+TRADERA_SANDBOX_PUBLIC_KEY = env.str(
+    "TRADERA_SANDBOX_PUBLIC_KEY", default="rheo-sandbox-public-key"
+)
+# The application's calls per 24 hours, all partners together (Tradera's default is 100;
+# it raises it on request), and the share of them only the sync may spend.
+TRADERA_DAILY_CALLS = env.int("TRADERA_DAILY_CALLS", default=100)
+TRADERA_SANDBOX_DAILY_CALLS = env.int("TRADERA_SANDBOX_DAILY_CALLS", default=100_000)
+TRADERA_SYNC_RESERVE = env.float("TRADERA_SYNC_RESERVE", default=0.2)
+TRADERA_TIMEOUT_SECONDS = env.float("TRADERA_TIMEOUT_SECONDS", default=30.0)
+
 # --- Webhooks ------------------------------------------------------------------------
 
 # A delivery attempt that has not completed within this many seconds has failed.

@@ -1,0 +1,147 @@
+"""The application's call budget: exact across threads (and so processes) on Redis, a
+share only the sync may spend, deferral until the window frees a call, and every client
+call paid for from it."""
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.conf import settings
+
+from tests.conftest import needs_redis
+from tests.tradera.conftest import SANDBOX_APP
+from tradera.client import TraderaClient, TraderaError
+from tradera.quota import CallBudget, Deferred, Spent
+
+
+def redis_budget(**options) -> CallBudget:
+    return CallBudget(f"test-{uuid.uuid4().hex}", redis_url=settings.REDIS_URL, **options)
+
+
+def local_budget(**options) -> CallBudget:
+    return CallBudget("local", **options)
+
+
+BUDGETS = [
+    pytest.param(redis_budget, marks=needs_redis, id="redis"),
+    pytest.param(local_budget, id="in-process"),
+]
+
+
+@pytest.mark.parametrize("make", BUDGETS)
+def test_publishing_can_never_spend_the_sync_reserve(make):
+    budget = make(allowance=10, sync_reserve=0.2)
+
+    published = [budget.spend("publish") for _ in range(9)]
+    synced = [budget.spend("sync") for _ in range(3)]
+
+    assert [isinstance(s, Spent) for s in published] == [True] * 8 + [False] * 1
+    assert [isinstance(s, Spent) for s in synced] == [True, True, False]
+    assert [s.remaining for s in published[:8]] == [7, 6, 5, 4, 3, 2, 1, 0]
+
+
+@pytest.mark.parametrize("make", BUDGETS)
+def test_spent_work_is_deferred_until_the_oldest_call_leaves_the_window(make):
+    budget = make(allowance=3, sync_reserve=0, window_seconds=3600)
+    before = datetime.now(UTC)
+    for _ in range(3):
+        budget.spend("sync")
+
+    deferred = budget.spend("sync")
+
+    assert isinstance(deferred, Deferred)
+    expected = before + timedelta(hours=1)
+    assert expected <= deferred.until <= expected + timedelta(seconds=2)
+    assert 3590 < deferred.seconds <= 3600
+
+
+@pytest.mark.parametrize("make", BUDGETS)
+def test_calls_are_counted_per_operation_for_admin(make):
+    budget = make(allowance=10)
+    budget.spend("publish", operation="AddItem")
+    budget.spend("publish", operation="AddItem")
+    budget.spend("sync", 2, operation="GetSellerOrders")
+
+    assert budget.usage() == {"AddItem": 2, "GetSellerOrders": 2}
+    assert budget.used() == 4
+
+
+@needs_redis
+def test_the_budget_is_exact_under_concurrency():
+    budget = redis_budget(allowance=100, sync_reserve=0.2)
+    results: list = []
+    lock = threading.Lock()
+    start = threading.Barrier(20)
+
+    def spend_many(purpose):
+        start.wait()
+        for _ in range(10):
+            outcome = budget.spend(purpose)
+            with lock:
+                results.append((purpose, outcome))
+
+    threads = [threading.Thread(target=spend_many, args=("publish",)) for _ in range(15)]
+    threads += [threading.Thread(target=spend_many, args=("sync",)) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    spent = [purpose for purpose, outcome in results if isinstance(outcome, Spent)]
+    assert len(spent) == 100  # 200 attempts, exactly the allowance
+    assert spent.count("sync") >= 20  # the reserve was the sync's, however the race went
+    assert budget.used() == 100
+
+
+@needs_redis
+def test_two_budget_objects_of_one_name_share_the_count():
+    name = f"shared-{uuid.uuid4().hex}"
+    one = CallBudget(name, allowance=2, sync_reserve=0, redis_url=settings.REDIS_URL)
+    other = CallBudget(name, allowance=2, sync_reserve=0, redis_url=settings.REDIS_URL)
+
+    assert isinstance(one.spend("sync"), Spent)
+    assert isinstance(other.spend("sync"), Spent)
+    assert isinstance(one.spend("sync"), Deferred)
+
+
+def test_the_client_defers_without_calling_tradera_once_the_budget_is_spent(sandbox):
+    budget = local_budget(allowance=1, sync_reserve=0)
+    client = TraderaClient(sandbox.api_url, **SANDBOX_APP, timeout=1, budget=budget)
+    client.get_item(1)
+
+    with pytest.raises(TraderaError) as deferred:
+        client.get_item(2)
+
+    assert deferred.value.code == "budget_spent"
+    assert deferred.value.deferred and not deferred.value.permanent
+    assert deferred.value.retry_after > 86_000
+    assert sandbox.calls() == {"GetItem": 1}
+
+
+def test_publishing_calls_spend_the_publish_share_and_watching_calls_the_sync_share(
+    sandbox, seller
+):
+    budget = local_budget(allowance=5, sync_reserve=0.4)  # publish 3, sync all 5
+    client = TraderaClient(sandbox.api_url, **SANDBOX_APP, timeout=1, budget=budget)
+    for _ in range(3):
+        client.end_item(seller, 1)
+
+    with pytest.raises(TraderaError):
+        client.end_item(seller, 1)
+    client.get_updated_seller_items(seller, 0)
+    client.charged_to("sync").end_item(seller, 1)
+
+    assert budget.usage() == {"EndItem": 4, "GetUpdatedSellerItems": 1}
+
+
+def test_traderas_429_stops_every_caller_until_its_retry_time(sandbox):
+    budget = local_budget(allowance=1000)
+    client = TraderaClient(sandbox.api_url, **SANDBOX_APP, timeout=1, budget=budget)
+    sandbox.fail("quota", operation="GetItem", seconds=600)
+
+    with pytest.raises(TraderaError):
+        client.get_item(1)
+
+    later = budget.spend("sync")
+    assert isinstance(later, Deferred) and 590 <= later.seconds <= 600
