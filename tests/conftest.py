@@ -176,11 +176,11 @@ def clock():
 
 
 class Worker:
-    """Runs what Celery workers on the images and webhooks queues would run, one message
+    """Runs what Celery workers on the images, webhooks and tradera queues would run, one message
     at a time, holding back messages whose countdown (ETA) has not come yet by the
     project's clock; and what beat would run, one sweeper pass at a time."""
 
-    queues = ("images", "webhooks")
+    queues = ("images", "webhooks", "tradera")
 
     def __init__(self, capture_on_commit):
         celery_app.loader.import_default_modules()  # as a worker does: finds every tasks.py

@@ -1,6 +1,48 @@
 from django.db import models
+from django.db.models import Q
+
+from rheo.crypto import EncryptedTextField
 
 AD_URL = "https://www.tradera.com/item/{ad_id}"
+
+
+class CategoryRule(models.Model):
+    """Staff's mapping from a part's words to a Tradera category: the first rule (lowest
+    position) whose keyword appears in the item's title wins; none: Övriga reservdelar."""
+
+    keyword = models.CharField(max_length=60, help_text="Lower case, e.g. bromsok")
+    category_id = models.PositiveIntegerField(help_text="Tradera's category id")
+    category_name = models.CharField(max_length=100, blank=True)
+    position = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        ordering = ["position", "keyword"]
+
+    def __str__(self):
+        return f"{self.keyword} → {self.category_id}"
+
+
+class TraderaAccount(models.Model):
+    """A partner's Tradera seller account. Live mode: the account the partner connected
+    through Tradera's token login. Test mode: a sandbox seller of the partner's own,
+    created on first use."""
+
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="tradera_accounts"
+    )
+    livemode = models.BooleanField()
+    user_id = models.BigIntegerField(help_text="Tradera's id of the seller.")
+    token = EncryptedTextField(help_text="The seller's token, encrypted.")
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "livemode"], name="one_tradera_account")
+        ]
+
+    def __str__(self):
+        return f"Tradera seller {self.user_id} ({'live' if self.livemode else 'sandbox'})"
 
 
 class TraderaListing(models.Model):
@@ -19,8 +61,36 @@ class TraderaListing(models.Model):
     )
     ad_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - null: none yet
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING_SYNC)
+
+    # The queued publish (see tradera.services): the request Tradera queued, and whether
+    # it was committed. Saved as soon as Tradera answers, so a job that resumes after a
+    # crash knows what it already did.
+    request_id = models.BigIntegerField(null=True, blank=True)
+    tradera_item_id = models.BigIntegerField(null=True, blank=True)
+    # Set before AddItemCommit is sent: from then on the request may be live, and it is
+    # never replaced by a new one (which could make a second auction).
+    committed = models.BooleanField(default=False)
+    commit_acknowledged = models.BooleanField(default=False)
+    # The publish job as rows, like the item's: due, leased, nudged, attempts spent.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    nudged_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(next_attempt_at__isnull=False),
+                name="listing_publish_due",
+            )
+        ]
 
     def __str__(self):
         return f"Tradera {self.ad_id or '(unpublished)'} for {self.item_id}"

@@ -52,7 +52,8 @@ def test_an_item_becomes_active_with_its_images_hosted_in_order(
     push(api_a, committed, imageUrls=photos)
     assert api_a.get("ERP_PART_12345").json()["rheoStatus"] == "draft"
 
-    assert worker() == ["items.process_item"]
+    # Then Tradera's turn (autoPublishTradera): see tests/tradera/test_publishing.py.
+    assert worker() == ["items.process_item", "tradera.publish_listing"]
 
     body = api_a.get("ERP_PART_12345").json()
     assert body["rheoStatus"] == "active"

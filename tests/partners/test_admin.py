@@ -21,6 +21,8 @@ def staff_client(client, db):
         "/admin/items/item/",
         "/admin/items/order/",
         "/admin/tradera/traderalisting/",
+        "/admin/tradera/traderaaccount/",
+        "/admin/tradera/categoryrule/",
     ],
 )
 def test_staff_pages_open(staff_client, api_a, page):

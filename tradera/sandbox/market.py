@@ -391,6 +391,7 @@ class Market:
             "requestId": item["request_id"],
             "sellerId": item["seller_id"],
             "title": item["title"],
+            "categoryId": item["category_id"],
             "state": item["state"],
             "startPrice": item["start_price"],
             "reservePrice": item["reserve_price"],

@@ -1,0 +1,221 @@
+"""An item pushed with a test key and autoPublishTradera becomes a sandbox auction, over
+real HTTP (Rheo → client → sandbox), and the partner hears of it by a signed webhook."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from items.models import Item
+from tests.conftest import item_body
+from tests.items.imagehost import ImageHost, jpeg_bytes
+from tests.webhooks.conftest import Receiver
+from tradera import client as tradera_client
+from tradera.models import TraderaAccount, TraderaListing
+from webhooks import selectors
+from webhooks import services as webhooks
+from webhooks.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def rheo_on_the_sandbox(settings, sandbox, tmp_path):
+    settings.TRADERA_SANDBOX_URL = sandbox.api_url
+    settings.MEDIA_ROOT = tmp_path / "media"
+    tradera_client.for_mode.cache_clear()
+    yield
+    tradera_client.for_mode.cache_clear()
+
+
+@pytest.fixture
+def photo():
+    host = ImageHost()
+    yield host.serve("/caliper.jpg", jpeg_bytes())
+    host.close()
+
+
+@pytest.fixture
+def receiver(partner_a):
+    r = Receiver()
+    webhooks.configure_endpoint(
+        partner=partner_a,
+        livemode=False,
+        url=r.url(),
+        enabled=True,
+        event_types=["listing.created", "listing.failed"],
+    )
+    yield r
+    r.close()
+
+
+def push(api, committed, photo, external_id="ERP_PART_12345"):
+    with committed():
+        assert api.put(external_id, item_body(imageUrls=[photo])).status_code == 202
+
+
+def live_auctions(sandbox) -> list[dict]:
+    return [a for a in sandbox._get("auctions")["auctions"] if a["state"] == "active"]
+
+
+def events(event_type) -> list[dict]:
+    return [json.loads(e.body) for e in Event.objects.filter(event_type=event_type)]
+
+
+def test_a_test_item_becomes_a_sandbox_auction_and_the_partner_is_told(
+    api_a_test, committed, worker, photo, sandbox, receiver, partner_a
+):
+    push(api_a_test, committed, photo)
+    worker()
+
+    body = api_a_test.get("ERP_PART_12345").json()
+    [auction] = live_auctions(sandbox)
+    assert body["rheoStatus"] == "active"
+    assert body["traderaStatus"] == "active"
+    assert body["traderaAdId"] == str(auction["itemId"])
+    assert body["traderaAdUrl"] == f"https://www.tradera.com/item/{auction['itemId']}"
+    assert auction["title"] == "Volvo XC90 bromsok fram vänster — 2018"
+    assert auction["ownReferences"] == [body["rheoItemId"]]
+    assert auction["images"] == 1
+    assert auction["startPrice"] == 950
+    # The partner's own sandbox seller, made on first use.
+    assert (
+        TraderaAccount.objects.get(partner=partner_a, livemode=False).user_id
+        == (auction["sellerId"])
+    )
+
+    [request] = [r for r in receiver.received if "listing.created" in r.body]
+    secret = selectors.get_endpoint(partner=partner_a, livemode=False).secret
+    payload = Webhook(secret).verify(request.body, request.headers)
+    assert payload["data"]["traderaAdId"] == body["traderaAdId"]
+    assert payload["data"]["traderaAdUrl"] == body["traderaAdUrl"]
+    assert payload["data"]["externalId"] == "ERP_PART_12345"
+
+
+def test_until_tradera_confirms_the_ad_id_is_pending(
+    api_a_test, committed, worker, photo, sandbox, clock
+):
+    sandbox.settings(processingSeconds=30)
+    push(api_a_test, committed, photo)
+    worker()
+    body = api_a_test.get("ERP_PART_12345").json()
+    listing = TraderaListing.objects.get()
+    assert body["traderaStatus"] == "pending_sync"
+    assert body["traderaAdId"] == f"pending-{listing.request_id}"
+    assert body["traderaAdUrl"] is None
+    calls = sandbox.calls()
+
+    clock.shift(timedelta(seconds=31))
+    worker()
+    body = api_a_test.get("ERP_PART_12345").json()
+    assert body["traderaStatus"] == "active"
+    assert body["traderaAdId"] == str(listing.tradera_item_id)
+    # Polling asked for results only; nothing was sent twice.
+    after = sandbox.calls()
+    assert after.get("AddItem") == calls.get("AddItem") == 1
+    assert after.get("AddItemCommit") == 1
+
+
+def test_server_errors_twice_then_success_make_one_auction(
+    api_a_test, committed, worker, photo, sandbox, clock
+):
+    sandbox.fail("server_error", operation="AddItem", count=2)
+    push(api_a_test, committed, photo)
+    worker()
+    for wait in (1, 2):
+        assert TraderaListing.objects.get().status == "pending_sync"
+        clock.shift(timedelta(seconds=wait + 0.1))
+        worker()
+    assert TraderaListing.objects.get().status == "active"
+    assert len(live_auctions(sandbox)) == 1
+
+
+def test_a_crash_before_the_commit_still_makes_one_auction(
+    api_a_test, committed, worker, photo, sandbox, clock
+):
+    sandbox.fail("server_error", operation="AddItemImage", count=1)  # dies mid-way
+    push(api_a_test, committed, photo)
+    worker()
+    first_request = TraderaListing.objects.get().request_id
+    clock.shift(timedelta(seconds=1.1))
+    worker()
+    listing = TraderaListing.objects.get()
+    assert listing.status == "active"
+    assert listing.request_id != first_request  # the uncommitted one was abandoned
+    assert len(live_auctions(sandbox)) == 1
+
+
+def test_a_lost_commit_answer_is_not_sent_as_a_new_auction(
+    api_a_test, committed, worker, photo, sandbox, clock
+):
+    sandbox.fail("timeout", operation="AddItemCommit", count=1)  # committed, answer lost
+    push(api_a_test, committed, photo)
+    worker()
+    clock.shift(timedelta(seconds=1.1))
+    worker()
+    assert TraderaListing.objects.get().status == "active"
+    assert len(live_auctions(sandbox)) == 1
+    assert sandbox.calls().get("AddItem") == 1
+
+
+def test_an_expired_token_fails_at_once_without_retries(
+    api_a_test, committed, worker, photo, sandbox, partner_a, receiver
+):
+    seller = tradera_client.for_mode(False).sandbox_seller(f"partner-{partner_a.pk}")
+    sandbox.expire_token(seller)
+    push(api_a_test, committed, photo)
+    worker()
+    listing = TraderaListing.objects.get()
+    assert (listing.status, listing.error_code) == ("sync_error", "tradera_token_expired")
+    assert api_a_test.get("ERP_PART_12345").json()["traderaStatus"] == "sync_error"
+    [failed] = events("listing.failed")
+    assert failed["data"]["error"]["code"] == "tradera_token_expired"
+    assert sandbox.calls().get("AddItem") == 1
+
+
+def test_transient_errors_give_up_after_three_retries(
+    api_a_test, committed, worker, photo, sandbox, clock
+):
+    sandbox.fail("server_error", operation="AddItem", count=10)
+    push(api_a_test, committed, photo)
+    worker()
+    for wait in (1, 2, 4):
+        clock.shift(timedelta(seconds=wait + 0.1))
+        worker()
+    listing = TraderaListing.objects.get()
+    assert (listing.status, listing.error_code) == ("sync_error", "tradera_server_error")
+    assert sandbox.calls()["AddItem"] == 4
+    assert events("listing.failed")[0]["data"]["error"]["code"] == "tradera_server_error"
+
+
+def test_a_live_item_without_a_connected_account_fails_as_not_connected(
+    api_a, committed, worker, photo, sandbox
+):
+    push(api_a, committed, photo)
+    worker()
+    listing = TraderaListing.objects.get()
+    assert (listing.status, listing.error_code) == ("sync_error", "tradera_not_connected")
+    assert events("listing.failed")[0]["data"]["error"]["code"] == "tradera_not_connected"
+    assert sandbox.calls().get("AddItem") is None
+
+
+def test_items_without_auto_publish_stay_off_tradera(api_a_test, committed, worker, photo):
+    with committed():
+        api_a_test.put("P1", item_body(imageUrls=[photo], autoPublishTradera=False))
+    worker()
+    assert Item.objects.get().status == "active"
+    assert not TraderaListing.objects.exists()
+
+
+def test_the_category_comes_from_rules_staff_edit(api_a_test, committed, worker, photo, sandbox):
+    from tradera.models import CategoryRule
+
+    push(api_a_test, committed, photo)  # "… bromsok …"
+    CategoryRule.objects.filter(keyword="bromsok").update(category_id=344481)
+    with committed():
+        api_a_test.put("P2", item_body(title="Vindruta Volvo V70", imageUrls=[photo]))
+    worker()
+    by_title = {a["title"]: a for a in sandbox._get("auctions")["auctions"]}
+    assert by_title["Volvo XC90 bromsok fram vänster — 2018"]["categoryId"] == 344481
+    assert by_title["Vindruta Volvo V70"]["categoryId"] == 343434  # Övriga reservdelar

@@ -1,0 +1,222 @@
+"""Publishing an item as a Tradera auction, through Tradera's queued flow.
+
+AddItem (saved at once: the request id, and the auction id to be), each image, then
+AddItemCommit, then GetRequestResults until Tradera has processed it. The listing row
+carries the job's state like an item's (due, leased, nudged, attempts), and remembers how
+far the flow got, so a job that resumes after a crash or a lost answer never makes a
+second auction: a request that was never committed never goes live and is replaced; one
+whose commit was sent is only ever committed again and asked about, never re-created.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from items.models import Item, ItemImage
+from rheo.celery import app as celery_app
+from tradera import mapping
+from tradera.client import Seller, TraderaError, for_mode
+from tradera.models import AD_URL, TraderaAccount, TraderaListing
+from webhooks import services as webhooks
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_TASK = "tradera.publish_listing"
+MAX_ATTEMPTS = 4  # the first try and 3 retries, 1, 2 and 4 s apart
+RETRY_BASE = timedelta(seconds=1)
+# While Tradera processes a committed request: ask again this soon (spends no attempt).
+POLL_DELAY = timedelta(seconds=2)
+DEFERRED_DELAY = timedelta(seconds=60)  # the call quota is spent and says no more
+LEASE = timedelta(minutes=5)
+
+# What a partner reads in listing.failed for the client's permanent errors.
+FAILURE_CODES = {
+    "token_invalid": "tradera_token_expired",
+    "refused": "tradera_refused",
+}
+
+
+class NotPublishable(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def start_publishing(*, item: Item) -> None:
+    """An item created with autoPublishTradera has become active: queue its auction."""
+    if not item.auto_publish_tradera:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        listing, created = TraderaListing.objects.get_or_create(
+            item=item, defaults={"next_attempt_at": now, "nudged_at": now}
+        )
+        if created:
+            _nudge_on_commit(listing.pk)
+
+
+def _nudge_on_commit(listing_id, countdown: float | None = None) -> None:
+    transaction.on_commit(
+        lambda: celery_app.send_task(PUBLISH_TASK, args=[listing_id], countdown=countdown)
+    )
+
+
+def publish_listing(*, listing_id: int) -> None:
+    """Take the listing's publish one step as far as it can go now, if it is due and no
+    other worker holds it."""
+    now = timezone.now()
+    claimed = TraderaListing.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+        pk=listing_id,
+        status=TraderaListing.Status.PENDING_SYNC,
+        next_attempt_at__lte=now,
+    ).update(locked_until=now + LEASE)
+    if not claimed:
+        return
+    listing = TraderaListing.objects.select_related("item__partner").get(pk=listing_id)
+    try:
+        _advance(listing)
+    except NotPublishable as exc:
+        _fail(listing, exc.code, exc.message)
+    except TraderaError as exc:
+        _after_error(listing, exc)
+
+
+def _advance(listing: TraderaListing) -> None:
+    item = listing.item
+    client = for_mode(item.livemode)
+    seller = _seller_for(item, client)
+    if not listing.committed:
+        # Nothing of an uncommitted request can go live: a fresh one replaces it.
+        queued = client.add_item(seller, mapping.auction_for(item))
+        _save(
+            listing,
+            request_id=queued.request_id,
+            tradera_item_id=queued.item_id,
+            ad_id=f"pending-{queued.request_id}",
+        )
+        for image in item.images.filter(status=ItemImage.Status.READY).select_related("stored"):
+            with default_storage.open(image.stored.full) as data:
+                client.add_item_image(seller, queued.request_id, data.read(), "jpeg")
+        _save(listing, committed=True)
+    if not listing.commit_acknowledged:  # sent again only if its answer was lost
+        client.add_item_commit(seller, listing.request_id)
+        _save(listing, commit_acknowledged=True)
+    [result] = [
+        r
+        for r in client.get_request_results(seller, [listing.request_id])
+        if r.request_id == listing.request_id
+    ] or [None]
+    if result is None or result.pending:
+        _again_in(listing, POLL_DELAY, spend_attempt=False)
+        return
+    if error := result.error():
+        if not error.permanent:  # Tradera asks for the request to be sent again
+            _save(listing, committed=False, commit_acknowledged=False, request_id=None)
+        raise error
+    _go_live(listing)
+
+
+def _seller_for(item: Item, client) -> Seller:
+    account = TraderaAccount.objects.filter(partner=item.partner, livemode=item.livemode).first()
+    if account is None and not item.livemode:
+        # Test mode needs no connecting: a sandbox seller of the partner's own.
+        made = client.sandbox_seller(f"partner-{item.partner_id}")
+        account, _ = TraderaAccount.objects.get_or_create(
+            partner=item.partner,
+            livemode=False,
+            defaults={"user_id": made.user_id, "token": made.token},
+        )
+    if account is None:
+        raise NotPublishable(
+            "tradera_not_connected",
+            "No Tradera account is connected; connect one in the dashboard to publish.",
+        )
+    if account.token_expires_at and account.token_expires_at <= timezone.now():
+        raise NotPublishable(
+            "tradera_token_expired", "The Tradera login has expired; connect the account again."
+        )
+    return Seller(user_id=account.user_id, token=account.token)
+
+
+def _go_live(listing: TraderaListing) -> None:
+    item = listing.item
+    ad_id = str(listing.tradera_item_id)
+    with transaction.atomic():
+        changed = TraderaListing.objects.filter(
+            pk=listing.pk, status=TraderaListing.Status.PENDING_SYNC
+        ).update(
+            status=TraderaListing.Status.ACTIVE,
+            ad_id=ad_id,
+            published_at=timezone.now(),
+            next_attempt_at=None,
+            locked_until=None,
+            error_code="",
+            error_message="",
+        )
+        if changed:
+            webhooks.emit(
+                item.partner,
+                "listing.created",
+                item,
+                tradera_ad_id=ad_id,
+                tradera_ad_url=AD_URL.format(ad_id=ad_id),
+            )
+
+
+def _after_error(listing: TraderaListing, exc: TraderaError) -> None:
+    if exc.deferred:  # the quota: wait for the window without spending an attempt
+        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else DEFERRED_DELAY
+        _save(listing, error_code="tradera_quota_wait", error_message=exc.message[:500])
+        _again_in(listing, wait, spend_attempt=False)
+    elif exc.permanent or listing.attempts + 1 >= MAX_ATTEMPTS:
+        _fail(listing, FAILURE_CODES.get(exc.code, f"tradera_{exc.code}"), exc.message)
+    else:
+        logger.warning("tradera publish listing=%s failed, will retry: %s", listing.pk, exc)
+        _save(listing, error_code=f"tradera_{exc.code}", error_message=exc.message[:500])
+        _again_in(listing, RETRY_BASE * 2**listing.attempts, spend_attempt=True)
+
+
+def _again_in(listing: TraderaListing, delay: timedelta, *, spend_attempt: bool) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        if spend_attempt:
+            listing.attempts += 1
+        _save(
+            listing,
+            attempts=listing.attempts,
+            next_attempt_at=now + delay,
+            nudged_at=now,
+            locked_until=None,
+        )
+        _nudge_on_commit(listing.pk, countdown=delay.total_seconds())
+
+
+def _fail(listing: TraderaListing, code: str, message: str) -> None:
+    item = listing.item
+    with transaction.atomic():
+        _save(
+            listing,
+            status=TraderaListing.Status.SYNC_ERROR,
+            error_code=code,
+            error_message=message[:500],
+            next_attempt_at=None,
+            locked_until=None,
+        )
+        webhooks.emit(
+            item.partner,
+            "listing.failed",
+            item,
+            error={"code": code, "message": message[:500]},
+        )
+
+
+def _save(listing: TraderaListing, **fields) -> None:
+    for name, value in fields.items():
+        setattr(listing, name, value)
+    listing.save(update_fields=[*fields, "updated_at"])

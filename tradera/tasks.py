@@ -1,0 +1,12 @@
+"""Thin Celery wrappers: a message carries a listing id; the row says what is due."""
+
+from celery import shared_task
+
+from tradera import services
+
+
+@shared_task(
+    name="tradera.publish_listing", ignore_result=True, soft_time_limit=240, time_limit=300
+)
+def publish_listing(listing_id: int) -> None:
+    services.publish_listing(listing_id=listing_id)
