@@ -80,6 +80,12 @@ class TraderaListing(models.Model):
     error_message = models.CharField(max_length=500, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
+    # Changes the running auction has yet to take (see tradera.services.apply_changes),
+    # and what Tradera refused, shown to the partner on GET as `issues`.
+    wanted_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    end_wanted = models.BooleanField(default=False)
+    issues = models.JSONField(default=list, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

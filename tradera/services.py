@@ -9,6 +9,7 @@ whose commit was sent is only ever committed again and asked about, never re-cre
 """
 
 import logging
+import math
 from datetime import timedelta
 
 from django.core.files.storage import default_storage
@@ -160,6 +161,9 @@ def _go_live(listing: TraderaListing) -> None:
             error_message="",
         )
         if changed:
+            listing.refresh_from_db(fields=["wanted_price", "end_wanted"])
+            if listing.wanted_price is not None or listing.end_wanted:
+                _nudge_changes_on_commit(listing.pk)  # asked for while it was being published
             webhooks.emit(
                 item.partner,
                 "listing.created",
@@ -220,3 +224,103 @@ def _save(listing: TraderaListing, **fields) -> None:
     for name, value in fields.items():
         setattr(listing, name, value)
     listing.save(update_fields=[*fields, "updated_at"])
+
+
+# --- Changes to a running auction ------------------------------------------------------
+
+CHANGES_TASK = "tradera.apply_changes"
+ENDING_STATUSES = {"not_listed", "sold", "archived"}
+PRICE_LOCKED = "tradera_price_locked_by_bids"
+END_REFUSED = "tradera_end_refused_has_bids"
+
+
+def request_changes(*, item: Item, change: str) -> None:
+    """The item changed in Rheo: its auction should follow (a new opening price, or an
+    end when the item is de-listed, sold elsewhere, archived or deleted)."""
+    listing = TraderaListing.objects.filter(item=item).first()
+    if listing is None or listing.status not in (
+        TraderaListing.Status.ACTIVE,
+        TraderaListing.Status.PENDING_SYNC,
+    ):
+        return
+    if change == "price":
+        fields = {"wanted_price": item.price}
+    elif change == "deleted" or (change == "status" and item.status in ENDING_STATUSES):
+        fields = {"end_wanted": True}
+    else:
+        return
+    with transaction.atomic():
+        TraderaListing.objects.filter(pk=listing.pk).update(**fields)
+        if listing.status == TraderaListing.Status.ACTIVE:
+            _nudge_changes_on_commit(listing.pk)
+        # A listing still being published takes them when it goes live (_go_live).
+
+
+def _nudge_changes_on_commit(listing_id, countdown: float | None = None) -> None:
+    transaction.on_commit(
+        lambda: celery_app.send_task(CHANGES_TASK, args=[listing_id], countdown=countdown)
+    )
+
+
+def apply_changes(*, listing_id: int) -> None:
+    """Bring the running auction in line with the item. Tradera refuses both changes once
+    the auction has bids; that is recorded as an issue the partner sees, not retried."""
+    now = timezone.now()
+    claimed = TraderaListing.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+        pk=listing_id,
+        status=TraderaListing.Status.ACTIVE,
+    ).update(locked_until=now + LEASE)
+    if not claimed:
+        return
+    listing = TraderaListing.objects.select_related("item__partner").get(pk=listing_id)
+    item = listing.item
+    try:
+        client = for_mode(item.livemode)
+        seller = _seller_for(item, client)
+        if listing.end_wanted:
+            if client.end_item(seller, listing.tradera_item_id):
+                listing.status = TraderaListing.Status.ENDED
+                _drop_issue(listing, END_REFUSED)
+            else:
+                _add_issue(
+                    listing,
+                    END_REFUSED,
+                    "The Tradera auction has bids and cannot be ended; it runs to its end, "
+                    "and a sale there is still reported with item.sold.",
+                )
+            listing.end_wanted = False
+        elif listing.wanted_price is not None:
+            change = client.set_prices(
+                seller, listing.tradera_item_id, math.ceil(listing.wanted_price)
+            )
+            if change.ok:
+                _drop_issue(listing, PRICE_LOCKED)
+            else:
+                _add_issue(
+                    listing,
+                    PRICE_LOCKED,
+                    "The Tradera auction has bids, so its price cannot change: "
+                    + "; ".join(change.errors),
+                )
+            listing.wanted_price = None
+    except (TraderaError, NotPublishable) as exc:
+        if isinstance(exc, TraderaError) and not exc.permanent:
+            wait = timedelta(seconds=exc.retry_after) if exc.retry_after else RETRY_BASE * 4
+            _save(listing, locked_until=None)
+            with transaction.atomic():
+                _nudge_changes_on_commit(listing.pk, countdown=wait.total_seconds())
+            return
+        _add_issue(listing, f"tradera_{getattr(exc, 'code', 'error')}", exc.message)
+        listing.end_wanted, listing.wanted_price = False, None
+    listing.locked_until = None
+    listing.save(update_fields=["status", "end_wanted", "wanted_price", "issues", "locked_until"])
+
+
+def _add_issue(listing: TraderaListing, code: str, message: str) -> None:
+    _drop_issue(listing, code)
+    listing.issues = [*listing.issues, {"code": code, "message": message[:500]}]
+
+
+def _drop_issue(listing: TraderaListing, code: str) -> None:
+    listing.issues = [i for i in listing.issues if i["code"] != code]

@@ -205,9 +205,11 @@ class HostedImageSerializer(serializers.Serializer):
 class ItemIssueSerializer(serializers.Serializer):
     code = serializers.CharField(source="error_code", help_text="e.g. image_download_failed")
     message = serializers.CharField(source="error_message")
-    field = serializers.SerializerMethodField(help_text="The request field, e.g. imageUrls[1].")
+    field = serializers.SerializerMethodField(
+        help_text="The request field, e.g. imageUrls[1]; null for Tradera's issues."
+    )
 
-    def get_field(self, image) -> str:
+    def get_field(self, image) -> str | None:
         return f"imageUrls[{image.position}]"
 
 
@@ -244,7 +246,11 @@ class ItemOutputSerializer(serializers.Serializer):
     @extend_schema_field(ItemIssueSerializer(many=True))
     def get_issues(self, item):
         failed = [i for i in item.images.all() if i.status == ItemImage.Status.FAILED]
-        return ItemIssueSerializer(failed, many=True).data
+        issues = ItemIssueSerializer(failed, many=True).data
+        listing = self._listing(item)
+        for issue in listing.issues if listing else []:  # what Tradera refused
+            issues.append({**issue, "field": None})
+        return issues
 
     @staticmethod
     def _listing(item):

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import item_body
+from tests.items.imagehost import ImageHost, jpeg_bytes
+from tradera import client as tradera_client
 from tradera.client import NewAuction, Seller, Shipping, TraderaClient
 from tradera.sandbox.rules import Rules
 from tradera.sandbox.server import Config, SandboxServer
@@ -192,3 +195,28 @@ def normalised(document: bytes):
         return (node.tag, sorted(node.attrib.items()), text, [walk(child) for child in node])
 
     return walk(ET.fromstring(document))  # noqa: S314 - our own documents
+
+
+# --- Rheo publishing to the sandbox ---------------------------------------------------
+
+
+@pytest.fixture
+def rheo_on_the_sandbox(settings, sandbox, tmp_path):
+    """Rheo's test mode pointed at this sandbox; hosted images in a folder of the test's."""
+    settings.TRADERA_SANDBOX_URL = sandbox.api_url
+    settings.MEDIA_ROOT = tmp_path / "media"
+    tradera_client.for_mode.cache_clear()
+    yield
+    tradera_client.for_mode.cache_clear()
+
+
+@pytest.fixture
+def photo():
+    host = ImageHost()
+    yield host.serve("/caliper.jpg", jpeg_bytes())
+    host.close()
+
+
+def push(api, committed, photo, external_id="ERP_PART_12345"):
+    with committed():
+        assert api.put(external_id, item_body(imageUrls=[photo])).status_code == 202

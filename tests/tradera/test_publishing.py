@@ -9,7 +9,7 @@ from standardwebhooks.webhooks import Webhook
 
 from items.models import Item
 from tests.conftest import item_body
-from tests.items.imagehost import ImageHost, jpeg_bytes
+from tests.tradera.conftest import push
 from tests.webhooks.conftest import Receiver
 from tradera import client as tradera_client
 from tradera.models import TraderaAccount, TraderaListing
@@ -17,23 +17,7 @@ from webhooks import selectors
 from webhooks import services as webhooks
 from webhooks.models import Event
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def rheo_on_the_sandbox(settings, sandbox, tmp_path):
-    settings.TRADERA_SANDBOX_URL = sandbox.api_url
-    settings.MEDIA_ROOT = tmp_path / "media"
-    tradera_client.for_mode.cache_clear()
-    yield
-    tradera_client.for_mode.cache_clear()
-
-
-@pytest.fixture
-def photo():
-    host = ImageHost()
-    yield host.serve("/caliper.jpg", jpeg_bytes())
-    host.close()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rheo_on_the_sandbox")]
 
 
 @pytest.fixture
@@ -48,11 +32,6 @@ def receiver(partner_a):
     )
     yield r
     r.close()
-
-
-def push(api, committed, photo, external_id="ERP_PART_12345"):
-    with committed():
-        assert api.put(external_id, item_body(imageUrls=[photo])).status_code == 202
 
 
 def live_auctions(sandbox) -> list[dict]:
