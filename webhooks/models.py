@@ -109,6 +109,9 @@ class Delivery(models.Model):
     locked_until = models.DateTimeField(null=True, blank=True)
     # When a Celery message about it was last sent; the sweeper re-sends lost ones.
     nudged_at = models.DateTimeField(null=True, blank=True)
+    # Due, but its endpoint had all its attempts in flight: it waits to be woken by the
+    # end of one of them, not on a timer.
+    parked = models.BooleanField(default=False)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField()
@@ -127,6 +130,11 @@ class Delivery(models.Model):
                 fields=["endpoint", "locked_until"],
                 condition=Q(status="pending"),
                 name="delivery_pending_endpoint",
+            ),
+            models.Index(
+                fields=["endpoint", "next_attempt_at"],
+                condition=Q(status="pending", parked=True),
+                name="delivery_parked",
             ),
         ]
         constraints = [

@@ -64,8 +64,6 @@ LEASE = timedelta(seconds=60)
 NUDGE_GRACE = timedelta(minutes=2)
 # Delays at most this long ride on a Celery countdown; longer ones wait for the sweeper.
 COUNTDOWN_LIMIT = timedelta(seconds=30)
-# A woken delivery is left to its nudge this long; meanwhile the next wake takes another.
-WAKE_GRACE = timedelta(seconds=1)
 SWEEP_BATCH = 500
 
 DELIVER_TASK = "webhooks.deliver"
@@ -324,12 +322,12 @@ def attempt_delivery(*, delivery_id) -> None:
             endpoint_id=endpoint_id, status=Delivery.Status.PENDING, locked_until__gt=now
         ).count()
         if in_flight >= settings.RHEO_WEBHOOK_MAX_IN_FLIGHT:
-            # Parked: still due, it waits for an attempt to this endpoint to finish and
-            # wake it (_wake_next), not on a timer, so a dead endpoint's backlog costs
+            # Parked: still due, it waits for an attempt to this endpoint to end and wake
+            # it (in _record_attempt), not on a timer, so a dead endpoint's backlog costs
             # nothing while it waits. The sweeper is the fallback.
-            claimable.update(nudged_at=now)
+            claimable.update(parked=True, nudged_at=now)
             return
-        if not claimable.update(locked_until=now + LEASE):
+        if not claimable.update(locked_until=now + LEASE, parked=False):
             return
     delivery = Delivery.objects.select_related("event").get(pk=delivery_id)
     _post(delivery, endpoint)
@@ -436,28 +434,23 @@ def _record_attempt(
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=endpoint.failing_since)
         if disable_reason:
             disable_endpoint(endpoint=endpoint, reason=disable_reason)
-        endpoint_id = endpoint.pk
-        transaction.on_commit(lambda: _wake_next(endpoint_id))
+        else:
+            _wake_parked(endpoint.pk, now)
 
 
-def _wake_next(endpoint_id) -> None:
-    """An attempt to the endpoint has ended and freed a slot: nudge its longest-waiting
-    due delivery (parked, perhaps). Concurrent wakers take different ones."""
-    now = timezone.now()
-    with transaction.atomic():
-        waiting = (
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING)
-            .filter(next_attempt_at__lte=now, nudged_at__lte=now)
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if waiting is not None:
-            # Marked a moment ahead, so wakes close behind this one pass it over.
-            Delivery.objects.filter(pk=waiting).update(nudged_at=now + WAKE_GRACE)
-            _nudge_on_commit(waiting)
+def _wake_parked(endpoint_id, now: datetime) -> None:
+    """An attempt to the endpoint has ended and freed a slot: the delivery that has been
+    parked longest gets it. The caller holds the endpoint's lock, so wakers queue."""
+    waiting = (
+        Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING)
+        .filter(parked=True, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        Delivery.objects.filter(pk=waiting).update(parked=False, nudged_at=now)
+        _nudge_on_commit(waiting)
 
 
 def retry_delay(attempts_made: int, *, overloaded: bool) -> timedelta:

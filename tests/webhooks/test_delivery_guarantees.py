@@ -137,7 +137,7 @@ def test_a_dead_endpoint_holds_at_most_its_share_of_workers(
         assert not t.is_alive(), "a worker waited on an endpoint that had its share"
     parked = Delivery.objects.filter(pk__in=ids[2:])
     assert all(d.attempts == 0 and d.status == "pending" for d in parked)
-    assert all(d.locked_until is None for d in parked)
+    assert all(d.locked_until is None and d.parked for d in parked)
     assert len(receiver.received) == 2
     broker_messages("webhooks")  # nothing waits on a timer for them
 
