@@ -287,6 +287,7 @@ CELERY_TASK_ROUTES = {
     # Sweepers are quick and must not wait behind a backlog of the work they sweep.
     "webhooks.sweep_deliveries": {"queue": "default"},
     "items.sweep_items": {"queue": "default"},
+    "tradera.sweep_listings": {"queue": "default"},
     "items.*": {"queue": "images"},
     "tradera.*": {"queue": "tradera"},
     "webhooks.*": {"queue": "webhooks"},
@@ -309,6 +310,11 @@ CELERY_BEAT_SCHEDULE = {
     # Items whose images or texts are due and whose nudge was lost (or never sent).
     "sweep-items": {
         "task": "items.sweep_items",
+        "schedule": env.float("RHEO_SWEEP_SECONDS", default=15.0),
+    },
+    # Tradera publishes whose nudge was lost, or that wait for their retry time.
+    "sweep-tradera-listings": {
+        "task": "tradera.sweep_listings",
         "schedule": env.float("RHEO_SWEEP_SECONDS", default=15.0),
     },
 }

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from items import pipeline
 from partners import services as partner_services
 from rheo.celery import app as celery_app
+from tradera import services as tradera_services
 from webhooks import services as webhook_services
 
 
@@ -224,6 +225,10 @@ class Worker:
     def sweep_items(self) -> int:
         with self.capture_on_commit(execute=True):
             return pipeline.sweep_items()
+
+    def sweep_listings(self) -> int:
+        with self.capture_on_commit(execute=True):
+            return tradera_services.sweep_listings()
 
     def __call__(self) -> list[str]:
         return self.work_off()

@@ -12,6 +12,7 @@ import logging
 import math
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
@@ -324,3 +325,24 @@ def _add_issue(listing: TraderaListing, code: str, message: str) -> None:
 
 def _drop_issue(listing: TraderaListing, code: str) -> None:
     listing.issues = [i for i in listing.issues if i["code"] != code]
+
+
+def sweep_listings(*, limit: int = 500) -> int:
+    """Nudge listings whose publish is due, not held by a worker, and whose last nudge is
+    older than the nudge grace (lost, or due only now)."""
+    now = timezone.now()
+    grace = timedelta(seconds=settings.RHEO_NUDGE_GRACE_SECONDS)
+    with transaction.atomic():
+        due = (
+            TraderaListing.objects.select_for_update(skip_locked=True)
+            .filter(status=TraderaListing.Status.PENDING_SYNC, next_attempt_at__lte=now)
+            .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+            .filter(Q(nudged_at__isnull=True) | Q(nudged_at__lte=now - grace))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        ids = list(due)
+        TraderaListing.objects.filter(pk__in=ids).update(nudged_at=now)
+        for listing_id in ids:
+            _nudge_on_commit(listing_id)
+    return len(ids)

@@ -12,6 +12,11 @@ def publish_listing(listing_id: int) -> None:
     services.publish_listing(listing_id=listing_id)
 
 
+@shared_task(name="tradera.sweep_listings", ignore_result=True)
+def sweep_listings() -> int:
+    return services.sweep_listings()
+
+
 @shared_task(name="tradera.apply_changes", ignore_result=True, soft_time_limit=120, time_limit=150)
 def apply_changes(listing_id: int) -> None:
     services.apply_changes(listing_id=listing_id)

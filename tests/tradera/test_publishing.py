@@ -198,3 +198,23 @@ def test_the_category_comes_from_rules_staff_edit(api_a_test, committed, worker,
     by_title = {a["title"]: a for a in sandbox._get("auctions")["auctions"]}
     assert by_title["Volvo XC90 bromsok fram vänster — 2018"]["categoryId"] == 344481
     assert by_title["Vindruta Volvo V70"]["categoryId"] == 343434  # Övriga reservdelar
+
+
+def test_a_publish_whose_nudge_was_lost_is_picked_up_by_the_sweeper(
+    api_a_test, committed, worker, photo, sandbox, clock, broker_messages
+):
+    sandbox.settings(processingSeconds=30)
+    push(api_a_test, committed, photo)
+    worker()  # committed; Tradera is still processing it
+    clock.shift(timedelta(seconds=31))
+    broker_messages("tradera")  # the poll's nudge is lost
+    worker.held.clear()
+    assert worker() == []
+    assert TraderaListing.objects.get().status == "pending_sync"
+    clock.shift(timedelta(minutes=3))
+    assert worker.sweep_listings() == 1
+    worker()
+    assert TraderaListing.objects.get().status == "active"
+    # One auction (by now ended: the sandbox's auction days last a second here).
+    published = [a for a in sandbox._get("auctions")["auctions"] if a["state"] != "uncommitted"]
+    assert len(published) == 1
