@@ -120,5 +120,7 @@ def _flatten(image: Image.Image) -> Image.Image:
 def _jpeg(image: Image.Image) -> bytes:
     out = io.BytesIO()
     # A fresh encode carries no EXIF, GPS, XMP or ICC text unless given: nothing is.
-    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+    # Baseline, not progressive: progressive encoding doubled the pipeline's cost for
+    # files only 7 % smaller (bench/README.md, "Image pipeline benchmark").
+    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
     return out.getvalue()

@@ -211,7 +211,18 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
                         "message": f"No image could be used. {failures}"[:500],
                     },
                 )
-        item.save()
+        # The job's own columns only: a transition above has saved the status already.
+        item.save(
+            update_fields=[
+                "processing_locked_until",
+                "processing_due_at",
+                "processing_nudged_at",
+                "enhanced_title",
+                "enhanced_description",
+                "enhanced_fingerprint",
+                "updated_at",
+            ]
+        )
 
 
 def sweep_items(*, limit: int = SWEEP_BATCH) -> int:
