@@ -288,6 +288,7 @@ CELERY_TASK_ROUTES = {
     "webhooks.sweep_deliveries": {"queue": "default"},
     "items.sweep_items": {"queue": "default"},
     "tradera.sweep_listings": {"queue": "default"},
+    "tradera.sync_all_accounts": {"queue": "default"},
     "items.*": {"queue": "images"},
     "tradera.*": {"queue": "tradera"},
     "webhooks.*": {"queue": "webhooks"},
@@ -311,6 +312,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-items": {
         "task": "items.sweep_items",
         "schedule": env.float("RHEO_SWEEP_SECONDS", default=15.0),
+    },
+    # What changed on Tradera: sales and unsold ends, every 15 minutes.
+    "sync-tradera": {
+        "task": "tradera.sync_all_accounts",
+        "schedule": env.float("TRADERA_SYNC_MINUTES", default=15.0) * 60,
     },
     # Tradera publishes whose nudge was lost, or that wait for their retry time.
     "sweep-tradera-listings": {

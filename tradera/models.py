@@ -34,6 +34,12 @@ class TraderaAccount(models.Model):
     user_id = models.BigIntegerField(help_text="Tradera's id of the seller.")
     token = EncryptedTextField(help_text="The seller's token, encrypted.")
     token_expires_at = models.DateTimeField(null=True, blank=True)
+    # The sync's place: the highest row version seen, and the end of the last window of
+    # orders read. Saved only when a pass completes, so an interrupted one is redone.
+    last_row_version = models.BigIntegerField(default=0)
+    orders_synced_until = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_sync_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -82,6 +88,12 @@ class TraderaListing(models.Model):
 
     # Changes the running auction has yet to take (see tradera.services.apply_changes),
     # and what Tradera refused, shown to the partner on GET as `issues`.
+    # The sale, as Tradera's order tells it.
+    sale_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    sold_at = models.DateTimeField(null=True, blank=True)
+    tradera_order_id = models.BigIntegerField(null=True, blank=True)
+    buyer_alias = models.CharField(max_length=100, blank=True)
+
     wanted_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     end_wanted = models.BooleanField(default=False)
     issues = models.JSONField(default=list, blank=True)

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from tradera import services
+from tradera import services, sync
 
 
 @shared_task(
@@ -15,6 +15,16 @@ def publish_listing(listing_id: int) -> None:
 @shared_task(name="tradera.sweep_listings", ignore_result=True)
 def sweep_listings() -> int:
     return services.sweep_listings()
+
+
+@shared_task(name="tradera.sync_account", ignore_result=True, soft_time_limit=240, time_limit=300)
+def sync_account(account_id: int) -> None:
+    sync.sync_account(account_id=account_id)
+
+
+@shared_task(name="tradera.sync_all_accounts", ignore_result=True)
+def sync_all_accounts() -> int:
+    return sync.sync_all_accounts()
 
 
 @shared_task(name="tradera.apply_changes", ignore_result=True, soft_time_limit=120, time_limit=150)

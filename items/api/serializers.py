@@ -178,6 +178,19 @@ class StatusInputSerializer(InputSerializer):
     )
 
 
+class SimulateInputSerializer(InputSerializer):
+    event = serializers.ChoiceField(
+        choices=["sold", "ended", "failed"],
+        help_text="sold: the auction sells; ended: it ends unsold; failed: the listing fails.",
+    )
+    salePrice = StrictDecimalField(
+        required=False, min_value=1, max_value=99_999_999, help_text="For sold; default: price."
+    )
+    errorCode = StrictCharField(
+        required=False, max_length=40, help_text="For failed; default tradera_refused."
+    )
+
+
 class AcceptedSerializer(serializers.Serializer):
     success = serializers.BooleanField(default=True)
     itemId = serializers.UUIDField(help_text="Rheo's id for the item (rheoItemId).")

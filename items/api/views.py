@@ -9,11 +9,13 @@ from items.api.serializers import (
     ItemInputSerializer,
     ItemOutputSerializer,
     PriceInputSerializer,
+    SimulateInputSerializer,
     StatusInputSerializer,
 )
 from rheo.errors import ServiceError
 from rheo.fields import StrictDecimalField
 from rheo.schema import error_responses
+from tradera import sync as tradera_sync
 
 MAX_EXTERNAL_ID_LENGTH = 255
 
@@ -181,3 +183,40 @@ class ItemStatusView(IntegrationAPIView):
             status=new_status,
         )
         return accepted(item, f"Item status is {item.status}.")
+
+
+class ItemSimulateView(IntegrationAPIView):
+    rate_limit_tiers = {"POST": "status-update"}
+
+    @extend_schema(
+        operation_id="simulateTraderaEvent",
+        summary="Test keys only: make the sandbox sell or end the item's auction",
+        description=(
+            "For trying your webhook handling: `sold` (with `salePrice`) makes the Tradera "
+            "sandbox sell the item's auction and `ended` end it unsold, then Rheo syncs the "
+            "account at once, so the real `item.sold` / `listing.ended` webhook arrives "
+            "within seconds; `failed` (with `errorCode`) fails the listing and sends "
+            "`listing.failed`. Needs a running sandbox auction (409 otherwise); a live key "
+            "gets 403."
+        ),
+        parameters=[EXTERNAL_ID],
+        request=SimulateInputSerializer,
+        responses={202: AcceptedSerializer, **error_responses(400, 401, 403, 404, 409, 429)},
+        tags=["Items"],
+    )
+    def post(self, request, external_id):
+        if self.livemode:
+            raise ServiceError("forbidden", "Simulation is for test keys (rheo_test_…) only.")
+        data = validated(SimulateInputSerializer, request.data).validated_data
+        item = selectors.get_current_item(
+            partner=self.partner, livemode=False, external_id=external_id
+        )
+        if item is None:
+            raise ServiceError("not_found", f"No item with external id {external_id}.")
+        tradera_sync.simulate(
+            item=item,
+            event=data["event"],
+            sale_price=data.get("salePrice"),
+            error_code=data.get("errorCode", ""),
+        )
+        return accepted(item, f"Simulated {data['event']}; the webhook follows shortly.")

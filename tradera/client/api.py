@@ -80,19 +80,34 @@ class TraderaClient:
     def sandbox_seller(self, name: str) -> Seller:
         """Test mode: the sandbox's seller account of that name (a partner's), created on
         first use. Not a Tradera call: the sandbox's control endpoint, free of quota."""
+        made = self._control("sellers", {"name": name})
+        return Seller(user_id=made["userId"], token=made["token"])
+
+    def sandbox_sell(self, item_id: int, price: int) -> None:
+        """Test mode (`simulate`): a bid of `price`, then the auction's time is up, so it
+        ends sold to that bidder, as a real sale would."""
+        self._control(f"auctions/{item_id}/bid", {"amount": price, "bidder": "simulerad"})
+        self._control(f"auctions/{item_id}/end", {})
+
+    def sandbox_end(self, item_id: int) -> None:
+        """Test mode (`simulate`): the auction's time is up (unsold, without bids)."""
+        self._control(f"auctions/{item_id}/end", {})
+
+    def _control(self, path: str, body: dict) -> dict:
         if not self.credentials.sandbox:
-            raise ValueError("Only the sandbox has sellers made on request.")
-        url = urljoin(self.base_url, "../control/sellers")
+            raise ValueError("Only the sandbox can be told what happens.")
+        url = urljoin(self.base_url, f"../control/{path}")
         try:
             response = self._pool.request(
-                "POST", url, json={"name": name}, timeout=self.timeout, retries=False
+                "POST", url, json=body, timeout=self.timeout, retries=False
             )
-            made = json.loads(response.data) if response.status == 200 else None
+            answer = json.loads(response.data)
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             raise TraderaError(errors.CONNECTION, f"The sandbox did not answer: {exc}") from exc
-        if not made:
-            raise TraderaError(errors.SERVER_ERROR, f"The sandbox answered HTTP {response.status}.")
-        return Seller(user_id=made["userId"], token=made["token"])
+        if response.status != 200:
+            reason = answer.get("error", f"HTTP {response.status}")
+            raise TraderaError(errors.REFUSED, f"The sandbox refused: {reason}")
+        return answer
 
     def charged_to(self, purpose: Purpose) -> "TraderaClient":
         """The same client, spending every call from `purpose`'s share (e.g. the sync

@@ -1,0 +1,134 @@
+"""The sync notices sales and unsold ends on Tradera and tells the partner, once; and a
+partner's test key can make them happen on demand."""
+
+import json
+
+import pytest
+
+from items.models import Item
+from tests.conftest import item_body
+from tests.tradera.conftest import push
+from tradera import sync
+from tradera.models import TraderaAccount, TraderaListing
+from webhooks.models import Event
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rheo_on_the_sandbox")]
+
+
+@pytest.fixture
+def live(api_a_test, committed, worker, photo):
+    push(api_a_test, committed, photo)
+    worker()
+    listing = TraderaListing.objects.get()
+    assert listing.status == "active"
+    return listing.tradera_item_id
+
+
+def sync_pass(committed, worker):
+    account = TraderaAccount.objects.get()
+    with committed():
+        result = sync.sync_account(account_id=account.pk)
+    worker()
+    return result
+
+
+def payloads(event_type) -> list[dict]:
+    return [json.loads(e.body) for e in Event.objects.filter(event_type=event_type)]
+
+
+def test_a_sale_on_tradera_marks_the_item_sold_and_sends_item_sold_once(
+    api_a_test, committed, worker, sandbox, live
+):
+    sandbox.bid(live, 1100)
+    sandbox.end(live)
+    result = sync_pass(committed, worker)
+    assert (result.sales, result.unsold) == (1, 0)
+
+    body = api_a_test.get("ERP_PART_12345").json()
+    assert (body["rheoStatus"], body["traderaStatus"]) == ("sold", "sold")
+    [sold] = payloads("item.sold")
+    assert sold["data"]["salePrice"] == 1100
+    assert sold["data"]["platform"] == "tradera"
+    assert sold["data"]["traderaAdId"] == str(live)
+    listing = TraderaListing.objects.get()
+    assert (listing.sale_price, listing.buyer_alias) == (1100, "budgivare")
+
+    sync_pass(committed, worker)  # a second pass, or one interrupted and run again
+    assert len(payloads("item.sold")) == 1
+
+
+def test_an_auction_that_ends_unsold_sends_listing_ended(
+    api_a_test, committed, worker, sandbox, live
+):
+    sandbox.end(live)
+    result = sync_pass(committed, worker)
+    assert (result.sales, result.unsold) == (0, 1)
+    body = api_a_test.get("ERP_PART_12345").json()
+    assert (body["rheoStatus"], body["traderaStatus"]) == ("active", "ended")
+    [ended] = payloads("listing.ended")
+    assert ended["data"]["traderaAdId"] == str(live)
+    sync_pass(committed, worker)
+    assert len(payloads("listing.ended")) == 1
+
+
+def test_a_pass_costs_the_same_calls_however_many_listings_there_are(
+    api_a_test, committed, worker, photo, sandbox
+):
+    for n in range(6):
+        push(api_a_test, committed, photo, external_id=f"P{n}")
+    worker()
+    assert TraderaListing.objects.filter(status="active").count() == 6
+    sync_pass(committed, worker)  # catches up on the publishing's own changes
+    before = sandbox.calls()
+    sandbox.end(TraderaListing.objects.first().tradera_item_id)  # one of six changes
+    result = sync_pass(committed, worker)
+    after = sandbox.calls()
+    spent = {op: after.get(op, 0) - before.get(op, 0) for op in after}
+    assert {op: n for op, n in spent.items() if n} == {
+        "GetSellerOrders": 1,
+        "GetUpdatedSellerItems": 1,
+        "GetItem": 1,
+    }
+    assert result.calls == 3
+
+
+def test_simulate_sold_sends_the_real_webhook(api_a_test, committed, worker, live):
+    with committed():
+        response = api_a_test._call(
+            "post", "ERP_PART_12345/simulate", {"event": "sold", "salePrice": 1100}
+        )
+    assert response.status_code == 202
+    worker()  # the account's sync runs at once
+    assert Item.objects.get().status == "sold"
+    assert payloads("item.sold")[0]["data"]["salePrice"] == 1100
+
+
+def test_simulate_ended_and_failed(api_a_test, committed, worker, photo, live):
+    with committed():
+        api_a_test._call("post", "ERP_PART_12345/simulate", {"event": "ended"})
+    worker()
+    assert len(payloads("listing.ended")) == 1
+
+    push(api_a_test, committed, photo, external_id="P2")
+    worker()
+    with committed():
+        response = api_a_test._call(
+            "post", "P2/simulate", {"event": "failed", "errorCode": "tradera_token_expired"}
+        )
+    assert response.status_code == 202
+    [failed] = payloads("listing.failed")
+    assert failed["data"]["error"]["code"] == "tradera_token_expired"
+    assert api_a_test.get("P2").json()["traderaStatus"] == "sync_error"
+
+
+def test_simulate_is_for_test_keys_and_running_auctions(api_a, api_a_test, committed, worker):
+    refused = api_a._call("post", "X/simulate", {"event": "sold"})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    with committed():
+        api_a_test.put("NOPE", item_body(autoPublishTradera=False))
+    no_auction = api_a_test._call("post", "NOPE/simulate", {"event": "sold"})
+    assert no_auction.status_code == 409
+    bad = api_a_test._call("post", "NOPE/simulate", {"event": "exploded"})
+    assert bad.status_code == 400
+    assert set(bad.json()["error"]["fields"]) == {"event"}
