@@ -27,5 +27,5 @@ def add_rules(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tradera", "0002_publishing")]
+    dependencies = [("tradera", "0002_publishing_and_sync")]
     operations = [migrations.RunPython(add_rules, migrations.RunPython.noop)]
