@@ -38,11 +38,9 @@ import http.client
 import io
 import json
 import os
-import platform
 import random
 import re
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -50,24 +48,20 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-RESULTS = ROOT / "bench" / "results"
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
-CELERY = str(ROOT / ".venv" / "bin" / "celery")
+from bench import common  # noqa: E402
+from bench.common import CELERY, GUNICORN, HOST, PYTHON, Process, log  # noqa: E402
+from bench.common import percentile as pct  # noqa: E402
+
 SELF = str(Path(__file__).resolve())
 
-HOST = "127.0.0.1"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "rheo_bench_pipeline"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-PG_URL = DATABASE_URL.replace("postgres://", "postgresql://")
+DATABASE_URL, PG_URL = common.database_urls(DB_NAME)
 REDIS_URL = "redis://127.0.0.1:6379/4"
 
 # The generated photos. Bump GENERATOR when the way they are drawn changes: the cache's
@@ -79,19 +73,6 @@ SCENE_GROUP = 150  # images cut from one generated scene (each at its own offset
 SCENE_MARGIN = (200, 150)  # the scene is this much larger than an image
 
 PUT_PREFIX = "/integration/v1/items/"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def pct(values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))]
 
 
 def summary(values: list[float]) -> dict:
@@ -268,15 +249,6 @@ def run_image_server(port: int, folder: str) -> None:
     server.serve_forever()
 
 
-def image_server_stats(port: int) -> dict:
-    conn = http.client.HTTPConnection(HOST, port, timeout=5)
-    try:
-        conn.request("GET", "/stats")
-        return json.loads(conn.getresponse().read())
-    finally:
-        conn.close()
-
-
 # --- the baseline (run as `_baseline URL_TEMPLATE FIRST COUNT WARMUP`, inside Django) -------
 
 
@@ -316,155 +288,16 @@ def run_baseline(url_template: str, first: int, count: int, warmup: int) -> None
     print("BASELINE " + json.dumps(out), flush=True)
 
 
-# --- processes, database, Redis ---------------------------------------------------------------
+# --- the app's environment -----------------------------------------------------------------
 
 
 def app_env(var_dir: str) -> dict:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
-        and not k.startswith(("WEB_", "WORKER_", "WEBHOOK_", "RHEO_", "CELERY_", "GUNICORN_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="rheo.settings",
-        PYTHONPATH=str(ROOT),
-        DATABASE_URL=DATABASE_URL,
-        REDIS_URL=REDIS_URL,
-        CELERY_BROKER_URL=REDIS_URL,
-        SECRET_KEY="bench-secret-key-not-for-production",
-        DEBUG="0",
-        LOG_LEVEL="WARNING",
-        RHEO_VAR_DIR=var_dir,
-        RHEO_ALLOW_LOCAL_URLS="1",
+    return common.app_env(
+        var_dir, DATABASE_URL, REDIS_URL, "rheo.settings", RHEO_ALLOW_LOCAL_URLS="1"
     )
-    return env
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-
-
-def checkpoint() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute("CHECKPOINT")
-
-
-def flush_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-
-
-class Process:
-    """A subprocess in its own process group, its output in a log file; on exit SIGTERM,
-    then SIGKILL to the whole group."""
-
-    def __init__(self, name: str, cmd: list[str], env: dict, log_path: str, stop_timeout=20):
-        self.name, self.cmd, self.env, self.log_path = name, cmd, env, log_path
-        self.stop_timeout = stop_timeout
-        self.proc = None
-        self.log = None
-
-    def __enter__(self):
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            self.cmd,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    def text(self, offset: int = 0) -> str:
-        try:
-            with open(self.log_path, errors="replace") as f:
-                f.seek(offset)
-                return f.read()
-        except OSError:
-            return ""
-
-    def size(self) -> int:
-        try:
-            return os.path.getsize(self.log_path)
-        except OSError:
-            return 0
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.text().splitlines()[-lines:])
-
-    def wait_for_line(self, pattern: str, seconds: float) -> re.Match:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            match = re.search(pattern, self.text())
-            if match:
-                return match
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.tail()}")
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not ready within {seconds} s:\n{self.tail()}")
-
-    def check_alive(self) -> None:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.tail()}")
-
-    def __exit__(self, *exc):
-        if self.proc is not None:
-            pgid = self.proc.pid  # start_new_session: the group's id is the leader's pid
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=self.stop_timeout)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(pgid, signal.SIGKILL)
-                    self.proc.wait(timeout=5)
-            with contextlib.suppress(ProcessLookupError):  # anything left in the group
-                os.killpg(pgid, signal.SIGKILL)
-        if self.log is not None:
-            self.log.close()
-        return False
-
-
-def wait_http_ok(port: int, path: str, seconds: float, process: Process) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        process.check_alive()
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=2)
-            conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{process.name} did not answer within {seconds} s:\n{process.tail()}")
 
 
 # --- CPU accounting ---------------------------------------------------------------------------
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()
-    except OSError:
-        return None
 
 
 def group_cpu_seconds(pgid: int) -> float:
@@ -473,25 +306,20 @@ def group_cpu_seconds(pgid: int) -> float:
     total = 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            fields = _stat_fields(int(entry))
+            fields = common.stat_fields(int(entry))
             if fields and int(fields[2]) == pgid:
                 total += sum(int(v) for v in fields[11:15])
-    return total / CLK_TCK
+    return total / common.CLK_TCK
 
 
 def cpu_snapshot(groups: dict[str, int]) -> dict:
-    from bench.put_throughput import _pids_named, _postgres_cpu_seconds, _proc_cpu_seconds
-
-    with open("/proc/stat") as stat:
-        ticks = [int(v) for v in stat.readline().split()[1:]]
-    own = resource.getrusage(resource.RUSAGE_SELF)
     out = {name: group_cpu_seconds(pgid) for name, pgid in groups.items()}
     out.update(
-        postgres=_postgres_cpu_seconds(),  # every PostgreSQL process, not only this db's
-        redis=sum(_proc_cpu_seconds(pid) for pid in _pids_named("redis-server")),
-        driver=own.ru_utime + own.ru_stime,  # this process: the PUT client and the poller
-        _machine_busy=(sum(ticks) - ticks[3] - ticks[4]) / CLK_TCK,
-        _machine_total=sum(ticks) / CLK_TCK,
+        postgres=common.postgres_cpu_seconds(),
+        redis=common.redis_cpu_seconds(),
+        # this process: the PUT client and the poller
+        driver=common.rusage_seconds(resource.RUSAGE_SELF),
+        **common.machine_cpu_seconds(),
         _wall=time.monotonic(),
     )
     return out
@@ -511,102 +339,6 @@ def cpu_delta(before: dict, after: dict, images: int) -> dict:
         "machine_busy_share": round(busy / total, 3) if total else None,
         "others_share": round(max(0.0, busy - ours) / total, 3) if total else None,
     }
-
-
-# --- other work on the machine ----------------------------------------------------------------
-
-
-class Watch:
-    """Once a second, notes processes that look like other work (a test suite, another
-    benchmark, a server) and are neither this benchmark's nor its ancestors."""
-
-    PATTERN = re.compile(r"pytest|gunicorn|manage\.py|celery|wrk|py-spy|bench/|ruff|mypy")
-
-    def __init__(self):
-        self.seen: dict[int, str] = {}
-        self.by_phase: dict[str, set[int]] = {}
-        self.phase = "setup"
-        self.ancestors = set()
-        pid = os.getpid()
-        while pid > 1:
-            self.ancestors.add(pid)
-            pid = self._ppid(pid) or 1
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def _ppid(pid: int) -> int | None:
-        fields = _stat_fields(pid)
-        return int(fields[1]) if fields else None
-
-    def _ours(self, pid: int) -> bool:
-        if pid in self.ancestors:
-            return True
-        me = os.getpid()
-        fields = _stat_fields(pid)
-        if fields is None:
-            return True  # gone meanwhile: nothing to report
-        if int(fields[2]) in self.our_groups:
-            return True
-        while pid and pid > 1:
-            if pid == me:
-                return True
-            pid = self._ppid(pid)
-        return pid is None
-
-    our_groups: set[int] = set()
-
-    def scan(self) -> dict[int, str]:
-        found = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            pid = int(entry)
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-            except OSError:
-                continue
-            looker = os.path.basename(cmd.split(" ", 1)[0]) in {"pgrep", "grep", "ps"}
-            if cmd and not looker and self.PATTERN.search(cmd) and not self._ours(pid):
-                found[pid] = cmd[:160]
-        return found
-
-    def wait_quiet(self, quiet_for: float, give_up_after: float) -> bool:
-        deadline = time.monotonic() + give_up_after
-        quiet_since = time.monotonic()
-        last_report = 0.0
-        while time.monotonic() < deadline:
-            found = self.scan()
-            if found:
-                quiet_since = time.monotonic()
-                if time.monotonic() - last_report > 60:
-                    log(f"  waiting; running now: {sorted(set(found.values()))[:4]}")
-                    last_report = time.monotonic()
-            elif time.monotonic() - quiet_since >= quiet_for:
-                return True
-            time.sleep(1)
-        return False
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            for pid, cmd in self.scan().items():
-                self.seen.setdefault(pid, cmd)
-                self.by_phase.setdefault(self.phase, set()).add(pid)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        return False
-
-    def summary(self) -> dict:
-        return {
-            phase: sorted({self.seen[pid] for pid in pids}) for phase, pids in self.by_phase.items()
-        }
 
 
 # --- the client -------------------------------------------------------------------------------
@@ -802,9 +534,7 @@ def worker_log_figures(text: str) -> dict:
         "process_item_ms": summary(runs),
         "sweeps": sweeps,
         "sweeper_nudges": renudged,
-        "problems": [
-            line for line in text.splitlines() if re.search(r"ERROR|CRITICAL|Traceback", line)
-        ][:20],
+        "problems": common.log_problems(text),
     }
 
 
@@ -851,38 +581,6 @@ def phase_figures(tag: str, records: list[dict], per_item: int) -> dict:
 
 
 # --- report -----------------------------------------------------------------------------------
-
-
-def machine_info() -> dict:
-    import psycopg
-    import redis
-
-    cpu_model = "unknown"
-    with open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as meminfo:
-        mem_kb = int(re.search(r"MemTotal:\s+(\d+)", meminfo.read()).group(1))
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        pg = {
-            name: conn.execute(f"SHOW {name}").fetchone()[0]
-            for name in ("server_version", "synchronous_commit", "fsync", "shared_buffers")
-        }
-    import PIL
-
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "mem_total_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "pillow": PIL.__version__,
-        "postgresql": pg,
-        "redis": redis.Redis.from_url(REDIS_URL).info("server")["redis_version"],
-        "loadavg_at_start": os.getloadavg(),
-    }
 
 
 def fmt(value, spec=".1f", unit="") -> str:
@@ -983,9 +681,7 @@ def print_report(report: dict) -> None:
 # --- main -------------------------------------------------------------------------------------
 
 
-def run(args, report: dict, watch: Watch, tmp: str) -> None:
-    from bench.put_throughput import free_port
-
+def run(args, report: dict, watch: common.Watch, tmp: str) -> None:
     per_item = args.images_per_item
     first = {"baseline": 0}
     first["warmup"] = args.baseline_images + 3
@@ -996,22 +692,15 @@ def run(args, report: dict, watch: Watch, tmp: str) -> None:
     log(f"images: {report['images']}")
 
     env = app_env(tmp)
-    recreate_database()
-    flush_redis()
+    common.recreate_database(DB_NAME)
+    common.flush_redis(REDIS_URL)
     log(f"database {DB_NAME} recreated; migrating, creating {args.keys} partners + keys")
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT, env=env, check=True, timeout=300, start_new_session=True,
-    )  # fmt: skip
+    common.migrate(env)
     keys_file = os.path.join(tmp, "keys.txt")
-    subprocess.run(
-        [PYTHON, "-m", "bench.make_keys", str(args.keys), keys_file],
-        cwd=ROOT, env=env, check=True, timeout=600, capture_output=True,
-        start_new_session=True,
-    )  # fmt: skip
+    common.make_keys(env, args.keys, keys_file)
     keys = Path(keys_file).read_text().split()
 
-    image_port, web_port = free_port(), free_port()
+    image_port, web_port = common.free_port(), common.free_port()
     folder = report["images"]["folder"]
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(
@@ -1024,12 +713,12 @@ def run(args, report: dict, watch: Watch, tmp: str) -> None:
             )
         )
         server.wait_for_line("READY", 15)
-        Watch.our_groups.add(server.proc.pid)
+        watch.our_groups.add(server.proc.pid)
         url_template = f"http://{HOST}:{image_port}/img/{{}}.jpg"
 
         # Baseline: the image work alone, before anything else of Rheo runs.
         watch.phase = "baseline"
-        checkpoint()
+        common.checkpoint(PG_URL)
         groups = {"image_server": server.proc.pid}
         before = cpu_snapshot(groups)
         proc = subprocess.run(
@@ -1040,7 +729,7 @@ def run(args, report: dict, watch: Watch, tmp: str) -> None:
         after = cpu_snapshot(groups)
         if proc.returncode != 0:
             raise RuntimeError(f"baseline failed:\n{proc.stdout}\n{proc.stderr}")
-        base = json.loads(re.search(r"^BASELINE (.*)$", proc.stdout, re.M).group(1))
+        base = common.tagged_json(proc.stdout, "BASELINE")
         base["items_per_s"] = base["images_per_s"] / per_item
         served = args.baseline_images + 3
         base["image_server_cpu_ms_per_image"] = (
@@ -1085,8 +774,8 @@ def run(args, report: dict, watch: Watch, tmp: str) -> None:
             )
             processes.append(beat)
             groups["beat"] = beat.proc.pid
-        Watch.our_groups.update(groups.values())
-        wait_http_ok(web_port, "/healthz", 30, web)
+        watch.our_groups.update(groups.values())
+        common.wait_http_ok(web_port, "/healthz", 30, web)
         worker.wait_for_line(r"worker@\S+ ready", 60)
         beat_state = "no beat" if args.no_beat else "beat"
         log(
@@ -1102,7 +791,7 @@ def run(args, report: dict, watch: Watch, tmp: str) -> None:
             log(f"warm-up: {done}")
 
         watch.phase = "burst"
-        checkpoint()
+        common.checkpoint(PG_URL)
         time.sleep(1)
         log_offset = worker.size()
         before = cpu_snapshot(groups)
@@ -1137,18 +826,10 @@ def run(args, report: dict, watch: Watch, tmp: str) -> None:
             log(f"  {done}; latency {paced['latency_s']}")
 
         watch.phase = "shutdown"
-        report["image_server"] = image_server_stats(image_port)
+        report["image_server"] = common.get_json(image_port, "/stats")
         report["counts"] = image_counts()
         report["worker_log_all"] = worker_log_figures(worker.text())
-        report["beat_log_problems"] = (
-            []
-            if args.no_beat
-            else [
-                line
-                for line in beat.text().splitlines()
-                if re.search(r"ERROR|CRITICAL|Traceback", line)
-            ][:20]
-        )
+        report["beat_log_problems"] = [] if args.no_beat else common.log_problems(beat.text())
 
 
 def main() -> int:
@@ -1190,47 +871,21 @@ def main() -> int:
         default=None,
         help="the commit measured, when running from a `git archive` export (no git there)",
     )
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="first wait up to SECONDS for 20 s without other work (tests, servers) running",
-    )
+    common.add_wait_quiet_option(parser)
     args = parser.parse_args()
 
-    def on_sigterm(*_):
-        raise KeyboardInterrupt
+    common.unwind_on_sigterm()
+    watch = common.Watch()
+    common.wait_for_quiet(watch, args.wait_quiet)
+    import PIL
 
-    signal.signal(signal.SIGTERM, on_sigterm)
-    from bench.put_throughput import source_version
-
-    watch = Watch()
-    if args.wait_quiet:
-        log(f"waiting up to {args.wait_quiet:.0f} s for 20 s without other work running")
-        if not watch.wait_quiet(20, args.wait_quiet):
-            log(f"not quiet; starting anyway. Running now: {sorted(watch.scan().values())}")
-    report = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "args": vars(args),
-        "source": source_version()
-        if not args.commit
-        else {"commit": args.commit, "dirty": None, "export": str(ROOT)},
-        "machine": machine_info(),
-    }
-    log(f"source: {report['source']}; machine: {report['machine']}")
+    machine = common.machine_info(REDIS_URL, pillow=PIL.__version__)
+    report = common.begin_report(args, machine, args.commit)
     if report["machine"]["loadavg_at_start"][0] > 0.5:
         log(f"warning: load average {report['machine']['loadavg_at_start']} before start")
-    tmp = tempfile.mkdtemp(prefix="rheo-bench-pipeline-")
     started = time.monotonic()
-    try:
-        with watch:
-            run(args, report, watch, tmp)
-    finally:
-        flush_redis()
-        if not args.keep_db:
-            drop_database()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with common.scratch("rheo-bench-pipeline-", DB_NAME, REDIS_URL, args.keep_db) as tmp, watch:
+        run(args, report, watch, tmp)
     report["seconds"] = round(time.monotonic() - started)
     report["foreign_processes"] = watch.summary()
 
@@ -1258,10 +913,7 @@ def main() -> int:
     }
     report["machine"]["loadavg_at_end"] = os.getloadavg()
     print_report(report)
-    RESULTS.mkdir(exist_ok=True)
-    suffix = f"-{args.commit[:7]}" if args.commit else ""
-    out = RESULTS / f"pipeline_throughput-{datetime.now().strftime('%Y%m%dT%H%M%S')}{suffix}.json"
-    out.write_text(json.dumps(report, indent=2, default=str))
+    out = common.write_results(report, "pipeline_throughput", args.commit)
     log(f"results written to {out}")
     return 0
 

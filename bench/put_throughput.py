@@ -24,35 +24,33 @@ import contextlib
 import http.client
 import json
 import os
-import platform
 import re
 import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402
+
+# RESULTS also for cpu_per_request.py and profile_put.py, which use this module's names
+from bench.common import HOST, RESULTS, log  # noqa: E402, F401
+
 BENCH = ROOT / "bench"
-RESULTS = BENCH / "results"
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 WRK = shutil.which("wrk")
 
-HOST = "127.0.0.1"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "rheo_bench"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+DATABASE_URL, PG_URL = common.database_urls(DB_NAME)
 REDIS_URL = "redis://127.0.0.1:6379/2"
 
 PUT_PREFIX = "/integration/v1/items/"
@@ -88,132 +86,22 @@ BODY = json.dumps(
 ).encode()
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-# --- the machine ------------------------------------------------------------------------
+# --- the machine, database, Redis, keys -------------------------------------------------
 
 
 def machine_info() -> dict:
-    cpu_model = "unknown"
-    with open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as meminfo:
-        mem_kb = int(re.search(r"MemTotal:\s+(\d+)", meminfo.read()).group(1))
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        pg = {
-            name: conn.execute(f"SHOW {name}").fetchone()[0]
-            for name in ("server_version", "synchronous_commit", "fsync", "shared_buffers")
-        }
-    redis_version = redis.Redis.from_url(REDIS_URL).info("server")["redis_version"]
     wrk_version = subprocess.run([WRK, "--version"], capture_output=True, text=True).stdout
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "mem_total_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "postgresql": pg,
-        "redis": redis_version,
-        "wrk": wrk_version.splitlines()[0] if wrk_version else None,
-        "loadavg_at_start": os.getloadavg(),
-    }
-
-
-def source_version() -> dict:
-    """The commit whose code is measured, and whether tracked files differ from it (both
-    None outside a git checkout, e.g. in a `git archive` export)."""
-
-    def git(*args: str) -> str | None:
-        proc = subprocess.run(
-            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
-        )
-        return proc.stdout.strip() if proc.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    changes = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "dirty": None if changes is None else bool(changes)}
-
-
-# --- database, Redis, keys --------------------------------------------------------------
-
-
-def recreate_database() -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def drop_database() -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    return common.machine_info(REDIS_URL, wrk=wrk_version.splitlines()[0] if wrk_version else None)
 
 
 def checkpoint() -> None:
-    """Flush dirty pages before a measured phase, so no phase pays for another's."""
-    with psycopg.connect(
-        DATABASE_URL.replace("postgres://", "postgresql://"), autocommit=True
-    ) as conn:
-        conn.execute("CHECKPOINT")
-
-
-def flush_redis() -> None:
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    common.checkpoint(PG_URL)
 
 
 def app_env(var_dir: str, raw_partner_id: str = "") -> dict:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
-        and not k.startswith(("WEB_", "RHEO_", "GUNICORN_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        PYTHONPATH=str(ROOT),
-        DATABASE_URL=DATABASE_URL,
-        REDIS_URL=REDIS_URL,
-        CELERY_BROKER_URL=REDIS_URL,
-        SECRET_KEY="bench-secret-key-not-for-production",
-        DEBUG="0",
-        LOG_LEVEL="WARNING",
-        RHEO_VAR_DIR=var_dir,
-        BENCH_RAW_PARTNER_ID=raw_partner_id,
+    return common.app_env(
+        var_dir, DATABASE_URL, REDIS_URL, "bench.settings", BENCH_RAW_PARTNER_ID=raw_partner_id
     )
-    return env
-
-
-def migrate_and_make_keys(env: dict, count: int, keys_file: str) -> str:
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=300,
-    )
-    out = subprocess.run(
-        [PYTHON, "-m", "bench.make_keys", str(count), keys_file],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    ).stdout
-    return re.search(r"RAW_PARTNER_ID=(\S+)", out).group(1)
-
-
-# --- gunicorn ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -221,53 +109,41 @@ def bench_world(tmp_prefix: str, nkeys: int, keep_db: bool = False):
     """A fresh database with `nkeys` partners (one live key each), a clean Redis db and a
     temporary folder, all removed afterwards (also on error or SIGTERM).
     Yields (tmp, keys_file, keys, env): env is the app's environment for this world."""
-    tmp = tempfile.mkdtemp(prefix=tmp_prefix)
-    try:
-        recreate_database()
-        flush_redis()
+    with common.scratch(tmp_prefix, DB_NAME, REDIS_URL, keep_db) as tmp:
+        common.recreate_database(DB_NAME)
+        common.flush_redis(REDIS_URL)
+        common.migrate(app_env(tmp))
         keys_file = os.path.join(tmp, "keys.txt")
-        raw_partner_id = migrate_and_make_keys(app_env(tmp), nkeys, keys_file)
+        raw_partner_id = common.make_keys(app_env(tmp), nkeys, keys_file)
         keys = Path(keys_file).read_text().split()
         yield tmp, keys_file, keys, app_env(tmp, raw_partner_id)
-    finally:
-        flush_redis()
-        if not keep_db:
-            drop_database()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
-class Gunicorn:
-    """gunicorn -c python:rheo.gunicorn rheo.wsgi, in its own process group."""
+# --- gunicorn ---------------------------------------------------------------------------
+
+
+class Gunicorn(common.Process):
+    """gunicorn -c python:rheo.gunicorn rheo.wsgi, in its own process group, on a free port;
+    entered once it answers /healthz."""
 
     def __init__(self, env: dict, workers: int, log_path: str):
-        self.port = free_port()
-        self.env = {**env, "HOST": HOST, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers)}
-        self.log_path = log_path
-        self.proc = None
+        self.port = common.free_port()
+        super().__init__(
+            "gunicorn",
+            [common.GUNICORN, "-c", "python:rheo.gunicorn", "rheo.wsgi"],
+            {**env, "HOST": HOST, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers)},
+            log_path,
+            stop_timeout=25,  # graceful: the master stops its workers
+        )
 
     def __enter__(self):
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [GUNICORN, "-c", "python:rheo.gunicorn", "rheo.wsgi"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early; see {self.log_path}:\n{self.tail()}")
-            try:
-                conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer within 30 s:\n{self.tail()}")
+        super().__enter__()
+        try:
+            common.wait_http_ok(self.port, "/healthz", 30, self)
+        except BaseException:
+            self.__exit__(None, None, None)  # `with` does not call it when entering fails
+            raise
+        return self
 
     def worker_pids(self) -> list[int]:
         out = subprocess.run(
@@ -275,90 +151,19 @@ class Gunicorn:
         ).stdout
         return [int(pid) for pid in out.split()]
 
-    def tail(self) -> str:
-        try:
-            return "".join(open(self.log_path).readlines()[-30:])
-        except OSError:
-            return ""
-
-    def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            pgid = os.getpgid(self.proc.pid)
-            self.proc.send_signal(signal.SIGTERM)  # graceful: the master stops its workers
-            try:
-                self.proc.wait(timeout=25)
-            except subprocess.TimeoutExpired:
-                os.killpg(pgid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-            with contextlib.suppress(ProcessLookupError):  # anything left in the group
-                os.killpg(pgid, signal.SIGKILL)
-        self.log.close()
-        return False
-
 
 # --- CPU accounting ---------------------------------------------------------------------
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-
-def _proc_cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
-    """utime + stime of the process (and, if asked, of its children that have exited)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-        ticks = int(fields[11]) + int(fields[12])
-        if reaped_children:
-            ticks += int(fields[13]) + int(fields[14])
-        return ticks / CLK_TCK
-    except (OSError, IndexError):
-        return 0.0
-
-
-def _postgres_cpu_seconds() -> float:
-    """All PostgreSQL processes, including backends that ended (Django reconnects every
-    CONN_MAX_AGE seconds): the live ones plus what the postmaster reaped."""
-    pids = set(_pids_named("postgres"))
-    total = 0.0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                ppid = int(stat.read().rpartition(")")[2].split()[1])
-        except OSError:
-            continue
-        total += _proc_cpu_seconds(pid, reaped_children=ppid not in pids)
-    return total
-
-
-def _pids_named(name: str) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm") as comm:
-                    if comm.read().strip() == name:
-                        pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
-
-
-def cpu_snapshot(server: "Gunicorn") -> dict:
+def cpu_snapshot(server: Gunicorn) -> dict:
     """CPU seconds used so far by each part of the system, and the machine's busy/total."""
-    with open("/proc/stat") as stat:
-        ticks = [int(v) for v in stat.readline().split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    steal = ticks[7] if len(ticks) > 7 else 0  # time the hypervisor gave to someone else
     return {
-        "gunicorn_workers": sum(_proc_cpu_seconds(pid) for pid in server.worker_pids()),
-        "postgres": _postgres_cpu_seconds(),
-        "redis": sum(_proc_cpu_seconds(pid) for pid in _pids_named("redis-server")),
-        "load_generator": (lambda r: r.ru_utime + r.ru_stime)(
-            resource.getrusage(resource.RUSAGE_CHILDREN)
-        )
-        + (lambda r: r.ru_utime + r.ru_stime)(resource.getrusage(resource.RUSAGE_SELF)),
-        "_machine_busy": (sum(ticks) - idle) / CLK_TCK,
-        "_machine_total": sum(ticks) / CLK_TCK,
-        "_machine_steal": steal / CLK_TCK,
+        "gunicorn_workers": sum(common.proc_cpu_seconds(pid) for pid in server.worker_pids()),
+        "postgres": common.postgres_cpu_seconds(),
+        "redis": common.redis_cpu_seconds(),
+        "load_generator": common.rusage_seconds(resource.RUSAGE_CHILDREN)
+        + common.rusage_seconds(resource.RUSAGE_SELF),
+        **common.machine_cpu_seconds(),
     }
 
 
@@ -451,9 +256,6 @@ def open_loop(port, keys, path_prefix, tag, *, rate, seconds, max_in_flight=64) 
     for _, status in results:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
 
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(round(p / 100 * len(latencies) + 0.5)) - 1)]
-
     return {
         "rate": rate,
         "seconds": seconds,
@@ -462,9 +264,9 @@ def open_loop(port, keys, path_prefix, tag, *, rate, seconds, max_in_flight=64) 
         "non_202": count - statuses.get("202", 0),
         "latency_ms": {
             "mean": statistics.fmean(latencies),
-            "p50": pct(50),
-            "p90": pct(90),
-            "p99": pct(99),
+            "p50": common.percentile(latencies, 50),
+            "p90": common.percentile(latencies, 90),
+            "p99": common.percentile(latencies, 99),
             "max": latencies[-1],
         },
     }
@@ -554,7 +356,7 @@ def bench_config(env, workers, keys_file, keys, args, tmp) -> dict:
 def sanity() -> dict:
     """What the runs left behind: every PUT that created an item must have published
     exactly one image job to Redis (no worker consumes them during the benchmark)."""
-    with psycopg.connect(DATABASE_URL.replace("postgres://", "postgresql://")) as conn:
+    with psycopg.connect(PG_URL) as conn:
         rows = dict(
             conn.execute(
                 "SELECT split_part(external_id, '-', 1) || '-' || split_part(external_id, '-', 2)"
@@ -690,19 +492,9 @@ def main() -> int:
         print("wrk not found: apt-get install -y wrk", file=sys.stderr)
         return 2
 
-    # SIGTERM (e.g. from a timeout) unwinds like Ctrl-C, so the finally blocks run.
-    def on_sigterm(*_):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    report = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "args": vars(args),
-        "source": source_version(),
-        "machine": machine_info(),
-        "configs": [],
-    }
-    log(f"source: {report['source']}; machine: {report['machine']}")
+    common.unwind_on_sigterm()
+    report = common.begin_report(args, machine_info())
+    report["configs"] = []
     if report["machine"]["loadavg_at_start"][0] > 0.5:
         log(
             f"warning: load average {report['machine']['loadavg_at_start']} before start; "
@@ -715,9 +507,7 @@ def main() -> int:
         report["sanity"] = sanity()
     report["machine"]["loadavg_at_end"] = os.getloadavg()
     print_table(report)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"put_throughput-{datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(json.dumps(report, indent=2, default=str))
+    out = common.write_results(report, "put_throughput")
     log(f"results written to {out.relative_to(ROOT)}")
     return 0
 

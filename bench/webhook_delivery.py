@@ -48,19 +48,15 @@ the receivers (`_receiver ok|hang`); those are internal.
 
 import argparse
 import asyncio
-import contextlib
 import http.client
 import json
 import os
-import platform
 import re
 import resource
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -70,26 +66,20 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-RESULTS = ROOT / "bench" / "results"
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-CELERY = str(ROOT / ".venv" / "bin" / "celery")
+from bench import common  # noqa: E402
+from bench.common import CELERY, HOST, PYTHON, Process, log  # noqa: E402
+from bench.common import percentile as pct  # noqa: E402
+
 SELF = str(Path(__file__).resolve())
 
-HOST = "127.0.0.1"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "rheo_bench_webhooks"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-PG_URL = DATABASE_URL.replace("postgres://", "postgresql://")
+DATABASE_URL, PG_URL = common.database_urls(DB_NAME)
 REDIS_URL = "redis://127.0.0.1:6379/3"
 QUEUE = "webhooks"
 
 HEALTHY_NAME = "Bench webhooks partner {}"
 DEAD_NAME = "Bench webhooks dead partner"
 ITEM_ID = "WH-BENCH-ITEM"
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # --- receivers (run as `_receiver ok|hang PORT`, each in a process of its own) ----------
@@ -161,12 +151,7 @@ def run_receiver(kind: str, port: int) -> None:
 
 
 def receiver_stats(port: int, reset: bool = False) -> dict:
-    conn = http.client.HTTPConnection(HOST, port, timeout=5)
-    try:
-        conn.request("GET", "/stats/reset" if reset else "/stats")
-        return json.loads(conn.getresponse().read())
-    finally:
-        conn.close()
+    return common.get_json(port, "/stats/reset" if reset else "/stats")
 
 
 # --- inside Django (run as `_helper ...` with the bench environment) ---------------------
@@ -307,27 +292,10 @@ def helper_disable_dead() -> None:
 
 
 def app_env(var_dir: str, timeout: float | None) -> dict:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
-        and not k.startswith(("WEB_", "WEBHOOK_", "WORKER_", "RHEO_", "CELERY_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="rheo.settings",
-        PYTHONPATH=str(ROOT),
-        DATABASE_URL=DATABASE_URL,
-        REDIS_URL=REDIS_URL,
-        CELERY_BROKER_URL=REDIS_URL,
-        SECRET_KEY="bench-secret-key-not-for-production",
-        DEBUG="0",
-        LOG_LEVEL="WARNING",
-        RHEO_VAR_DIR=var_dir,
-        RHEO_ALLOW_LOCAL_URLS="1",
+    extra = {"RHEO_WEBHOOK_TIMEOUT_SECONDS": str(timeout)} if timeout is not None else {}
+    return common.app_env(
+        var_dir, DATABASE_URL, REDIS_URL, "rheo.settings", RHEO_ALLOW_LOCAL_URLS="1", **extra
     )
-    if timeout is not None:
-        env["RHEO_WEBHOOK_TIMEOUT_SECONDS"] = str(timeout)
-    return env
 
 
 def run_helper(env: dict, *args: str, timeout: float = 300) -> str:
@@ -343,84 +311,6 @@ def run_helper(env: dict, *args: str, timeout: float = 300) -> str:
     if proc.returncode != 0:
         raise RuntimeError(f"helper {args} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-
-
-def flush_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-
-
-class Process:
-    """A subprocess in its own process group; on exit SIGTERM, then SIGKILL to the group."""
-
-    def __init__(self, name: str, cmd: list[str], env: dict, log_path: str, stop_timeout=20):
-        self.name, self.cmd, self.env, self.log_path = name, cmd, env, log_path
-        self.stop_timeout = stop_timeout
-        self.proc = None
-
-    def __enter__(self):
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            self.cmd,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    def wait_for_line(self, pattern: str, seconds: float) -> re.Match:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            match = re.search(pattern, self.text())
-            if match:
-                return match
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.tail()}")
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.name} not ready within {seconds} s:\n{self.tail()}")
-
-    def text(self) -> str:
-        try:
-            return Path(self.log_path).read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.text().splitlines()[-lines:])
-
-    def __exit__(self, *exc):
-        if self.proc is not None:
-            pgid = self.proc.pid  # start_new_session: the group's id is the leader's pid
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=self.stop_timeout)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(pgid, signal.SIGKILL)
-                    self.proc.wait(timeout=5)
-            with contextlib.suppress(ProcessLookupError):  # anything left in the group
-                os.killpg(pgid, signal.SIGKILL)
-        self.log.close()
-        return False
 
 
 class Consumer:
@@ -448,92 +338,6 @@ class Consumer:
         )
 
 
-class Watch:
-    """Once a second, notes any process that is neither this benchmark's (itself, its
-    descendants, its ancestors) nor idle infrastructure, and looks like other work on the
-    machine: a test suite, another benchmark, a server."""
-
-    PATTERN = re.compile(r"pytest|gunicorn|manage\.py|celery|wrk|py-spy|bench/|ruff|mypy")
-
-    def __init__(self):
-        self.seen: dict[int, str] = {}
-        self.phase = "setup"
-        self.by_phase: dict[str, set[int]] = {}
-        self.ancestors = set()
-        pid = os.getpid()
-        while pid > 1:
-            self.ancestors.add(pid)
-            pid = self._ppid(pid) or 1
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def _ppid(pid: int) -> int | None:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                return int(stat.read().rpartition(")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def _ours(self, pid: int) -> bool:
-        if pid in self.ancestors:
-            return True
-        me = os.getpid()
-        while pid and pid > 1:
-            if pid == me:
-                return True
-            pid = self._ppid(pid)
-        return pid is None  # gone meanwhile: nothing to report
-
-    def scan(self) -> dict[int, str]:
-        found = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            pid = int(entry)
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-            except OSError:
-                continue
-            looker = os.path.basename(cmd.split(" ", 1)[0]) in {"pgrep", "grep", "ps"}
-            if cmd and not looker and self.PATTERN.search(cmd) and not self._ours(pid):
-                found[pid] = cmd[:160]
-        return found
-
-    def wait_quiet(self, quiet_for: float, give_up_after: float) -> bool:
-        """Wait until no other work has been seen for `quiet_for` seconds."""
-        deadline = time.monotonic() + give_up_after
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline:
-            if self.scan():
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since >= quiet_for:
-                return True
-            time.sleep(1)
-        return False
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            for pid, cmd in self.scan().items():
-                self.seen.setdefault(pid, cmd)
-                self.by_phase.setdefault(self.phase, set()).add(pid)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        return False
-
-    def summary(self) -> dict:
-        return {
-            phase: sorted({self.seen[pid] for pid in pids}) for phase, pids in self.by_phase.items()
-        }
-
-
 def baseline(port: int, seconds: float, threads: int, body: bytes) -> dict:
     """The healthy receiver alone: `threads` Python threads POST a webhook-sized body as
     fast as they can, a new connection per POST (as rheo.outbound does)."""
@@ -559,38 +363,26 @@ def baseline(port: int, seconds: float, threads: int, body: bytes) -> dict:
             "rps": sum(counts) / elapsed}  # fmt: skip
 
 
-# --- CPU accounting (as in put_throughput.py) -------------------------------------------
+# --- CPU accounting -------------------------------------------------------------------
 
 
 def cpu_snapshot(pids: dict[str, list[int]]) -> dict:
-    from bench.put_throughput import _pids_named, _postgres_cpu_seconds, _proc_cpu_seconds
-
-    def usage(who):
-        r = resource.getrusage(who)
-        return r.ru_utime + r.ru_stime
-
-    with open("/proc/stat") as stat:
-        ticks = [int(v) for v in stat.readline().split()[1:]]
-    clk = os.sysconf("SC_CLK_TCK")
-    out = {name: sum(_proc_cpu_seconds(pid) for pid in ps) for name, ps in pids.items()}
+    out = {name: sum(common.proc_cpu_seconds(pid) for pid in ps) for name, ps in pids.items()}
     out.update(
-        postgres=_postgres_cpu_seconds(),  # every PostgreSQL process, not only this db's
-        postgres_background=sum(_proc_cpu_seconds(pid) for pid in _postgres_background()),
-        redis=sum(_proc_cpu_seconds(pid) for pid in _pids_named("redis-server")),
-        emitter=usage(resource.RUSAGE_CHILDREN),  # emit helpers (reaped by then)
-        driver=usage(resource.RUSAGE_SELF),
-        _machine_busy=(sum(ticks) - ticks[3] - ticks[4]) / clk,
-        _machine_total=sum(ticks) / clk,
+        postgres=common.postgres_cpu_seconds(),
+        postgres_background=sum(common.proc_cpu_seconds(pid) for pid in _postgres_background()),
+        redis=common.redis_cpu_seconds(),
+        emitter=common.rusage_seconds(resource.RUSAGE_CHILDREN),  # emit helpers (reaped by then)
+        driver=common.rusage_seconds(resource.RUSAGE_SELF),
+        **common.machine_cpu_seconds(),
     )
     return out
 
 
 def _postgres_background() -> list[int]:
     """PostgreSQL's own processes (checkpointer, WAL writer, autovacuum...), not backends."""
-    from bench.put_throughput import _pids_named
-
     pids = []
-    for pid in _pids_named("postgres"):
+    for pid in common.pids_named("postgres"):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmd = f.read().decode(errors="replace")
@@ -626,11 +418,6 @@ def cpu_delta(before: dict, after: dict, per: int) -> dict:
 # --- one phase -------------------------------------------------------------------------
 
 
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, int(round(p / 100 * len(values) + 0.5)) - 1))]
-
-
 def latency_summary(values: list[float]) -> dict:
     return {
         "p50": round(pct(values, 50), 1),
@@ -664,7 +451,7 @@ class Phase:
         stdout, stderr = emitter.communicate()
         if emitter.returncode != 0:
             raise RuntimeError(f"emitter failed:\n{stdout}\n{stderr}")
-        return json.loads(re.search(r"^EMIT (.*)$", stdout, re.M).group(1))
+        return common.tagged_json(stdout, "EMIT")
 
     def wait_healthy(self, conn, since: datetime, expected: int, emitter=None) -> dict | None:
         """Poll until `expected` healthy deliveries created since `since` have succeeded
@@ -840,35 +627,6 @@ class Phase:
 # --- report ----------------------------------------------------------------------------
 
 
-def machine_info() -> dict:
-    import psycopg
-    import redis
-
-    cpu_model = "unknown"
-    with open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as meminfo:
-        mem_kb = int(re.search(r"MemTotal:\s+(\d+)", meminfo.read()).group(1))
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        pg = {
-            name: conn.execute(f"SHOW {name}").fetchone()[0]
-            for name in ("server_version", "synchronous_commit", "fsync", "shared_buffers")
-        }
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "mem_total_gib": round(mem_kb / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "postgresql": pg,
-        "redis": redis.Redis.from_url(REDIS_URL).info("server")["redis_version"],
-        "loadavg_at_start": os.getloadavg(),
-    }
-
-
 def print_report(report: dict) -> None:
     args = report["args"]
     print()
@@ -992,118 +750,82 @@ def main() -> int:
         help="the commit measured, when running from a `git archive` export (no git there); "
         "recorded in the JSON and its file name",
     )
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="first wait up to SECONDS for 20 s without other work (tests, servers) running",
-    )
+    common.add_wait_quiet_option(parser)
     args = parser.parse_args()
 
-    def on_sigterm(*_):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    from bench.put_throughput import free_port, source_version
-
-    watch = Watch()
-    if args.wait_quiet:
-        log(f"waiting up to {args.wait_quiet:.0f} s for 20 s without other work running")
-        if not watch.wait_quiet(20, args.wait_quiet):
-            log(f"not quiet; starting anyway. Running now: {sorted(watch.scan().values())}")
-    report = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "args": vars(args),
-        "source": source_version()
-        if not args.commit
-        else {"commit": args.commit, "dirty": None, "export": str(ROOT)},
-        "machine": machine_info(),
-        "webhook_timeout_s": args.timeout or 10.0,
-        "phases": [],
-    }
-    log(f"source: {report['source']}; machine: {report['machine']}")
+    common.unwind_on_sigterm()
+    watch = common.Watch()
+    common.wait_for_quiet(watch, args.wait_quiet)
+    report = common.begin_report(args, common.machine_info(REDIS_URL), args.commit)
+    report.update(webhook_timeout_s=args.timeout or 10.0, phases=[])
     if report["machine"]["loadavg_at_start"][0] > 0.5:
         log(f"warning: load average {report['machine']['loadavg_at_start']} before start")
-    tmp = tempfile.mkdtemp(prefix="rheo-bench-webhooks-")
-    env = app_env(tmp, args.timeout)
-    ports = {"healthy": free_port(), "dead": free_port()}
-    try:
-        with watch:
-            recreate_database()
-            flush_redis()
-            log(f"database {DB_NAME} recreated; migrating")
-            subprocess.run(
-                [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
-                cwd=ROOT, env=env, check=True, timeout=300, start_new_session=True,
-            )  # fmt: skip
-            ok_cmd = [PYTHON, SELF, "_receiver", "ok", str(ports["healthy"])]
-            hang_cmd = [PYTHON, SELF, "_receiver", "hang", str(ports["dead"])]
-            with (
-                Process("healthy receiver", ok_cmd, env, f"{tmp}/ok.log", 5) as ok_rx,
-                Process("dead receiver", hang_cmd, env, f"{tmp}/hang.log", 5) as hang_rx,
-            ):
-                ok_rx.wait_for_line("READY", 15)
-                hang_rx.wait_for_line("READY", 15)
-                out = run_helper(
-                    env,
-                    "setup",
-                    str(args.partners),
-                    f"http://{HOST}:{ports['healthy']}",
-                    f"http://{HOST}:{ports['dead']}/hooks/dead",
-                )
-                world = json.loads(re.search(r"^SETUP (.*)$", out, re.M).group(1))
-                log(
-                    f"{args.partners} healthy partners on :{ports['healthy']}, "
-                    f"one dead on :{ports['dead']}"
-                )
-                body = json.dumps({"eventId": "evt_" + "0" * 26, "data": "x" * 330}).encode()
-                watch.phase = "baseline"
-                report["baseline"] = baseline(ports["healthy"], args.baseline_seconds, 16, body)
-                log(f"baseline: {report['baseline']}")
+    scratch = common.scratch("rheo-bench-webhooks-", DB_NAME, REDIS_URL, args.keep_db)
+    with scratch as tmp, watch:
+        env = app_env(tmp, args.timeout)
+        ports = {"healthy": common.free_port(), "dead": common.free_port()}
+        common.recreate_database(DB_NAME)
+        common.flush_redis(REDIS_URL)
+        log(f"database {DB_NAME} recreated; migrating")
+        common.migrate(env)
+        ok_cmd = [PYTHON, SELF, "_receiver", "ok", str(ports["healthy"])]
+        hang_cmd = [PYTHON, SELF, "_receiver", "hang", str(ports["dead"])]
+        with (
+            Process("healthy receiver", ok_cmd, env, f"{tmp}/ok.log", 5) as ok_rx,
+            Process("dead receiver", hang_cmd, env, f"{tmp}/hang.log", 5) as hang_rx,
+        ):
+            ok_rx.wait_for_line("READY", 15)
+            hang_rx.wait_for_line("READY", 15)
+            out = run_helper(
+                env,
+                "setup",
+                str(args.partners),
+                f"http://{HOST}:{ports['healthy']}",
+                f"http://{HOST}:{ports['dead']}/hooks/dead",
+            )
+            world = common.tagged_json(out, "SETUP")
+            log(
+                f"{args.partners} healthy partners on :{ports['healthy']}, "
+                f"one dead on :{ports['dead']}"
+            )
+            body = json.dumps({"eventId": "evt_" + "0" * 26, "data": "x" * 330}).encode()
+            watch.phase = "baseline"
+            report["baseline"] = baseline(ports["healthy"], args.baseline_seconds, 16, body)
+            log(f"baseline: {report['baseline']}")
 
-                worker_cmd = [
-                    CELERY, "-A", "rheo", "worker", "-n", "webhooks@%h", "--loglevel=INFO",
-                    "--queues=webhooks", "--pool=threads", f"--concurrency={args.concurrency}",
-                ]  # fmt: skip
-                timeout = report["webhook_timeout_s"]
-                log_path = f"{tmp}/worker.log"
-                with Process("worker", worker_cmd, env, log_path, timeout + 10) as worker:
-                    node = worker.wait_for_line(r"(webhooks@\S+) ready", 60).group(1)
-                    log(f"worker {node} up (pid {worker.proc.pid})")
-                    pids = {
-                        "worker": [worker.proc.pid],
-                        "receivers": [ok_rx.proc.pid, hang_rx.proc.pid],
-                    }
-                    phase = Phase(env, world, worker, Consumer(node), pids, ports, args)
-                    if args.warmup_events:
-                        watch.phase = "warm-up"
-                        report["warmup"] = phase.run("warm-up", args.warmup_events, 0, False)
-                    for name, dead in (("A", 0), ("B", args.dead_events)):
-                        watch.phase = name
-                        report["phases"].append(phase.run(name, args.events, dead))
-                    watch.phase = "dead endpoint off"
-                    run_helper(env, "disable")
-                    log("dead endpoint turned off; waiting for its hanging attempts to end")
-                    deadline = time.monotonic() + timeout + 15
-                    while receiver_stats(ports["dead"])["open"] and time.monotonic() < deadline:
-                        time.sleep(0.5)
-                    if not args.skip_a2:
-                        watch.phase = "A2"
-                        report["phases"].append(phase.run("A2", args.events, 0))
-                    watch.phase = "shutdown"
-                    report["worker_log_problems"] = [
-                        line
-                        for line in worker.text().splitlines()
-                        if re.search(r"ERROR|CRITICAL|Traceback", line)
-                    ][:20]
-                report["healthy_receiver"] = receiver_stats(ports["healthy"])
-                report["dead_receiver"] = receiver_stats(ports["dead"])
-    finally:
-        flush_redis()
-        if not args.keep_db:
-            drop_database()
-        shutil.rmtree(tmp, ignore_errors=True)
+            worker_cmd = [
+                CELERY, "-A", "rheo", "worker", "-n", "webhooks@%h", "--loglevel=INFO",
+                "--queues=webhooks", "--pool=threads", f"--concurrency={args.concurrency}",
+            ]  # fmt: skip
+            timeout = report["webhook_timeout_s"]
+            log_path = f"{tmp}/worker.log"
+            with Process("worker", worker_cmd, env, log_path, timeout + 10) as worker:
+                node = worker.wait_for_line(r"(webhooks@\S+) ready", 60).group(1)
+                log(f"worker {node} up (pid {worker.proc.pid})")
+                pids = {
+                    "worker": [worker.proc.pid],
+                    "receivers": [ok_rx.proc.pid, hang_rx.proc.pid],
+                }
+                phase = Phase(env, world, worker, Consumer(node), pids, ports, args)
+                if args.warmup_events:
+                    watch.phase = "warm-up"
+                    report["warmup"] = phase.run("warm-up", args.warmup_events, 0, False)
+                for name, dead in (("A", 0), ("B", args.dead_events)):
+                    watch.phase = name
+                    report["phases"].append(phase.run(name, args.events, dead))
+                watch.phase = "dead endpoint off"
+                run_helper(env, "disable")
+                log("dead endpoint turned off; waiting for its hanging attempts to end")
+                deadline = time.monotonic() + timeout + 15
+                while receiver_stats(ports["dead"])["open"] and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                if not args.skip_a2:
+                    watch.phase = "A2"
+                    report["phases"].append(phase.run("A2", args.events, 0))
+                watch.phase = "shutdown"
+                report["worker_log_problems"] = common.log_problems(worker.text())
+            report["healthy_receiver"] = receiver_stats(ports["healthy"])
+            report["dead_receiver"] = receiver_stats(ports["dead"])
 
     report["foreign_processes"] = watch.summary()
     parts = [report.get("warmup", {}).get("backlog")] + [
@@ -1127,10 +849,7 @@ def main() -> int:
         )
     report["machine"]["loadavg_at_end"] = os.getloadavg()
     print_report(report)
-    RESULTS.mkdir(exist_ok=True)
-    suffix = f"-{args.commit[:7]}" if args.commit else ""
-    out = RESULTS / f"webhook_delivery-{datetime.now().strftime('%Y%m%dT%H%M%S')}{suffix}.json"
-    out.write_text(json.dumps(report, indent=2, default=str))
+    out = common.write_results(report, "webhook_delivery", args.commit)
     log(f"results written to {out.relative_to(ROOT)}")
     return 0
 
