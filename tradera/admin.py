@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from tradera.client import for_mode
 from tradera.models import CategoryRule, TraderaAccount, TraderaListing
 
 
@@ -31,7 +32,10 @@ class TraderaListingAdmin(admin.ModelAdmin):
 
 @admin.register(TraderaAccount)
 class TraderaAccountAdmin(admin.ModelAdmin):
-    # The token is never shown.
+    """Sellers, and above them Tradera's call quota: spent per operation today and what
+    waits for it. The token is never shown."""
+
+    change_list_template = "admin/tradera/traderaaccount/change_list.html"
     list_display = ["partner", "livemode", "user_id", "token_expires_at", "created_at"]
     list_filter = ["livemode"]
     search_fields = ["partner__name", "user_id"]
@@ -40,6 +44,26 @@ class TraderaAccountAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        quotas = []
+        for livemode, name in ((True, "Tradera (live keys)"), (False, "Sandbox (test keys)")):
+            budget = for_mode(livemode).budget
+            waiting = TraderaListing.objects.filter(
+                item__livemode=livemode,
+                status=TraderaListing.Status.PENDING_SYNC,
+                error_code="tradera_quota_wait",
+            ).count()
+            quotas.append(
+                {
+                    "name": name,
+                    "used": budget.used(),
+                    "allowance": budget.allowance,
+                    "by_operation": sorted(budget.usage().items()),
+                    "waiting": waiting,
+                }
+            )
+        return super().changelist_view(request, {**(extra_context or {}), "quotas": quotas})
 
 
 @admin.register(CategoryRule)

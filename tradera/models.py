@@ -114,6 +114,10 @@ class TraderaListing(models.Model):
         return f"Tradera {self.ad_id or '(unpublished)'} for {self.item_id}"
 
     @property
+    def waiting_for_quota(self) -> bool:
+        return self.status == self.Status.PENDING_SYNC and self.error_code == "tradera_quota_wait"
+
+    @property
     def ad_url(self) -> str | None:
         if not self.ad_id or self.ad_id.startswith("pending"):
             return None

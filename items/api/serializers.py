@@ -263,6 +263,15 @@ class ItemOutputSerializer(serializers.Serializer):
         listing = self._listing(item)
         for issue in listing.issues if listing else []:  # what Tradera refused
             issues.append({**issue, "field": None})
+        if listing and listing.waiting_for_quota:
+            issues.append(
+                {
+                    "code": "tradera_quota_wait",
+                    "message": "Tradera's call quota is spent for now; the auction is published "
+                    f"when it allows (next try {listing.next_attempt_at:%Y-%m-%dT%H:%M:%SZ}).",
+                    "field": None,
+                }
+            )
         return issues
 
     @staticmethod

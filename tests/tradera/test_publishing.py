@@ -218,3 +218,37 @@ def test_a_publish_whose_nudge_was_lost_is_picked_up_by_the_sweeper(
     # One auction (by now ended: the sandbox's auction days last a second here).
     published = [a for a in sandbox._get("auctions")["auctions"] if a["state"] != "uncommitted"]
     assert len(published) == 1
+
+
+def test_when_the_call_quota_is_spent_publishing_waits_and_says_so(
+    api_a_test, committed, worker, photo, sandbox, settings
+):
+    settings.TRADERA_SANDBOX_DAILY_CALLS = 3  # the publish share is 2 of them
+    tradera_client.for_mode.cache_clear()
+    push(api_a_test, committed, photo)
+    worker()
+    listing = TraderaListing.objects.get()
+    assert (listing.status, listing.attempts) == ("pending_sync", 0)  # deferred, not failed
+    body = api_a_test.get("ERP_PART_12345").json()
+    assert body["traderaStatus"] == "pending_sync"
+    assert [i["code"] for i in body["issues"]] == ["tradera_quota_wait"]
+    assert not Event.objects.filter(event_type="listing.failed").exists()
+
+
+def test_staff_see_the_call_quota_spent_per_operation_and_what_waits(
+    api_a_test, committed, worker, photo
+):
+    from django.test import Client
+
+    from partners.models import User
+
+    push(api_a_test, committed, photo)
+    worker()
+    staff = User.objects.create_superuser(email="staff@rheo.example", password="pw")
+    client = Client()
+    client.force_login(staff)
+    page = client.get("/admin/tradera/traderaaccount/").content.decode()
+    assert "Tradera call quota" in page
+    assert "Sandbox (test keys)" in page
+    assert "AddItem: " in page and "AddItemCommit: " in page
+    assert TraderaAccount.objects.get().token not in page
