@@ -109,11 +109,7 @@ def _advance(listing: TraderaListing) -> None:
     if not listing.commit_acknowledged:  # sent again only if its answer was lost
         client.add_item_commit(seller, listing.request_id)
         _save(listing, commit_acknowledged=True)
-    [result] = [
-        r
-        for r in client.get_request_results(seller, [listing.request_id])
-        if r.request_id == listing.request_id
-    ] or [None]
+    result = _results_for_account(client, seller, listing).get(listing.request_id)
     if result is None or result.pending:
         _again_in(listing, POLL_DELAY, spend_attempt=False)
         return
@@ -122,6 +118,30 @@ def _advance(listing: TraderaListing) -> None:
             _save(listing, committed=False, commit_acknowledged=False, request_id=None)
         raise error
     _go_live(listing)
+
+
+def _results_for_account(client, seller, listing) -> dict:
+    """One GetRequestResults for every committed request of the listing's account that
+    awaits Tradera; the others that are live are recorded here too, so their own jobs
+    find nothing left to ask."""
+    item = listing.item
+    others = dict(
+        TraderaListing.objects.filter(
+            item__partner=item.partner,
+            item__livemode=item.livemode,
+            status=TraderaListing.Status.PENDING_SYNC,
+            commit_acknowledged=True,
+        )
+        .exclude(pk=listing.pk)
+        .values_list("request_id", "pk")
+    )
+    results = {
+        r.request_id: r for r in client.get_request_results(seller, [listing.request_id, *others])
+    }
+    for request_id, other_pk in others.items():
+        if (other := results.get(request_id)) is not None and other.ok:
+            _go_live(TraderaListing.objects.select_related("item__partner").get(pk=other_pk))
+    return results
 
 
 def _seller_for(item: Item, client) -> Seller:

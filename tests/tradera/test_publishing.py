@@ -252,3 +252,19 @@ def test_staff_see_the_call_quota_spent_per_operation_and_what_waits(
     assert "Sandbox (test keys)" in page
     assert "AddItem: " in page and "AddItemCommit: " in page
     assert TraderaAccount.objects.get().token not in page
+
+
+def test_one_results_call_serves_every_pending_publish_of_an_account(
+    api_a_test, committed, worker, photo, sandbox, clock
+):
+    sandbox.settings(processingSeconds=30)
+    for n in range(3):
+        push(api_a_test, committed, photo, external_id=f"P{n}")
+    worker()
+    assert TraderaListing.objects.filter(status="pending_sync").count() == 3
+    before = sandbox.calls().get("GetRequestResults", 0)
+    clock.shift(timedelta(seconds=31))
+    worker()
+    assert TraderaListing.objects.filter(status="active").count() == 3
+    assert sandbox.calls()["GetRequestResults"] - before == 1
+    assert len(events("listing.created")) == 3
