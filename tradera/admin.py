@@ -36,10 +36,25 @@ class TraderaAccountAdmin(admin.ModelAdmin):
     waits for it. The token is never shown."""
 
     change_list_template = "admin/tradera/traderaaccount/change_list.html"
-    list_display = ["partner", "livemode", "user_id", "token_expires_at", "created_at"]
+    list_display = [
+        "partner",
+        "livemode",
+        "user_id",
+        "token_expires_at",
+        "last_synced_at",
+        "last_sync_error",
+    ]
     list_filter = ["livemode"]
     search_fields = ["partner__name", "user_id"]
-    fields = ["partner", "livemode", "user_id", "token_expires_at", "created_at"]
+    fields = [
+        "partner",
+        "livemode",
+        "user_id",
+        "token_expires_at",
+        "last_synced_at",
+        "last_sync_error",
+        "created_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request):

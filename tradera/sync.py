@@ -58,7 +58,8 @@ def sync_all_accounts() -> int:
     return len(accounts)
 
 
-def sync_account(*, account_id: int) -> SyncResult:
+def sync_account(*, account_id: int) -> SyncResult | None:
+    """One pass for one account; None when Tradera would not answer it."""
     account = TraderaAccount.objects.select_related("partner").get(pk=account_id)
     client = for_mode(account.livemode).charged_to("sync")
     seller = Seller(user_id=account.user_id, token=account.token)
@@ -85,9 +86,11 @@ def sync_account(*, account_id: int) -> SyncResult:
             if state is not None and state.ended and not state.got_winner:
                 unsold += _record_unsold_end(listing)
     except TraderaError as exc:
+        # Recorded on the account (staff see it) and tried again at the next pass, from
+        # the same place; the other accounts' jobs are not affected.
         TraderaAccount.objects.filter(pk=account.pk).update(last_sync_error=exc.message[:500])
         logger.warning("tradera sync of account %s failed: %s", account.pk, exc)
-        raise
+        return None
     TraderaAccount.objects.filter(pk=account.pk).update(
         last_row_version=max([account.last_row_version, *(u.row_version for u in updated)]),
         orders_synced_until=now,

@@ -132,3 +132,24 @@ def test_simulate_is_for_test_keys_and_running_auctions(api_a, api_a_test, commi
     bad = api_a_test._call("post", "NOPE/simulate", {"event": "exploded"})
     assert bad.status_code == 400
     assert set(bad.json()["error"]["fields"]) == {"event"}
+
+
+def test_an_account_whose_sync_fails_does_not_stop_the_others(
+    api_a_test, api_b, partner_b, committed, worker, photo, sandbox, live
+):
+    from tests.conftest import integration
+
+    api_b_test = integration(partner_b, "test")
+    push(api_b_test, committed, photo, external_id="B-1")
+    worker()
+    account_a = TraderaAccount.objects.get(partner__name="Recopart AB")
+    sandbox.expire_token(sync.Seller(account_a.user_id, account_a.token))
+    b_item = TraderaListing.objects.get(item__external_id="B-1").tradera_item_id
+    sandbox.bid(b_item, 999)
+    sandbox.end(b_item)
+
+    with committed():
+        assert sync.sync_all_accounts() == 2  # one job per account
+    worker()  # A's job fails; B's records its sale
+    assert [p["data"]["externalId"] for p in payloads("item.sold")] == ["B-1"]
+    assert TraderaAccount.objects.get(pk=account_a.pk).last_sync_error != ""
