@@ -1,24 +1,19 @@
 from django.contrib import admin
 
 from items.models import Item, ItemImage, Order
-from rheo.admin import ReadOnlyAdmin
+from rheo.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
-class ItemImageInline(admin.TabularInline):
+class ItemImageInline(ReadOnlyInline):
     model = ItemImage
     fields = ["position", "source_url", "status", "stored", "attempts", "error_code"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Item)
 class ItemAdmin(ReadOnlyAdmin):
-    inlines = [ItemImageInline]
     """Read-only: items change through the Integration API and the item services."""
+
+    inlines = [ItemImageInline]
 
     list_display = ["external_id", "title", "partner", "livemode", "status", "price", "updated_at"]
     list_filter = ["status", "livemode"]

@@ -114,25 +114,29 @@ class BuiltinEnhancer:
     def _description(self, description: str, domain: dict) -> str:
         paragraphs = [tidy_sentence(p) for p in re.split(r"\n\s*\n", description or "")]
         lines = [p for p in paragraphs if p]
-        facts = []
-        models = [m.strip() for m in domain.get("compatibleModels") or [] if m.strip()]
-        manufacturer = tidy_words(domain.get("manufacturer") or "")
-        if models:
-            facts.append(
-                f"Passar: {manufacturer + ' ' if manufacturer else ''}{', '.join(models)}."
-            )
-        elif manufacturer:
-            facts.append(f"Märke: {manufacturer}.")
-        if domain.get("donorVehicleYear"):
-            facts.append(f"Årsmodell på donatorbilen: {domain['donorVehicleYear']}.")
-        if domain.get("oemCode"):
-            facts.append(f"OE-nummer: {domain['oemCode']}.")
-        grade = domain.get("conditionGrade")
-        if grade in CONDITION_GRADES_SV:
-            facts.append(f"Skick {grade}: {CONDITION_GRADES_SV[grade]}.")
-        if facts:
+        if facts := part_facts(domain):
             lines.append("\n".join(facts))
         return shorten("\n\n".join(lines), MAX_DESCRIPTION_LENGTH)
+
+
+def part_facts(domain: dict) -> list[str]:
+    """The part's domain attributes as Swedish lines for a listing's text: fit, donor
+    year, OE number, and the condition grade explained."""
+    facts = []
+    models = [m.strip() for m in domain.get("compatibleModels") or [] if m.strip()]
+    manufacturer = tidy_words(domain.get("manufacturer") or "")
+    if models:
+        facts.append(f"Passar: {manufacturer + ' ' if manufacturer else ''}{', '.join(models)}.")
+    elif manufacturer:
+        facts.append(f"Märke: {manufacturer}.")
+    if domain.get("donorVehicleYear"):
+        facts.append(f"Årsmodell på donatorbilen: {domain['donorVehicleYear']}.")
+    if domain.get("oemCode"):
+        facts.append(f"OE-nummer: {domain['oemCode']}.")
+    grade = domain.get("conditionGrade")
+    if grade in CONDITION_GRADES_SV:
+        facts.append(f"Skick {grade}: {CONDITION_GRADES_SV[grade]}.")
+    return facts
 
 
 def tidy_words(text: str) -> str:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from items import enhancer, images, services
 from items.models import Item, ItemImage, StoredImage
-from rheo.celery import app as celery_app
+from rheo.celery import send_on_commit
 from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
@@ -45,9 +45,7 @@ def nudge_grace() -> timedelta:
 
 
 def nudge_on_commit(item_id, countdown: float | None = None) -> None:
-    transaction.on_commit(
-        lambda: celery_app.send_task(PROCESS_TASK, args=[str(item_id)], countdown=countdown)
-    )
+    send_on_commit(PROCESS_TASK, str(item_id), countdown=countdown)
 
 
 def process_item(*, item_id) -> None:
@@ -79,7 +77,8 @@ def _process(item: Item) -> None:
     for row in rows:
         if row.status == ItemImage.Status.PENDING:
             _fetch(row)
-    text_fingerprint = _text_fingerprint(item)
+    # The content fingerprint covers title, description and domain, among the rest.
+    text_fingerprint = item.content_fingerprint
     enhanced = None
     if item.use_ai_enhancement and item.enhanced_fingerprint != text_fingerprint:
         enhanced = enhancer.get_enhancer().enhance(
@@ -165,11 +164,6 @@ def _delete_if_unused(stored_id: int) -> None:
         return
     for name in (stored.full, stored.thumbnail):
         default_storage.delete(name)
-
-
-def _text_fingerprint(item: Item) -> str:
-    # The content fingerprint covers title, description and domain among the rest.
-    return item.content_fingerprint
 
 
 def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:

@@ -4,7 +4,7 @@ import math
 
 from django.conf import settings
 
-from items.enhancer import CONDITION_GRADES_SV, shorten
+from items.enhancer import part_facts, shorten
 from items.models import Item
 from tradera.client import MAX_DESCRIPTION, MAX_TITLE, NewAuction, Shipping
 from tradera.models import CategoryRule
@@ -44,16 +44,5 @@ def description_for(item: Item) -> str:
     new or used)."""
     parts = [item.display_description.strip()]
     if not item.enhanced_description:  # the enhanced text states the facts already
-        domain = item.domain or {}
-        facts = []
-        if grade := domain.get("conditionGrade"):
-            facts.append(f"Skick {grade}: {CONDITION_GRADES_SV.get(grade, '')}".rstrip(": "))
-        if oem := domain.get("oemCode"):
-            facts.append(f"OE-nummer: {oem}")
-        if models := domain.get("compatibleModels"):
-            facts.append(f"Passar: {', '.join(models)}")
-        if year := domain.get("donorVehicleYear"):
-            facts.append(f"Årsmodell på donatorbilen: {year}")
-        if facts:
-            parts.append("\n".join(facts))
+        parts.append("\n".join(part_facts(item.domain or {})))
     return shorten("\n\n".join(p for p in parts if p), MAX_DESCRIPTION)

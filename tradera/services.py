@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from items.models import Item, ItemImage
-from rheo.celery import app as celery_app
+from rheo.celery import send_on_commit
 from tradera import mapping
 from tradera.client import Seller, TraderaError, for_mode
 from tradera.models import AD_URL, TraderaAccount, TraderaListing
@@ -63,9 +63,7 @@ def start_publishing(*, item: Item) -> None:
 
 
 def _nudge_on_commit(listing_id, countdown: float | None = None) -> None:
-    transaction.on_commit(
-        lambda: celery_app.send_task(PUBLISH_TASK, args=[listing_id], countdown=countdown)
-    )
+    send_on_commit(PUBLISH_TASK, listing_id, countdown=countdown)
 
 
 def publish_listing(*, listing_id: int) -> None:
@@ -278,9 +276,7 @@ def request_changes(*, item: Item, change: str) -> None:
 
 
 def _nudge_changes_on_commit(listing_id, countdown: float | None = None) -> None:
-    transaction.on_commit(
-        lambda: celery_app.send_task(CHANGES_TASK, args=[listing_id], countdown=countdown)
-    )
+    send_on_commit(CHANGES_TASK, listing_id, countdown=countdown)
 
 
 def apply_changes(*, listing_id: int) -> None:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from items import services as items
 from items.models import Item
 from rheo.celery import app as celery_app
+from rheo.celery import send_on_commit
 from rheo.errors import ServiceError
 from tradera.client import Seller, TraderaError, for_mode
 from tradera.models import AD_URL, TraderaAccount, TraderaListing
@@ -186,4 +187,4 @@ def simulate(*, item: Item, event: str, sale_price=None, error_code: str = "") -
     else:
         client.sandbox_end(listing.tradera_item_id)
     account = TraderaAccount.objects.get(partner=item.partner, livemode=False)
-    transaction.on_commit(lambda: celery_app.send_task(SYNC_TASK, args=[account.pk]))
+    send_on_commit(SYNC_TASK, account.pk)

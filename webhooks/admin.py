@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from rheo.admin import ReadOnlyAdmin
+from rheo.admin import ReadOnlyAdmin, ReadOnlyInline
 from rheo.errors import ServiceError
 from webhooks import services
 from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
@@ -43,15 +43,9 @@ class EventAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadOnlyInline):
     model = DeliveryAttempt
     fields = ["number", "started_at", "duration_ms", "status_code", "error", "response_body"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Delivery)

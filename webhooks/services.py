@@ -24,7 +24,7 @@ from ulid import ULID
 
 from partners.models import Partner
 from rheo import outbound
-from rheo.celery import app as celery_app
+from rheo.celery import send_on_commit
 from rheo.errors import ServiceError
 from webhooks import signing
 from webhooks.models import (
@@ -176,9 +176,7 @@ def _endpoint_for(partner, livemode) -> WebhookEndpoint | None:
 
 
 def _nudge_on_commit(delivery_id, countdown: float | None = None) -> None:
-    transaction.on_commit(
-        lambda: celery_app.send_task(DELIVER_TASK, args=[str(delivery_id)], countdown=countdown)
-    )
+    send_on_commit(DELIVER_TASK, str(delivery_id), countdown=countdown)
 
 
 # --- Endpoint settings ---------------------------------------------------------------
@@ -409,6 +407,7 @@ def _record_attempt(
         delivery.last_error = error[:500]
         delivery.locked_until = None
         disable_reason = None
+        was_failing_since = endpoint.failing_since
         if succeeded:
             delivery.status = Delivery.Status.SUCCEEDED
             delivery.next_attempt_at = None
@@ -431,7 +430,10 @@ def _record_attempt(
                 if delay <= COUNTDOWN_LIMIT:
                     _nudge_on_commit(delivery.pk, countdown=delay.total_seconds())
         delivery.save()
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=endpoint.failing_since)
+        if endpoint.failing_since != was_failing_since:  # a healthy endpoint: no write
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                failing_since=endpoint.failing_since
+            )
         if disable_reason:
             disable_endpoint(endpoint=endpoint, reason=disable_reason)
         else:
