@@ -5,6 +5,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+class SalePlatform(models.TextChoices):
+    TRADERA = "tradera"
+    RHEO = "rheo"
+
+
 class Item(models.Model):
     """A part a partner pushed. (partner, livemode, external_id) names at most one current
     item: deleted items step out of that namespace, so the id can be pushed anew."""
@@ -64,6 +69,12 @@ class Item(models.Model):
     status_changed_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
+    # The sale, wherever it happened (see items.services.mark_item_sold): the one place
+    # analytics reads revenue from. A partner's PATCH to sold records no platform or price.
+    sold_at = models.DateTimeField(null=True, blank=True)
+    sold_platform = models.CharField(max_length=16, choices=SalePlatform.choices, blank=True)
+    sale_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -74,6 +85,11 @@ class Item(models.Model):
         ]
         indexes = [
             models.Index(fields=["partner", "livemode", "status"]),
+            models.Index(
+                fields=["partner", "livemode", "sold_at"],
+                condition=Q(sold_at__isnull=False),
+                name="item_sold_at",
+            ),
             models.Index(
                 fields=["processing_due_at"],
                 condition=Q(processing_due_at__isnull=False),
@@ -163,3 +179,21 @@ class Order(models.Model):
 
     def __str__(self):
         return f"Order {self.id} ({self.status})"
+
+
+class ItemActivity(models.Model):
+    """An item's timeline, as the dashboard shows it: one row per thing that happened
+    (content processed, images, published, price changed, sold, orders…). Append-only.
+    Webhook events and their delivery attempts join it from their own tables."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="activities")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=32)
+    message = models.CharField(max_length=500)
+
+    class Meta:
+        indexes = [models.Index(fields=["item", "at"])]
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.item_id} {self.kind}: {self.message}"

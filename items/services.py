@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from items import pipeline, signals
-from items.models import Item, Order
+from items.models import Item, ItemActivity, Order, SalePlatform
 from partners.models import Partner
 from rheo.errors import ServiceError
 
@@ -169,6 +169,30 @@ def delete_item(*, partner: Partner, livemode: bool, external_id: str) -> Delete
         item.save(update_fields=["deleted_at", "updated_at"])
         signals.send_on_commit(item, "deleted")
     return DeleteResult(item, "deleted")
+
+
+def mark_item_sold(
+    *, item: Item, platform: SalePlatform | str, price: Decimal, sold_at=None
+) -> None:
+    """A sale on a platform (a Tradera order, a completed Rheo order): the locked item is
+    sold, with the sale recorded on it for analytics and the timeline."""
+    transition_item(item=item, status=Item.Status.SOLD)
+    item.sold_at = sold_at or timezone.now()
+    item.sold_platform = platform
+    item.sale_price = price
+    item.save(update_fields=["sold_at", "sold_platform", "sale_price", "updated_at"])
+    record_activity(
+        item=item,
+        kind="sold",
+        message=f"Sold on {item.get_sold_platform_display()} for {price} SEK",
+    )
+
+
+def record_activity(*, item: Item, kind: str, message: str, at=None) -> None:
+    """A line on the item's timeline (the dashboard's item page)."""
+    ItemActivity.objects.create(
+        item=item, kind=kind, message=message[:500], at=at or timezone.now()
+    )
 
 
 def transition_item(*, item: Item, status: str) -> None:

@@ -126,6 +126,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "rheo" / "static"]
 # WhiteNoise serves app static files (admin, API docs) straight from the finders, so no
 # collectstatic step is needed to run.
 WHITENOISE_USE_FINDERS = True

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from items import services as items
-from items.models import Item
+from items.models import Item, SalePlatform
 from rheo.celery import app as celery_app
 from rheo.celery import send_on_commit
 from rheo.errors import ServiceError
@@ -128,7 +128,9 @@ def _record_sale(account, order, line) -> int:
             return 0
         item = Item.objects.select_for_update().get(pk=listing.item_id)
         if item.status != Item.Status.SOLD and item.can_transition_to(Item.Status.SOLD):
-            items.transition_item(item=item, status=Item.Status.SOLD)
+            items.mark_item_sold(
+                item=item, platform=SalePlatform.TRADERA, price=price, sold_at=order.created_at
+            )
         ad_id = str(listing.tradera_item_id)
         webhooks.emit(
             item.partner,
