@@ -1,5 +1,6 @@
 import uuid
 
+from django.core.files.storage import default_storage
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -124,6 +125,14 @@ class StoredImage(models.Model):
 
     def __str__(self):
         return self.full
+
+    @property
+    def full_url(self) -> str:
+        return default_storage.url(self.full)
+
+    @property
+    def thumbnail_url(self) -> str:
+        return default_storage.url(self.thumbnail)
 
 
 class ItemImage(models.Model):

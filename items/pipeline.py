@@ -174,6 +174,11 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
         item = Item.objects.select_for_update().get(pk=item_id)
         item.processing_locked_until = None
         if enhanced is not None and item.content_fingerprint == text_fingerprint:
+            if (enhanced.title, enhanced.description) != (
+                item.enhanced_title,
+                item.enhanced_description,
+            ):
+                services.record_activity(item=item, kind="enhanced", message="Texts enhanced")
             item.enhanced_title = enhanced.title
             item.enhanced_description = enhanced.description
             item.enhanced_fingerprint = text_fingerprint
@@ -190,6 +195,7 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
             nudge_on_commit(item.pk, countdown=delay.total_seconds())
         else:
             item.processing_due_at = None
+            _record_images(item, rows)
             ready = any(r.status == ItemImage.Status.READY for r in rows)
             if ready and item.status == Item.Status.DRAFT and not item.deleted_at:
                 services.transition_item(item=item, status=Item.Status.ACTIVE)
@@ -217,6 +223,19 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
                 "updated_at",
             ]
         )
+
+
+def _record_images(item: Item, rows: list[ItemImage]) -> None:
+    ready = sum(r.status == ItemImage.Status.READY for r in rows)
+    failed = [
+        f"imageUrls[{r.position}]: {r.error_message}"
+        for r in rows
+        if r.status == ItemImage.Status.FAILED
+    ]
+    message = f"Images: {ready} of {len(rows)} ready"
+    services.record_activity(
+        item=item, kind="images", message="; ".join([message, *failed]) if failed else message
+    )
 
 
 def sweep_items(*, limit: int = SWEEP_BATCH) -> int:

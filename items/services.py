@@ -105,6 +105,7 @@ def _update_locked(partner, livemode, external_id, content, fingerprint) -> Upse
     if item.content_fingerprint == fingerprint:
         return UpsertResult(item, "unchanged")
     images_changed = list(item.image_urls) != list(content.image_urls)
+    changed = [name for name, value in content.as_fields().items() if getattr(item, name) != value]
     for name, value in content.as_fields().items():
         setattr(item, name, value)
     item.content_fingerprint = fingerprint
@@ -113,7 +114,23 @@ def _update_locked(partner, livemode, external_id, content, fingerprint) -> Upse
         item.processing_due_at = item.processing_nudged_at = timezone.now()
         _enqueue_image_job(item)
     item.save()
+    record_activity(
+        item=item, kind="updated", message=f"Updated by PUT: {', '.join(_labels(changed))}"
+    )
     return UpsertResult(item, "updated")
+
+
+FIELD_LABELS = {
+    "shipping_cost": "shipping cost",
+    "weight_kg": "weight",
+    "image_urls": "images",
+    "domain": "part details",
+    "use_ai_enhancement": "AI enhancement",
+}
+
+
+def _labels(field_names: list[str]) -> list[str]:
+    return [FIELD_LABELS.get(name, name) for name in field_names] or ["no visible change"]
 
 
 def update_item_price(
@@ -129,6 +146,7 @@ def update_item_price(
                 f"it is {item.status}.",
             )
         if item.price != price:
+            record_activity(item=item, kind="price", message=f"Price {item.price} → {price} SEK")
             item.price = price
             item.save(update_fields=["price", "updated_at"])
             signals.send_on_commit(item, "price")
@@ -167,6 +185,7 @@ def delete_item(*, partner: Partner, livemode: bool, external_id: str) -> Delete
             return DeleteResult(item, "archived")
         item.deleted_at = timezone.now()
         item.save(update_fields=["deleted_at", "updated_at"])
+        record_activity(item=item, kind="deleted", message="Deleted by the partner")
         signals.send_on_commit(item, "deleted")
     return DeleteResult(item, "deleted")
 
@@ -202,6 +221,7 @@ def transition_item(*, item: Item, status: str) -> None:
         raise ServiceError(
             "conflict", f"Item {item.external_id} cannot go from {item.status} to {status}."
         )
+    record_activity(item=item, kind="status", message=f"Status {item.status} → {status}")
     item.status = status
     item.status_changed_at = timezone.now()
     item.save(update_fields=["status", "status_changed_at", "updated_at"])

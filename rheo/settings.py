@@ -213,6 +213,8 @@ TRADERA_API_URL = env.str("TRADERA_API_URL", default="https://api.tradera.com/v3
 TRADERA_APP_ID = env.int("TRADERA_APP_ID", default=0)
 TRADERA_APP_KEY = env.str("TRADERA_APP_KEY", default="")
 TRADERA_PUBLIC_KEY = env.str("TRADERA_PUBLIC_KEY", default="")
+# A seller token this close to its hard expiry shows as needing attention.
+TRADERA_TOKEN_WARN_DAYS = env.int("TRADERA_TOKEN_WARN_DAYS", default=30)
 TRADERA_SANDBOX_URL = env.str("TRADERA_SANDBOX_URL", default="http://127.0.0.1:8001/v3/")
 TRADERA_SANDBOX_APP_ID = env.int("TRADERA_SANDBOX_APP_ID", default=1)
 TRADERA_SANDBOX_APP_KEY = env.str("TRADERA_SANDBOX_APP_KEY", default="rheo-sandbox-app-key")

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from items import services as items
 from items.models import Item, ItemImage
 from rheo.celery import send_on_commit
 from tradera import mapping
@@ -99,6 +100,9 @@ def _advance(listing: TraderaListing) -> None:
             request_id=queued.request_id,
             tradera_item_id=queued.item_id,
             ad_id=f"pending-{queued.request_id}",
+        )
+        items.record_activity(
+            item=item, kind="tradera", message=f"Sent to Tradera (request {queued.request_id})"
         )
         for image in item.images.filter(status=ItemImage.Status.READY).select_related("stored"):
             with default_storage.open(image.stored.full) as data:
@@ -201,6 +205,9 @@ def _after_error(listing: TraderaListing, exc: TraderaError) -> None:
         _fail(listing, FAILURE_CODES.get(exc.code, f"tradera_{exc.code}"), exc.message)
     else:
         logger.warning("tradera publish listing=%s failed, will retry: %s", listing.pk, exc)
+        items.record_activity(
+            item=listing.item, kind="tradera", message=f"Tradera publish failed, retrying: {exc}"
+        )
         _save(listing, error_code=f"tradera_{exc.code}", error_message=exc.message[:500])
         _again_in(listing, RETRY_BASE * 2**listing.attempts, spend_attempt=True)
 
@@ -299,6 +306,7 @@ def apply_changes(*, listing_id: int) -> None:
             if client.end_item(seller, listing.tradera_item_id):
                 listing.status = TraderaListing.Status.ENDED
                 _drop_issue(listing, END_REFUSED)
+                items.record_activity(item=item, kind="tradera", message="Tradera auction ended")
             else:
                 _add_issue(
                     listing,
@@ -313,6 +321,11 @@ def apply_changes(*, listing_id: int) -> None:
             )
             if change.ok:
                 _drop_issue(listing, PRICE_LOCKED)
+                items.record_activity(
+                    item=item,
+                    kind="tradera",
+                    message=f"Tradera price set to {math.ceil(listing.wanted_price)} SEK",
+                )
             else:
                 _add_issue(
                     listing,
@@ -336,6 +349,7 @@ def apply_changes(*, listing_id: int) -> None:
 
 def _add_issue(listing: TraderaListing, code: str, message: str) -> None:
     _drop_issue(listing, code)
+    items.record_activity(item=listing.item, kind="tradera", message=message)
     listing.issues = [*listing.issues, {"code": code, "message": message[:500]}]
 
 

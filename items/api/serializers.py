@@ -2,7 +2,6 @@ from collections.abc import Mapping
 from datetime import date
 from functools import cache
 
-from django.core.files.storage import default_storage
 from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -205,10 +204,10 @@ class HostedImageSerializer(serializers.Serializer):
     sourceUrl = serializers.CharField(source="source_url", help_text="The URL you sent.")
 
     def get_url(self, image) -> str:
-        return self._absolute(default_storage.url(image.stored.full))
+        return self._absolute(image.stored.full_url)
 
     def get_thumbnailUrl(self, image) -> str:
-        return self._absolute(default_storage.url(image.stored.thumbnail))
+        return self._absolute(image.stored.thumbnail_url)
 
     def _absolute(self, url: str) -> str:
         request = self.context.get("request")

@@ -1,0 +1,60 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from items.models import Item
+from tradera.models import TraderaListing
+from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Delivery, EventType
+
+
+class PartnerLoginForm(AuthenticationForm):
+    """Django's login, for users of an active partner only (staff use /admin/)."""
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if user.partner_id is None:
+            raise forms.ValidationError(
+                "This account has no partner dashboard. Rheo staff sign in at /admin/.",
+                code="no_partner",
+            )
+        if not user.partner.is_active:
+            raise forms.ValidationError(
+                "Your organisation's account is disabled. Contact Rheo to reactivate it.",
+                code="partner_disabled",
+            )
+
+
+class ItemFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search")
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *Item.Status.choices], label="Status"
+    )
+    tradera = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any Tradera status"), ("none", "Not on Tradera"), *TraderaListing.Status.choices],
+        label="Tradera",
+    )
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="For example: Recopart Production")
+    mode = forms.ChoiceField(choices=[("live", "Live"), ("test", "Test")])
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(max_length=2048, label="Endpoint URL", assume_scheme="https")
+    enabled = forms.BooleanField(required=False, initial=True)
+    event_types = forms.MultipleChoiceField(
+        choices=[(t.value, t.value) for t in SUBSCRIBABLE_EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
+        label="Events",
+    )
+
+
+class DeliveryFilterForm(forms.Form):
+    event_type = forms.ChoiceField(
+        required=False, choices=[("", "Any event"), *EventType.choices], label="Event"
+    )
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *Delivery.Status.choices], label="Status"
+    )
+    external_id = forms.CharField(required=False, label="External id")

@@ -1,0 +1,106 @@
+"""Overview, items and the item page."""
+
+from django.contrib import messages
+from django.db.models import Count, Prefetch, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from items.models import Item, ItemImage
+from partners.dashboard import forms
+from partners.dashboard.base import MODE_SESSION_KEY, paginate, partner_page, query_without_page
+from partners.dashboard.timeline import item_timeline
+from tradera import connect
+from tradera.models import TraderaAccount, TraderaListing
+from webhooks import selectors as webhook_selectors
+
+ATTENTION_LIMIT = 10
+
+
+def _items(request):
+    return Item.objects.filter(
+        partner=request.partner, livemode=request.livemode, deleted_at__isnull=True
+    )
+
+
+@partner_page
+def overview(request):
+    items = _items(request)
+    by_status = dict(items.values_list("status").annotate(n=Count("pk")).order_by())
+    by_tradera = dict(
+        items.filter(tradera_listing__isnull=False)
+        .values_list("tradera_listing__status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    failed_images = (
+        items.filter(images__status=ItemImage.Status.FAILED).distinct().order_by("-updated_at")
+    )
+    sync_errors = items.filter(
+        tradera_listing__status=TraderaListing.Status.SYNC_ERROR
+    ).select_related("tradera_listing")
+    account = TraderaAccount.objects.filter(partner=request.partner, livemode=True).first()
+    context = {
+        "by_status": [(s.label, s.value, by_status.get(s.value, 0)) for s in Item.Status],
+        "by_tradera": [
+            (s.label, s.value, by_tradera.get(s.value, 0)) for s in TraderaListing.Status
+        ],
+        "failed_images": failed_images[:ATTENTION_LIMIT],
+        "sync_errors": sync_errors.order_by("-updated_at")[:ATTENTION_LIMIT],
+        "token": connect.token_health(account) if account and request.livemode else None,
+        "endpoint": webhook_selectors.get_endpoint(
+            partner=request.partner, livemode=request.livemode
+        ),
+        "deliveries": webhook_selectors.deliveries_for(partner=request.partner)
+        .filter(event__livemode=request.livemode)
+        .order_by("-created_at")[:ATTENTION_LIMIT],
+    }
+    return render(request, "dashboard/overview.html", context)
+
+
+@partner_page
+def item_list(request):
+    form = forms.ItemFilterForm(request.GET)
+    items = _items(request).select_related("tradera_listing").order_by("-updated_at", "pk")
+    if form.is_valid():
+        if q := form.cleaned_data["q"].strip():
+            items = items.filter(
+                Q(external_id__icontains=q)
+                | Q(title__icontains=q)
+                | Q(domain__oemCode__icontains=q)
+            )
+        if status := form.cleaned_data["status"]:
+            items = items.filter(status=status)
+        if tradera := form.cleaned_data["tradera"]:
+            items = (
+                items.filter(tradera_listing__isnull=True)
+                if tradera == "none"
+                else items.filter(tradera_listing__status=tradera)
+            )
+    context = {"form": form, "page": paginate(request, items), "query": query_without_page(request)}
+    return render(request, "dashboard/items.html", context)
+
+
+@partner_page
+def item_detail(request, item_id):
+    """Any item of the partner's, in either mode and deleted ones too: its history stays
+    readable (links from the delivery log reach it whatever mode is being viewed)."""
+    item = get_object_or_404(
+        Item.objects.select_related("tradera_listing").prefetch_related(
+            Prefetch("images", ItemImage.objects.select_related("stored").order_by("position"))
+        ),
+        pk=item_id,
+        partner=request.partner,
+    )
+    listing = getattr(item, "tradera_listing", None)
+    context = {"item": item, "listing": listing, "timeline": item_timeline(item)}
+    return render(request, "dashboard/item.html", context)
+
+
+@require_POST
+@partner_page
+def switch_mode(request):
+    mode = "test" if request.POST.get("mode") == "test" else "live"
+    request.session[MODE_SESSION_KEY] = mode
+    messages.info(request, f"Viewing {mode} data.")
+    target = request.POST.get("next", "")
+    return redirect(target if target.startswith("/dashboard/") else "dashboard:overview")
