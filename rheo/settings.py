@@ -68,6 +68,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "rheo.urls"
 WSGI_APPLICATION = "rheo.wsgi.application"
 AUTH_USER_MODEL = "partners.User"
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:overview"
 
 TEMPLATES = [
     {

@@ -17,6 +17,7 @@ urlpatterns = [
     path("healthz", health.healthz),
     path("readyz", health.readyz),
     path("admin/", admin.site.urls),
+    path("dashboard/", include("partners.dashboard.urls")),
 ]
 
 

@@ -30,7 +30,11 @@ class ItemFilterForm(forms.Form):
     )
     tradera = forms.ChoiceField(
         required=False,
-        choices=[("", "Any Tradera status"), ("none", "Not on Tradera"), *TraderaListing.Status.choices],
+        choices=[
+            ("", "Any Tradera status"),
+            ("none", "Not on Tradera"),
+            *TraderaListing.Status.choices,
+        ],
         label="Tradera",
     )
 

@@ -1,0 +1,217 @@
+"""The Integration pages: API keys, webhook settings, the delivery log and the Tradera
+connection. Each action is a POST that calls a service and redirects (post/redirect/get),
+with the outcome in a message."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from partners import services as partner_services
+from partners.dashboard import forms
+from partners.dashboard.base import paginate, partner_page, query_without_page
+from partners.models import ApiKey
+from rheo.errors import ServiceError
+from tradera import connect
+from tradera.models import TraderaAccount
+from webhooks import selectors as webhook_selectors
+from webhooks import services as webhook_services
+from webhooks.models import SUBSCRIBABLE_EVENT_TYPES
+
+# The new key, kept in the session for the one page view that shows it.
+NEW_KEY_SESSION_KEY = "dashboard_new_api_key"
+TRADERA_SKEY_SESSION_KEY = "dashboard_tradera_skey"
+
+
+@partner_page
+def integration(request):
+    keys = ApiKey.objects.filter(partner=request.partner).order_by("revoked_at", "-created_at")
+    endpoint = webhook_selectors.get_endpoint(partner=request.partner, livemode=request.livemode)
+    context = {
+        "keys": keys,
+        "new_key": request.session.pop(NEW_KEY_SESSION_KEY, None),
+        "key_form": forms.ApiKeyForm(initial={"mode": "live" if request.livemode else "test"}),
+        "endpoint": endpoint,
+        **_tradera_context(request),
+    }
+    return render(request, "dashboard/integration.html", context)
+
+
+@require_POST
+@partner_page
+def create_key(request):
+    form = forms.ApiKeyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the key a name and a mode.")
+        return redirect("dashboard:integration")
+    try:
+        issued = partner_services.create_api_key(
+            partner=request.partner, name=form.cleaned_data["name"], mode=form.cleaned_data["mode"]
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard:integration")
+    request.session[NEW_KEY_SESSION_KEY] = {"name": issued.api_key.name, "key": issued.secret}
+    return redirect("dashboard:integration")
+
+
+@require_POST
+@partner_page
+def revoke_key(request, key_id):
+    api_key = get_object_or_404(ApiKey, pk=key_id, partner=request.partner)
+    partner_services.revoke_api_key(api_key=api_key)
+    messages.success(request, f"Key {api_key.name} ({api_key.prefix}…) is revoked.")
+    return redirect("dashboard:integration")
+
+
+@partner_page
+def webhook_settings(request):
+    """URL, events, the signing secret (revealed on request), rotate, send a test."""
+    endpoint = webhook_selectors.get_endpoint(partner=request.partner, livemode=request.livemode)
+    if request.method == "POST":
+        form = forms.WebhookForm(request.POST)
+        if form.is_valid():
+            try:
+                webhook_services.configure_endpoint(
+                    partner=request.partner,
+                    livemode=request.livemode,
+                    url=form.cleaned_data["url"],
+                    enabled=form.cleaned_data["enabled"],
+                    event_types=form.cleaned_data["event_types"],
+                )
+            except ServiceError as exc:
+                form.add_error("url" if "url" in (exc.fields or {}) else None, exc.message)
+            else:
+                messages.success(request, "Webhook settings saved.")
+                return redirect("dashboard:webhooks")
+    elif endpoint:
+        form = forms.WebhookForm(
+            initial={
+                "url": endpoint.url,
+                "enabled": endpoint.enabled,
+                "event_types": endpoint.event_types,
+            }
+        )
+    else:
+        form = forms.WebhookForm(initial={"event_types": list(SUBSCRIBABLE_EVENT_TYPES)})
+    reveal = request.GET.get("reveal") == "1"
+    context = {
+        "form": form,
+        "endpoint": endpoint,
+        "secret": endpoint.secret if endpoint and reveal else None,
+    }
+    return render(request, "dashboard/webhooks.html", context)
+
+
+@require_POST
+@partner_page
+def rotate_webhook_secret(request):
+    endpoint = webhook_selectors.get_endpoint(partner=request.partner, livemode=request.livemode)
+    if endpoint is None:
+        messages.error(request, "Set a webhook URL first.")
+        return redirect("dashboard:webhooks")
+    webhook_services.rotate_secret(endpoint=endpoint)
+    messages.success(
+        request, "A new signing secret is in use; the previous one also signs for 24 hours."
+    )
+    return redirect("/dashboard/integration/webhooks/?reveal=1")
+
+
+@require_POST
+@partner_page
+def send_test_webhook(request):
+    try:
+        event, _ = webhook_services.send_test_event(
+            partner=request.partner, livemode=request.livemode
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard:webhooks")
+    messages.success(request, f"Test event {event.id} sent; see it in the delivery log.")
+    return redirect("dashboard:deliveries")
+
+
+@partner_page
+def delivery_list(request):
+    form = forms.DeliveryFilterForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {}
+    deliveries = (
+        webhook_selectors.deliveries_for(
+            partner=request.partner,
+            event_type=filters.get("event_type"),
+            status=filters.get("status"),
+            external_id=filters.get("external_id"),
+        )
+        .filter(event__livemode=request.livemode)
+        .order_by("-created_at")
+    )
+    context = {
+        "form": form,
+        "page": paginate(request, deliveries),
+        "query": query_without_page(request),
+    }
+    return render(request, "dashboard/deliveries.html", context)
+
+
+@partner_page
+def delivery_detail(request, delivery_id):
+    delivery = get_object_or_404(
+        webhook_selectors.deliveries_for(partner=request.partner).prefetch_related("attempt_log"),
+        pk=delivery_id,
+    )
+    return render(request, "dashboard/delivery.html", {"delivery": delivery})
+
+
+@require_POST
+@partner_page
+def redeliver(request, delivery_id):
+    delivery = get_object_or_404(
+        webhook_selectors.deliveries_for(partner=request.partner), pk=delivery_id
+    )
+    try:
+        new = webhook_services.redeliver(delivery=delivery)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard:delivery", delivery_id=delivery.pk)
+    messages.success(request, f"Event {delivery.event_id} is being delivered again.")
+    return redirect("dashboard:delivery", delivery_id=new.pk)
+
+
+def _tradera_context(request) -> dict:
+    account = TraderaAccount.objects.filter(partner=request.partner, livemode=True).first()
+    return {
+        "tradera_account": account,
+        "tradera_token": connect.token_health(account) if account else None,
+    }
+
+
+@require_POST
+@partner_page
+def connect_tradera(request):
+    """Off to Tradera's consent page; the secret key waits in the session."""
+    login = connect.start_connection()
+    request.session[TRADERA_SKEY_SESSION_KEY] = login.secret_key
+    return redirect(login.url)
+
+
+@partner_page
+def tradera_accepted(request):
+    """Tradera's accept URL: the partner consented as `userId`."""
+    secret_key = request.session.pop(TRADERA_SKEY_SESSION_KEY, None)
+    try:
+        user_id = int(request.GET.get("userId", ""))
+    except ValueError:
+        user_id = None
+    if secret_key is None or user_id is None:
+        messages.error(
+            request, "That Tradera login was not started here, or it was already used. Try again."
+        )
+        return redirect("dashboard:integration")
+    try:
+        account = connect.complete_connection(
+            partner=request.partner, user_id=user_id, secret_key=secret_key
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard:integration")
+    messages.success(request, f"Tradera seller {account.user_id} is connected.")
+    return redirect("dashboard:integration")

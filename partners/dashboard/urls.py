@@ -1,0 +1,74 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from partners.dashboard import forms, integration, views
+
+app_name = "dashboard"
+
+
+def _auth(view, template: str, **options):
+    return view.as_view(template_name=f"dashboard/auth/{template}.html", **options)
+
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("mode", views.switch_mode, name="switch-mode"),
+    path("items/", views.item_list, name="items"),
+    path("items/<uuid:item_id>/", views.item_detail, name="item"),
+    path("integration/", integration.integration, name="integration"),
+    path("integration/keys", integration.create_key, name="create-key"),
+    path("integration/keys/<uuid:key_id>/revoke", integration.revoke_key, name="revoke-key"),
+    path("integration/webhooks/", integration.webhook_settings, name="webhooks"),
+    path("integration/webhooks/rotate", integration.rotate_webhook_secret, name="rotate-secret"),
+    path("integration/webhooks/test", integration.send_test_webhook, name="test-webhook"),
+    path("integration/deliveries/", integration.delivery_list, name="deliveries"),
+    path(
+        "integration/deliveries/<uuid:delivery_id>/",
+        integration.delivery_detail,
+        name="delivery",
+    ),
+    path(
+        "integration/deliveries/<uuid:delivery_id>/redeliver",
+        integration.redeliver,
+        name="redeliver",
+    ),
+    path("integration/tradera/connect", integration.connect_tradera, name="connect-tradera"),
+    path("integration/tradera/accept", integration.tradera_accepted, name="tradera-accept"),
+    # Django's auth views, with the dashboard's templates.
+    path(
+        "login/",
+        _auth(auth_views.LoginView, "login", authentication_form=forms.PartnerLoginForm),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="dashboard:login"), name="logout"),
+    path(
+        "password-reset/",
+        _auth(
+            auth_views.PasswordResetView,
+            "password_reset",
+            email_template_name="dashboard/auth/password_reset_email.txt",
+            subject_template_name="dashboard/auth/password_reset_subject.txt",
+            success_url=reverse_lazy("dashboard:password_reset_done"),
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password-reset/sent/",
+        _auth(auth_views.PasswordResetDoneView, "password_reset_done"),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        _auth(
+            auth_views.PasswordResetConfirmView,
+            "password_reset_confirm",
+            success_url=reverse_lazy("dashboard:password_reset_complete"),
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        _auth(auth_views.PasswordResetCompleteView, "password_reset_complete"),
+        name="password_reset_complete",
+    ),
+]
