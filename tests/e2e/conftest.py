@@ -1,0 +1,101 @@
+"""End-to-end tests: headless Chromium (Debian's chromium and chromium-driver, installed by
+.ci/run when missing) driven through Selenium against the live test server. Screenshots
+of the pages go to var/test-output/screenshots/ for a person to look at."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+CHROMIUM = os.environ.get("RHEO_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("RHEO_CHROMEDRIVER", "/usr/bin/chromedriver")
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "test-output" / "screenshots"
+
+have_chromium = shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)
+if not have_chromium and os.environ.get("RHEO_REQUIRE_SERVICES") == "1":
+    raise RuntimeError(f"End-to-end tests need {CHROMIUM} and {CHROMEDRIVER} (see .ci/run).")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not have_chromium:
+        pytest.skip(f"needs Chromium ({CHROMIUM}) and ChromeDriver ({CHROMEDRIVER})")
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium fetch a driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,1000",
+        "--lang=sv-SE",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+class Page:
+    """A test's hands on the browser: go, fill, click, read, and a screenshot per page."""
+
+    def __init__(self, driver, base_url: str, test_name: str):
+        self.driver = driver
+        self.base_url = base_url
+        self.shots = SCREENSHOTS / test_name
+        self.shots.mkdir(parents=True, exist_ok=True)
+        driver.delete_all_cookies()
+
+    def go(self, path: str):
+        self.driver.get(self.base_url + path)
+        return self
+
+    @property
+    def path(self) -> str:
+        return self.driver.current_url.removeprefix(self.base_url)
+
+    def find(self, css: str):
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def find_all(self, css: str):
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def fill(self, css: str, value: str):
+        field = self.find(css)
+        field.clear()
+        field.send_keys(value)
+        return self
+
+    def click(self, css: str):
+        self.find(css).click()
+        return self
+
+    def click_text(self, text: str, tag: str = "*"):
+        from selenium.webdriver.common.by import By
+
+        self.driver.find_element(By.XPATH, f"//{tag}[normalize-space()={text!r}]").click()
+        return self
+
+    def text(self, css: str = "body") -> str:
+        return self.find(css).text
+
+    def screenshot(self, name: str) -> Path:
+        path = self.shots / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+
+@pytest.fixture
+def page(chromium, live_server, request) -> Page:
+    return Page(chromium, live_server.url, request.node.name)
