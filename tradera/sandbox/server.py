@@ -35,7 +35,7 @@ class Config:
     public_key: str = "rheo-sandbox-public-key"
     quota: int = 100  # calls per window, all operations, as Tradera's default
     quota_window_seconds: float = 86_400
-    accept_url: str = "http://127.0.0.1:8000/tradera/accept"
+    accept_url: str = "http://127.0.0.1:8000/dashboard/integration/tradera/accept"
 
 
 class Sandbox:

@@ -44,6 +44,8 @@ class Command(BaseCommand):
         port = os.environ.get("PORT", "8000")
         self.stdout.write(
             f"\nCreated the demo partner {partner.name}: user {DEMO_EMAIL}, password {password}\n"
+            f"Partner dashboard: http://localhost:{port}/dashboard/ (its data: the switch "
+            "at the top shows test mode)\n"
             f"Sandbox API key (shown once): {issued.secret}\n\n"
             "Quick Start, step 2 (push an item; its images are samples this server hosts) and "
             "step 3 (check its status; active within seconds):\n\n"
