@@ -43,9 +43,12 @@ def user_may_sign_in(user) -> bool:
 
 
 class PartnerUserBackend(ModelBackend):
-    """Django's email-and-password backend with user_may_sign_in: a user of a disabled
-    partner cannot log in, and since Django asks the backend again on every request
-    (get_user), a session opened before the partner was disabled stops working at once."""
+    """Django's email-and-password backend, whose session users must pass
+    user_may_sign_in: Django asks the backend for the session's user on every request, so
+    a session opened before the partner was disabled stops working at once. Logging in
+    is left to the login forms (the dashboard's says why it refuses a disabled partner;
+    the admin's takes staff only) and to the token rule."""
 
-    def user_can_authenticate(self, user):
-        return user_may_sign_in(user)
+    def get_user(self, user_id):
+        user = super().get_user(user_id)
+        return user if user_may_sign_in(user) else None
