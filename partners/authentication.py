@@ -1,3 +1,4 @@
+from django.contrib.auth.backends import ModelBackend
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
@@ -30,3 +31,24 @@ class HasApiKey(BasePermission):
 
     def has_permission(self, request, view):
         return isinstance(request.auth, ApiKey)
+
+
+def user_may_sign_in(user) -> bool:
+    """The one rule for every way a person signs in (the dashboard's session, the admin,
+    the Management API's tokens and their refresh): an active user, and, for a partner's
+    user, an active partner. Staff have no partner."""
+    if user is None or not user.is_active:
+        return False
+    return user.partner_id is None or user.partner.is_active
+
+
+class PartnerUserBackend(ModelBackend):
+    """Django's email-and-password backend, whose session users must pass
+    user_may_sign_in: Django asks the backend for the session's user on every request, so
+    a session opened before the partner was disabled stops working at once. Logging in
+    is left to the login forms (the dashboard's says why it refuses a disabled partner;
+    the admin's takes staff only) and to the token rule."""
+
+    def get_user(self, user_id):
+        user = super().get_user(user_id)
+        return user if user_may_sign_in(user) else None

@@ -1,3 +1,4 @@
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,6 +10,8 @@ from django.utils import timezone
 from partners import keys
 from partners.models import ApiKey, Partner, User
 from rheo.errors import ServiceError
+
+logger = logging.getLogger(__name__)
 
 # last_used_at is written at most this often per key, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -45,8 +48,35 @@ def create_api_key(*, partner: Partner, name: str, mode: str) -> IssuedKey:
     return IssuedKey(api_key=api_key, secret=secret)
 
 
-def revoke_api_key(*, api_key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def revoke_api_key(*, api_key: ApiKey) -> bool:
+    """Refuse the key from its next request on (the lookup reads it every time). False
+    when it was already revoked."""
+    return bool(
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+    )
+
+
+def disable_partner(*, partner: Partner) -> bool:
+    """Shut the partner out at once: its API keys get 401 from their next request (the key
+    lookup reads is_active every time), its users cannot log in, and their sessions and
+    bearer tokens stop working (partners.authentication). Its items, running auctions and
+    webhooks carry on, so a sale on Tradera is still recorded. False when it already was
+    disabled."""
+    changed = Partner.objects.filter(pk=partner.pk, is_active=True).update(is_active=False)
+    if changed:
+        logger.info("partner disabled partner=%s", partner.pk)
+    return bool(changed)
+
+
+def enable_partner(*, partner: Partner) -> bool:
+    """Let a disabled partner in again: its keys (those not revoked) and users work at once.
+    False when it was not disabled."""
+    changed = Partner.objects.filter(pk=partner.pk, is_active=False).update(is_active=True)
+    if changed:
+        logger.info("partner enabled partner=%s", partner.pk)
+    return bool(changed)
 
 
 def authenticate_api_key(*, raw_key: str) -> ApiKey:

@@ -70,6 +70,8 @@ WSGI_APPLICATION = "rheo.wsgi.application"
 AUTH_USER_MODEL = "partners.User"
 LOGIN_URL = "dashboard:login"
 LOGIN_REDIRECT_URL = "dashboard:overview"
+# Sessions (dashboard, admin) of a disabled partner's users end at once; see the backend.
+AUTHENTICATION_BACKENDS = ["partners.authentication.PartnerUserBackend"]
 
 TEMPLATES = [
     {
@@ -187,6 +189,8 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "UPDATE_LAST_LOGIN": False,
+    # Login and refresh: an active user of an active partner (as for sessions).
+    "USER_AUTHENTICATION_RULE": "partners.authentication.user_may_sign_in",
 }
 
 # The item job (items.pipeline): how long a worker holds an item, and how long a Celery

@@ -1,37 +1,99 @@
 from django.contrib import admin
+from django.utils.html import format_html
 
+from rheo.admin import ReadOnlyAdmin, act_on_each
+from tradera import services, sync
 from tradera.client import for_mode
 from tradera.models import CategoryRule, TraderaAccount, TraderaListing
 
 
 @admin.register(TraderaListing)
-class TraderaListingAdmin(admin.ModelAdmin):
-    list_display = ["ad_id", "item", "status", "attempts", "error_code", "updated_at"]
-    list_filter = ["status", "error_code"]
-    search_fields = ["ad_id", "item__external_id"]
-    readonly_fields = [
-        "item",
-        "ad_id",
-        "status",
-        "request_id",
-        "tradera_item_id",
-        "committed",
-        "commit_acknowledged",
-        "attempts",
-        "next_attempt_at",
-        "locked_until",
-        "error_code",
-        "error_message",
-        "published_at",
-    ]
-    exclude = ["nudged_at"]
+class TraderaListingAdmin(ReadOnlyAdmin):
+    """Read-only: a listing changes through the publish, change and sync services; staff
+    retry a failed publish or end an auction with the actions."""
 
-    def has_add_permission(self, request):
-        return False
+    list_display = [
+        "ad_id",
+        "item",
+        "partner",
+        "mode",
+        "status",
+        "attempts",
+        "error_code",
+        "has_issues",
+        "updated_at",
+    ]
+    list_filter = ["status", "error_code", "item__livemode", "item__partner"]
+    search_fields = ["ad_id", "=tradera_item_id", "item__external_id", "item__title"]
+    list_select_related = ["item__partner"]
+    fieldsets = [
+        (None, {"fields": ["item", "ad_id", "status", "ad_link", "published_at"]}),
+        (
+            "Publishing",
+            {
+                "fields": [
+                    "request_id",
+                    "tradera_item_id",
+                    "committed",
+                    "commit_acknowledged",
+                    "attempts",
+                    "next_attempt_at",
+                    "locked_until",
+                    "error_code",
+                    "error_message",
+                ]
+            },
+        ),
+        ("Changes and issues", {"fields": ["wanted_price", "end_wanted", "issues"]}),
+        ("Sale", {"fields": ["sale_price", "sold_at", "tradera_order_id", "buyer_alias"]}),
+        ("Dates", {"fields": ["created_at", "updated_at"]}),
+    ]
+    readonly_fields = ["ad_link"]
+    actions = ["retry_publish", "end_listing"]
+
+    @admin.display(description="Partner", ordering="item__partner__name")
+    def partner(self, listing):
+        return listing.item.partner
+
+    @admin.display(description="Mode", ordering="item__livemode")
+    def mode(self, listing):
+        return "live" if listing.item.livemode else "test"
+
+    @admin.display(description="Issues", boolean=True)
+    def has_issues(self, listing):
+        return bool(listing.issues)
+
+    @admin.display(description="Ad")
+    def ad_link(self, listing):
+        if not listing.ad_url:
+            return "—"
+        return format_html('<a href="{}" rel="noopener">{}</a>', listing.ad_url, listing.ad_url)
+
+    @admin.action(description="Retry failed publish (never a second auction)")
+    def retry_publish(self, request, queryset):
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda listing: services.retry_publish(listing=listing),
+            done="queued for publishing again",
+            unchanged="unchanged",
+        )
+
+    @admin.action(description="End Tradera listing (an auction with bids runs on)")
+    def end_listing(self, request, queryset):
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda listing: services.end_listing(listing=listing),
+            done="being ended",
+            unchanged="already being ended",
+        )
 
 
 @admin.register(TraderaAccount)
-class TraderaAccountAdmin(admin.ModelAdmin):
+class TraderaAccountAdmin(ReadOnlyAdmin):
     """Sellers, and above them Tradera's call quota: spent per operation today and what
     waits for it. The token is never shown."""
 
@@ -45,7 +107,8 @@ class TraderaAccountAdmin(admin.ModelAdmin):
         "last_sync_error",
     ]
     list_filter = ["livemode"]
-    search_fields = ["partner__name", "user_id"]
+    search_fields = ["partner__name", "=user_id"]
+    list_select_related = ["partner"]
     fields = [
         "partner",
         "livemode",
@@ -53,12 +116,22 @@ class TraderaAccountAdmin(admin.ModelAdmin):
         "token_expires_at",
         "last_synced_at",
         "last_sync_error",
+        "last_row_version",
+        "orders_synced_until",
         "created_at",
     ]
-    readonly_fields = fields
+    actions = ["sync_now"]
 
-    def has_add_permission(self, request):
-        return False
+    @admin.action(description="Sync now")
+    def sync_now(self, request, queryset):
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda account: sync.request_sync(account=account),
+            done="queued for a sync pass",
+            unchanged="unchanged",
+        )
 
     def changelist_view(self, request, extra_context=None):
         quotas = []

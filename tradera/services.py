@@ -21,6 +21,7 @@ from django.utils import timezone
 from items import services as items
 from items.models import Item, ItemImage
 from rheo.celery import send_on_commit
+from rheo.errors import ServiceError
 from tradera import mapping
 from tradera.client import Seller, TraderaError, for_mode
 from tradera.models import AD_URL, TraderaAccount, TraderaListing
@@ -212,6 +213,40 @@ def _after_error(listing: TraderaListing, exc: TraderaError) -> None:
         _again_in(listing, RETRY_BASE * 2**listing.attempts, spend_attempt=True)
 
 
+def retry_publish(*, listing: TraderaListing) -> None:
+    """Staff's retry of a failed publish: the job runs again with fresh attempts, from
+    where the flow had got to. A request whose commit was sent (it may be live) is only
+    committed again and asked about, never re-created, so a retry never makes a second
+    auction. Refused unless the listing failed and its item is still active."""
+    now = timezone.now()
+    with transaction.atomic():
+        listing = (
+            TraderaListing.objects.select_for_update(of=("self",))
+            .select_related("item")
+            .get(pk=listing.pk)
+        )
+        if listing.status != TraderaListing.Status.SYNC_ERROR:
+            raise ServiceError(
+                "conflict", f"The listing is {listing.status}; only a failed publish is retried."
+            )
+        item = listing.item
+        if item.deleted_at is not None or item.status != Item.Status.ACTIVE:
+            state = "deleted" if item.deleted_at else item.status
+            raise ServiceError("conflict", f"Its item is {state}; only active items are published.")
+        _save(
+            listing,
+            status=TraderaListing.Status.PENDING_SYNC,
+            attempts=0,
+            next_attempt_at=now,
+            nudged_at=now,
+            locked_until=None,
+            error_code="",
+            error_message="",
+        )
+        items.record_activity(item=item, kind="tradera", message="Tradera publish retried by Rheo")
+        _nudge_on_commit(listing.pk)
+
+
 def _again_in(listing: TraderaListing, delay: timedelta, *, spend_attempt: bool) -> None:
     now = timezone.now()
     with transaction.atomic():
@@ -277,9 +312,39 @@ def request_changes(*, item: Item, change: str) -> None:
         return
     with transaction.atomic():
         TraderaListing.objects.filter(pk=listing.pk).update(**fields)
-        if listing.status == TraderaListing.Status.ACTIVE:
-            _nudge_changes_on_commit(listing.pk)
-        # A listing still being published takes them when it goes live (_go_live).
+        _nudge_changes_if_running(listing)
+
+
+def _nudge_changes_if_running(listing: TraderaListing) -> None:
+    if listing.status == TraderaListing.Status.ACTIVE:
+        _nudge_changes_on_commit(listing.pk)
+    # A listing still being published takes its changes when it goes live (_go_live).
+
+
+def end_listing(*, listing: TraderaListing) -> bool:
+    """Staff end the auction; the item stays in Rheo's marketplace. The same path as an
+    item leaving the marketplace (apply_changes), so an auction with bids, which Tradera
+    will not end, runs on and shows as an issue rather than failing. False when an end is
+    already on its way; refused when no auction is running or being published."""
+    with transaction.atomic():
+        listing = (
+            TraderaListing.objects.select_for_update(of=("self",))
+            .select_related("item")
+            .get(pk=listing.pk)
+        )
+        if listing.status not in (
+            TraderaListing.Status.ACTIVE,
+            TraderaListing.Status.PENDING_SYNC,
+        ):
+            raise ServiceError("conflict", f"The listing is {listing.status}; no auction runs.")
+        if listing.end_wanted:
+            return False
+        _save(listing, end_wanted=True)
+        items.record_activity(
+            item=listing.item, kind="tradera", message="Tradera auction ended by Rheo"
+        )
+        _nudge_changes_if_running(listing)
+    return True
 
 
 def _nudge_changes_on_commit(listing_id, countdown: float | None = None) -> None:

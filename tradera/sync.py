@@ -59,6 +59,12 @@ def sync_all_accounts() -> int:
     return len(accounts)
 
 
+def request_sync(*, account: TraderaAccount) -> None:
+    """A pass for the account now, besides beat's (staff's Sync now). Passes record
+    every change conditionally, so one running beside another records nothing twice."""
+    send_on_commit(SYNC_TASK, account.pk)
+
+
 def sync_account(*, account_id: int) -> SyncResult | None:
     """One pass for one account; None when Tradera would not answer it."""
     account = TraderaAccount.objects.select_related("partner").get(pk=account_id)

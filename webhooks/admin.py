@@ -1,7 +1,9 @@
-from django.contrib import admin, messages
+import json
 
-from rheo.admin import ReadOnlyAdmin, ReadOnlyInline
-from rheo.errors import ServiceError
+from django.contrib import admin
+from django.utils.html import format_html
+
+from rheo.admin import ReadOnlyAdmin, ReadOnlyInline, act_on_each
 from webhooks import services
 from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
@@ -25,22 +27,63 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
         "created_at",
         "updated_at",
     ]
-    actions = ["disable"]
+    actions = ["disable", "enable"]
 
     @admin.action(description="Disable the selected endpoints (and email their partners)")
     def disable(self, request, queryset):
-        for endpoint in queryset:
-            services.disable_endpoint(endpoint=endpoint, reason="Disabled by Rheo staff.")
-        self.message_user(request, f"Disabled {queryset.count()} endpoint(s).")
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda endpoint: services.disable_endpoint(
+                endpoint=endpoint, reason="Disabled by Rheo staff."
+            ),
+            done="disabled",
+            unchanged="already disabled",
+        )
+
+    @admin.action(description="Re-enable the selected endpoints (redeliver what they missed)")
+    def enable(self, request, queryset):
+        act_on_each(
+            self,
+            request,
+            queryset,
+            lambda endpoint: services.enable_endpoint(endpoint=endpoint),
+            done="re-enabled",
+            unchanged="already enabled",
+        )
+
+
+class EventDeliveryInline(ReadOnlyInline):
+    model = Delivery
+    fields = ["endpoint", "status", "attempts", "last_status_code", "created_at", "completed_at"]
+    show_change_link = True
 
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ["id", "event_type", "external_id", "partner", "livemode", "created_at"]
     list_filter = ["event_type", "livemode"]
-    search_fields = ["id", "external_id", "partner__name"]
+    search_fields = ["=id", "external_id", "partner__name"]
     list_select_related = ["partner"]
     date_hierarchy = "created_at"
+    fields = [
+        "id",
+        "event_type",
+        "partner",
+        "livemode",
+        "item",
+        "external_id",
+        "created_at",
+        "payload",
+    ]
+    inlines = [EventDeliveryInline]
+
+    @admin.display(description="Payload")
+    def payload(self, event):
+        return format_html(
+            "<pre>{}</pre>", json.dumps(json.loads(event.body), indent=2, ensure_ascii=False)
+        )
 
 
 class AttemptInline(ReadOnlyInline):
@@ -60,23 +103,49 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "last_status_code",
         "created_at",
     ]
-    list_filter = ["status", "event__event_type"]
-    search_fields = ["event__id", "event__external_id", "endpoint__url", "endpoint__partner__name"]
+    list_filter = ["status", "event__event_type", "endpoint__livemode"]
+    search_fields = ["=event__id", "event__external_id", "endpoint__url", "endpoint__partner__name"]
     list_select_related = ["event", "endpoint"]
     inlines = [AttemptInline]
     actions = ["redeliver"]
 
-    @admin.display(description="Event type")
+    @admin.display(description="Event type", ordering="event__event_type")
     def event_type(self, delivery):
         return delivery.event.event_type
 
-    @admin.action(description="Redeliver the selected deliveries")
+    @admin.action(description="Redeliver the selected deliveries (as new deliveries)")
     def redeliver(self, request, queryset):
-        sent = 0
-        for delivery in queryset:
-            try:
-                services.redeliver(delivery=delivery)
-                sent += 1
-            except ServiceError as exc:
-                self.message_user(request, f"{delivery.event_id}: {exc.message}", messages.WARNING)
-        self.message_user(request, f"Redelivering {sent} event(s).")
+        act_on_each(
+            self,
+            request,
+            queryset.select_related("event"),
+            lambda delivery: services.redeliver(delivery=delivery),
+            done="redelivered",
+            unchanged="unchanged",
+        )
+
+
+@admin.register(DeliveryAttempt)
+class DeliveryAttemptAdmin(ReadOnlyAdmin):
+    list_display = [
+        "delivery",
+        "number",
+        "url",
+        "started_at",
+        "duration_ms",
+        "status_code",
+        "error",
+    ]
+    list_filter = ["status_code"]
+    search_fields = ["=delivery__id", "=delivery__event__id", "url"]
+    list_select_related = ["delivery"]
+    fields = [
+        "delivery",
+        "number",
+        "url",
+        "started_at",
+        "duration_ms",
+        "status_code",
+        "error",
+        "response_body",
+    ]

@@ -245,19 +245,32 @@ def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     return active
 
 
-def disable_endpoint(*, endpoint: WebhookEndpoint, reason: str) -> None:
+def enable_endpoint(*, endpoint: WebhookEndpoint) -> bool:
+    """Deliver to a disabled endpoint again, with its health reset (staff's Re-enable; the
+    partner does it by turning the endpoint on). What it missed is not sent by itself:
+    it is redelivered from the log. False when it was enabled already."""
+    return bool(
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=False).update(
+            enabled=True, failing_since=None, disabled_reason="", updated_at=timezone.now()
+        )
+    )
+
+
+def disable_endpoint(*, endpoint: WebhookEndpoint, reason: str) -> bool:
     """Stop delivering to the endpoint: its pending deliveries fail (they can be
-    redelivered from the log) and the partner's users are told by email."""
+    redelivered from the log) and the partner's users are told by email. False when it
+    was disabled already."""
     now = timezone.now()
     with transaction.atomic():
         changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
             enabled=False, disabled_reason=reason[:200], updated_at=now
         )
         if not changed:
-            return
+            return False
         _fail_pending(Delivery.objects.filter(endpoint=endpoint), reason, now)
         transaction.on_commit(lambda: _email_endpoint_disabled(endpoint, reason))
     logger.warning("webhook endpoint disabled endpoint=%s reason=%r", endpoint.pk, reason)
+    return True
 
 
 def _fail_pending(deliveries, reason: str, now: datetime) -> None:
