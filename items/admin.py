@@ -1,7 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
+from items import orders
 from items.models import Item, ItemActivity, ItemImage, Order, StoredImage
 from rheo.admin import ReadOnlyAdmin, ReadOnlyInline
+from rheo.errors import ServiceError
 
 
 class ItemImageInline(ReadOnlyInline):
@@ -104,12 +109,109 @@ class StoredImageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
-    list_display = ["id", "item", "status", "price", "created_at"]
-    list_filter = ["status"]
-    search_fields = ["id", "item__external_id"]
-    list_select_related = ["item"]
-    readonly_fields = ["item", "status", "price"]
+class OrderAdmin(ReadOnlyAdmin):
+    """Orders are placed by buyers in the marketplace; staff move them along with the
+    actions (each a service call, refused with a message where the order's state does
+    not allow it), never by editing fields."""
 
-    def has_add_permission(self, request):
-        return False
+    list_display = [
+        "reference",
+        "status",
+        "item_link",
+        "partner",
+        "buyer_name",
+        "buyer_email",
+        "total",
+        "created_at",
+    ]
+    list_filter = ["status", "created_at", "item__partner"]
+    search_fields = [
+        "reference",
+        "buyer_name",
+        "buyer_email",
+        "item__external_id",
+        "item_title",
+        "=id",
+    ]
+    list_select_related = ["item__partner"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+    actions = ["mark_paid", "mark_shipped", "mark_completed", "cancel"]
+    fieldsets = [
+        (None, {"fields": ["reference", "status", "item_link", "partner", "order_page"]}),
+        ("Buyer", {"fields": ["buyer_name", "buyer_email", "buyer_phone", "address"]}),
+        ("Amounts", {"fields": ["item_title", "price", "shipping_cost", "total", "currency"]}),
+        (
+            "History",
+            {
+                "fields": [
+                    "created_at",
+                    "paid_at",
+                    "shipped_at",
+                    "completed_at",
+                    "cancelled_at",
+                    "cancel_reason",
+                ]
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for _, options in self.fieldsets for name in options["fields"]]
+
+    def has_move_permission(self, request) -> bool:
+        """The actions: staff allowed to change orders."""
+        return request.user.has_perm("items.change_order")
+
+    @admin.display(description="Item", ordering="item__external_id")
+    def item_link(self, order):
+        url = reverse("admin:items_item_change", args=[order.item_id])
+        return format_html('<a href="{}">{}</a>', url, order.item.external_id)
+
+    @admin.display(description="Partner", ordering="item__partner__name")
+    def partner(self, order):
+        return order.item.partner
+
+    @admin.display(description="Total (SEK)")
+    def total(self, order):
+        return order.total
+
+    @admin.display(description="Address")
+    def address(self, order):
+        lines = [order.address_line1, order.address_line2, f"{order.postal_code} {order.city}"]
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines if line))
+
+    @admin.display(description="The buyer's page")
+    def order_page(self, order):
+        url = orders.order_page_url(order)
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
+
+    @admin.action(description="Mark paid", permissions=["move"])
+    def mark_paid(self, request, queryset):
+        self._move(request, queryset, orders.mark_order_paid, "marked paid")
+
+    @admin.action(description="Mark shipped", permissions=["move"])
+    def mark_shipped(self, request, queryset):
+        self._move(request, queryset, orders.mark_order_shipped, "marked shipped")
+
+    @admin.action(
+        description="Complete (the item is sold; Tradera auction ended)", permissions=["move"]
+    )
+    def mark_completed(self, request, queryset):
+        self._move(request, queryset, orders.complete_order, "completed")
+
+    @admin.action(description="Cancel (the item is listed again)", permissions=["move"])
+    def cancel(self, request, queryset):
+        self._move(request, queryset, orders.cancel_order, "cancelled")
+
+    def _move(self, request, queryset, service, done: str) -> None:
+        moved = []
+        for order in queryset.order_by("created_at"):
+            try:
+                service(order_id=order.pk)
+            except ServiceError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                moved.append(order.reference)
+        if moved:
+            self.message_user(request, f"{', '.join(moved)} {done}.", messages.SUCCESS)

@@ -1,9 +1,38 @@
+import secrets
+import unicodedata
 import uuid
 
 from django.core.files.storage import default_storage
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+
+def searchable(text: str) -> str:
+    """Text as the marketplace's search compares it: Unicode-normalised and case-folded
+    in Python, so Å and å match on every database, whatever its collation."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def search_text_for(title: str, enhanced_title: str, domain: dict | None) -> str:
+    """What the marketplace's search matches for an item: both titles, the OEM code (also
+    without its spaces, dots and dashes, so "8K0-615-123" and "8K0615123" both find it),
+    the manufacturer and the compatible models."""
+    part = domain or {}
+    oem = part.get("oemCode") or ""
+    words = [
+        title,
+        enhanced_title,
+        oem,
+        "".join(ch for ch in oem if ch.isalnum()),
+        part.get("manufacturer") or "",
+        *(part.get("compatibleModels") or []),
+    ]
+    return searchable(" ".join(w for w in words if w))
+
+
+# An item buyers may see: a live one (never a test item), active, not deleted.
+LISTED = Q(status="active", livemode=True, deleted_at__isnull=True)
 
 
 class SalePlatform(models.TextChoices):
@@ -76,6 +105,11 @@ class Item(models.Model):
     sold_platform = models.CharField(max_length=16, choices=SalePlatform.choices, blank=True)
     sale_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
 
+    # What the marketplace's search matches (see refresh_search_text), kept beside the
+    # fields it comes from by whoever writes them. On PostgreSQL a trigram index serves
+    # it (migration 0005); SQLite scans.
+    search_text = models.TextField(blank=True, default="", db_default="", editable=False)
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -96,6 +130,12 @@ class Item(models.Model):
                 condition=Q(processing_due_at__isnull=False),
                 name="item_processing_due",
             ),
+            # The marketplace's pages, newest listed first.
+            models.Index(
+                fields=["-status_changed_at"],
+                condition=LISTED,
+                name="item_marketplace",
+            ),
         ]
 
     def __str__(self):
@@ -111,6 +151,19 @@ class Item(models.Model):
     @property
     def display_description(self) -> str:
         return self.enhanced_description or self.description
+
+    @property
+    def part(self) -> dict:
+        """The automotive part's facts (domain), {} when the partner sent none."""
+        return self.domain or {}
+
+    @property
+    def condition_grade(self) -> str:
+        return self.part.get("conditionGrade") or ""
+
+    def refresh_search_text(self) -> None:
+        """Call after changing a title or the domain (see search_text_for)."""
+        self.search_text = search_text_for(self.title, self.enhanced_title, self.domain)
 
 
 class StoredImage(models.Model):
@@ -163,9 +216,27 @@ class ItemImage(models.Model):
         return f"{self.item_id} #{self.position}: {self.status}"
 
 
+# Crockford's base32: no I, L, O or U, so a reference read out on the phone is not misheard.
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_order_reference() -> str:
+    """A short reference for people (emails, support, admin): RH-7KQ2-M9XD. Not a secret;
+    the order's page needs its access key."""
+    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"RH-{chars[:4]}-{chars[4:]}"
+
+
+def new_access_key() -> str:
+    """The unguessable part of the order page's address (256 random bits)."""
+    return secrets.token_urlsafe(32)
+
+
 class Order(models.Model):
-    """A buyer's order in the Rheo marketplace. While one is in progress, deleting its item
-    archives the item instead, to keep the order's record whole."""
+    """A buyer's order in the Rheo marketplace. An order in progress (pending, paid,
+    shipped) reserves its item: there is at most one per item (a partial unique
+    constraint), and deleting the item meanwhile archives it instead. What the buyer
+    agreed to (title, price, shipping) is kept as it was when the order was placed."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -174,20 +245,79 @@ class Order(models.Model):
         COMPLETED = "completed"
         CANCELLED = "cancelled"
 
+    class CancelReason(models.TextChoices):
+        STAFF = "staff", "Cancelled by Rheo staff"
+        NOT_PAID = "not_paid", "Not paid in time"
+        SOLD_ELSEWHERE = "sold_elsewhere", "Sold on Tradera first"
+
     IN_PROGRESS = (Status.PENDING, Status.PAID, Status.SHIPPED)
+    # The moves staff make (items.orders), from each state.
+    TRANSITIONS = {
+        Status.PENDING: {Status.PAID, Status.CANCELLED},
+        Status.PAID: {Status.SHIPPED, Status.CANCELLED},
+        Status.SHIPPED: {Status.COMPLETED, Status.CANCELLED},
+        Status.COMPLETED: set(),
+        Status.CANCELLED: set(),
+    }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(
+        max_length=16, unique=True, default=new_order_reference, editable=False
+    )
+    access_key = models.CharField(
+        max_length=64, unique=True, default=new_access_key, editable=False
+    )
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="orders")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+
+    buyer_name = models.CharField(max_length=200)
+    buyer_email = models.EmailField()
+    buyer_phone = models.CharField(max_length=40, blank=True)
+    address_line1 = models.CharField(max_length=200)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    postal_code = models.CharField(max_length=10)
+    city = models.CharField(max_length=100)
+    country = models.CharField(max_length=2, default="SE")
+
+    item_title = models.CharField(max_length=255, help_text="The title the buyer saw.")
     price = models.DecimalField(max_digits=12, decimal_places=2)
+    shipping_cost = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="SEK")
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=16, choices=CancelReason.choices, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["item", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item"],
+                condition=Q(status__in=["pending", "paid", "shipped"]),
+                name="one_order_in_progress_per_item",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["item", "status"]),
+            models.Index(fields=["status", "created_at"], name="order_status_created"),
+        ]
 
     def __str__(self):
-        return f"Order {self.id} ({self.status})"
+        return f"Order {self.reference} ({self.status})"
+
+    @property
+    def total(self):
+        return self.price + self.shipping_cost
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in self.IN_PROGRESS
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.Status(self.status)]
 
 
 class ItemActivity(models.Model):

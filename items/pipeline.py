@@ -182,6 +182,7 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
             item.enhanced_title = enhanced.title
             item.enhanced_description = enhanced.description
             item.enhanced_fingerprint = text_fingerprint
+            item.refresh_search_text()
         pending = [r for r in rows if r.status == ItemImage.Status.PENDING]
         if list(item.image_urls) != urls or item.content_fingerprint != text_fingerprint:
             item.processing_due_at = now
@@ -220,6 +221,7 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
                 "enhanced_title",
                 "enhanced_description",
                 "enhanced_fingerprint",
+                "search_text",
                 "updated_at",
             ]
         )

@@ -1,7 +1,10 @@
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 
-from items.models import Item, ItemImage
+from items.models import LISTED, Item, ItemImage, Order, searchable
 from partners.models import Partner
 
 
@@ -27,3 +30,76 @@ def current_item_count(*, livemode: bool) -> Coalesce:
         .values("n")
     )
     return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+# --- The marketplace -------------------------------------------------------------------
+
+
+def listed_items():
+    """Items buyers may see and order: live, active, not deleted, of a partner not
+    disabled. An item with an order in progress is listed but reserved."""
+    return Item.objects.filter(LISTED, partner__is_active=True)
+
+
+def _order_in_progress():
+    return Order.objects.filter(item=OuterRef("pk"), status__in=Order.IN_PROGRESS)
+
+
+def _ready_images():
+    return Prefetch(
+        "images",
+        ItemImage.objects.filter(status=ItemImage.Status.READY).select_related("stored"),
+        to_attr="ready_images",
+    )
+
+
+@dataclass(frozen=True)
+class MarketSearch:
+    """What a buyer asks the marketplace's front page for; every part optional."""
+
+    text: str = ""
+    grade: str = ""
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    sort: str = "newest"
+
+
+SORTS = {
+    "newest": ["-status_changed_at", "id"],
+    "price_asc": ["price", "id"],
+    "price_desc": ["-price", "id"],
+}
+MAX_SEARCH_WORDS = 8
+
+
+def search_marketplace(search: MarketSearch):
+    """Listed items that are not reserved, matching every word of `text` (in a title, the
+    OEM code, the manufacturer or a model; see Item.search_text), the condition grade and
+    the price range; each with its hosted images as `ready_images`."""
+    items = listed_items().filter(~Exists(_order_in_progress()))
+    for word in searchable(search.text).split()[:MAX_SEARCH_WORDS]:
+        items = items.filter(search_text__contains=word)
+    if search.grade:
+        items = items.filter(domain__conditionGrade=search.grade)
+    if search.min_price is not None:
+        items = items.filter(price__gte=search.min_price)
+    if search.max_price is not None:
+        items = items.filter(price__lte=search.max_price)
+    return items.order_by(*SORTS.get(search.sort, SORTS["newest"])).prefetch_related(
+        _ready_images()
+    )
+
+
+def marketplace_item(*, item_id) -> Item | None:
+    """A listed item with its hosted images (`ready_images`), its seller, and `reserved`
+    (an order for it is in progress)."""
+    return (
+        listed_items()
+        .select_related("partner")
+        .annotate(reserved=Exists(_order_in_progress()))
+        .prefetch_related(_ready_images())
+        .filter(pk=item_id)
+        .first()
+    )
+
+
+def order_by_access_key(*, access_key: str) -> Order | None:
+    return Order.objects.select_related("item").filter(access_key=access_key).first()

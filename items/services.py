@@ -74,6 +74,7 @@ def upsert_item(
         content_fingerprint=fingerprint,
         **content.as_fields(),
     )
+    new_item.refresh_search_text()
     for attempt in range(2):
         if _insert_unless_exists(new_item):
             _enqueue_image_job(new_item)
@@ -109,6 +110,7 @@ def _update_locked(partner, livemode, external_id, content, fingerprint) -> Upse
     for name, value in content.as_fields().items():
         setattr(item, name, value)
     item.content_fingerprint = fingerprint
+    item.refresh_search_text()
     if images_changed or item.use_ai_enhancement:
         # New images to host, or texts to enhance anew: the background job is due.
         item.processing_due_at = item.processing_nudged_at = timezone.now()
@@ -194,7 +196,10 @@ def mark_item_sold(
     *, item: Item, platform: SalePlatform | str, price: Decimal, sold_at=None
 ) -> None:
     """A sale on a platform (a Tradera order, a completed Rheo order): the locked item is
-    sold, with the sale recorded on it for analytics and the timeline."""
+    sold, with the sale recorded on it for analytics and the timeline. A Rheo order still
+    in progress for it then cannot be honoured and is cancelled."""
+    from items import orders  # orders build on this module
+
     transition_item(item=item, status=Item.Status.SOLD)
     item.sold_at = sold_at or timezone.now()
     item.sold_platform = platform
@@ -205,6 +210,8 @@ def mark_item_sold(
         kind="sold",
         message=f"Sold on {item.get_sold_platform_display()} for {price} SEK",
     )
+    if platform != SalePlatform.RHEO:
+        orders.cancel_orders_of_item_sold_elsewhere(item=item)
 
 
 def record_activity(*, item: Item, kind: str, message: str, at=None) -> None:

@@ -3,7 +3,7 @@ a duplicate or stale message does nothing (see items.pipeline)."""
 
 from celery import shared_task
 
-from items import pipeline
+from items import orders, pipeline
 
 
 @shared_task(name="items.process_item", ignore_result=True, soft_time_limit=540, time_limit=600)
@@ -14,3 +14,8 @@ def process_item(item_id: str) -> None:
 @shared_task(name="items.sweep_items", ignore_result=True)
 def sweep_items() -> int:
     return pipeline.sweep_items()
+
+
+@shared_task(name="items.expire_unpaid_orders", ignore_result=True)
+def expire_unpaid_orders() -> int:
+    return orders.expire_unpaid_orders()

@@ -166,6 +166,9 @@ RHEO_RATE_LIMITS = {
     "read": "30/1s",
     # POST /api/v1/auth/token, per client address: slows password guessing.
     "auth-token": "10/60s",
+    # Orders placed in the marketplace, per client address: an order reserves a part, so
+    # one visitor cannot reserve the whole shop.
+    "market-order": "5/600s",
 }
 
 REST_FRAMEWORK = {
@@ -249,6 +252,13 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Rheo <noreply@rheo.se>")
 
+# --- The marketplace -------------------------------------------------------------------
+
+# Where buyers reach Rheo: the links in order emails start with it.
+RHEO_PUBLIC_URL = env.str("RHEO_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# A pending order not paid within this many days is cancelled and its part listed again.
+RHEO_ORDER_PAYMENT_DAYS = env.int("RHEO_ORDER_PAYMENT_DAYS", default=7)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rheo Integration API",
     "DESCRIPTION": (
@@ -298,6 +308,7 @@ CELERY_TASK_ROUTES = {
     "items.sweep_items": {"queue": "default"},
     "tradera.sweep_listings": {"queue": "default"},
     "tradera.sync_all_accounts": {"queue": "default"},
+    "items.expire_unpaid_orders": {"queue": "default"},
     "items.*": {"queue": "images"},
     "tradera.*": {"queue": "tradera"},
     "webhooks.*": {"queue": "webhooks"},
@@ -332,6 +343,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tradera.sweep_listings",
         "schedule": env.float("RHEO_SWEEP_SECONDS", default=15.0),
     },
+    # Marketplace orders never paid release their parts.
+    "expire-unpaid-orders": {"task": "items.expire_unpaid_orders", "schedule": 3600.0},
 }
 
 # --- Logging ---------------------------------------------------------------------------

@@ -18,6 +18,8 @@ urlpatterns = [
     path("readyz", health.readyz),
     path("admin/", admin.site.urls),
     path("dashboard/", include("partners.dashboard.urls")),
+    # The public marketplace: "", parts/…, orders/… (last, so it never shadows the above).
+    path("", include("items.urls")),
 ]
 
 

@@ -2,9 +2,10 @@
 
 import pytest
 
-from items import services
+from items import orders, services
 from items.models import Item, Order
 from tests.conftest import integration, item_body
+from tests.items.market import BUYER
 from tradera.models import TraderaListing
 
 
@@ -16,7 +17,20 @@ def activate(external_id: str) -> Item:
 
 
 def place_order(item: Item, status: str = Order.Status.PENDING) -> Order:
-    return Order.objects.create(item=item, status=status, price=item.price)
+    """A buyer's order in the marketplace, moved on by staff to `status`."""
+    order = orders.place_order(item_id=item.id, buyer=BUYER)
+    steps = {
+        Order.Status.PAID: [orders.mark_order_paid],
+        Order.Status.COMPLETED: [
+            orders.mark_order_paid,
+            orders.mark_order_shipped,
+            orders.complete_order,
+        ],
+        Order.Status.CANCELLED: [orders.cancel_order],
+    }
+    for step in steps.get(status, []):
+        order = step(order_id=order.pk)
+    return order
 
 
 class TestGet:
@@ -192,8 +206,8 @@ class TestDelete:
     def test_completed_or_cancelled_orders_do_not_block_deletion(self, api_a):
         api_a.put("P1")
         item = activate("P1")
-        place_order(item, Order.Status.COMPLETED)
         place_order(item, Order.Status.CANCELLED)
+        place_order(item, Order.Status.COMPLETED)
 
         assert api_a.delete("P1").json()["message"] == "Item deleted."
         assert api_a.get("P1").status_code == 404

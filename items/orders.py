@@ -1,0 +1,262 @@
+"""Orders in the Rheo marketplace: a buyer places one, staff move it along (paid → shipped
+→ completed) or cancel it. The services of the item's other changes are in
+items.services; these build on them.
+
+An order in progress reserves its item: one at a time per item, made safe against
+concurrent buyers by the item's row lock and, beneath it, a partial unique constraint.
+The reservation leaves the item `active` and its Tradera auction running (a buyer pays
+nothing to place an order, so it must not be able to take an auction down);
+completion sells the item (platform rheo), which ends the auction, and sends `item.sold`.
+Each step writes a line on the item's timeline and tells the buyer by email.
+
+Locks are taken item first, then order, as the Tradera sync's sale does.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from items import selectors
+from items import services as items
+from items.models import Item, Order, SalePlatform
+from rheo.errors import ServiceError
+from webhooks import services as webhooks
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """Who ordered, and where the part goes (Sweden only)."""
+
+    name: str
+    email: str
+    address_line1: str
+    postal_code: str
+    city: str
+    phone: str = ""
+    address_line2: str = ""
+
+
+def place_order(*, item_id, buyer: Buyer) -> Order:
+    """A buyer orders a listed item; the order reserves it. Refused with not_found when
+    the item is not for sale (any more), conflict when another order has it reserved.
+    The price, shipping cost and title are taken as the buyer saw them now."""
+    with transaction.atomic():
+        item = selectors.listed_items().select_for_update(of=("self",)).filter(pk=item_id).first()
+        if item is None:
+            raise ServiceError("not_found", "This part is not for sale.")
+        if _in_progress(item).exists():
+            raise _reserved()
+        order = _create_order(item, buyer)
+        items.record_activity(
+            item=item,
+            kind="order",
+            message=f"Order {order.reference} placed in the Rheo marketplace "
+            f"({order.total} SEK with shipping); the part is reserved.",
+        )
+        _email_buyer_on_commit(order, "placed")
+    return order
+
+
+def _create_order(item: Item, buyer: Buyer) -> Order:
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                return Order.objects.create(
+                    item=item,
+                    item_title=item.display_title,
+                    price=item.price,
+                    shipping_cost=item.shipping_cost,
+                    currency=item.currency,
+                    buyer_name=buyer.name,
+                    buyer_email=buyer.email,
+                    buyer_phone=buyer.phone,
+                    address_line1=buyer.address_line1,
+                    address_line2=buyer.address_line2,
+                    postal_code=buyer.postal_code,
+                    city=buyer.city,
+                )
+        except IntegrityError:
+            # The one order in progress per item (should the lock not have held), or,
+            # rarely, a reference already taken: then a new one is drawn.
+            if _in_progress(item).exists():
+                raise _reserved() from None
+    raise ServiceError("internal_error", "Could not give the order a unique reference.")
+
+
+def _reserved() -> ServiceError:
+    return ServiceError("conflict", "This part is reserved by another order.")
+
+
+def _in_progress(item: Item):
+    return Order.objects.filter(item=item, status__in=Order.IN_PROGRESS)
+
+
+# --- Staff's moves (Django admin) -------------------------------------------------------
+
+
+def mark_order_paid(*, order_id) -> Order:
+    with transaction.atomic():
+        item, order = _lock(order_id)
+        _move(order, Order.Status.PAID)
+        items.record_activity(item=item, kind="order", message=f"Order {order.reference} paid.")
+        _email_buyer_on_commit(order, "paid")
+    return order
+
+
+def mark_order_shipped(*, order_id) -> Order:
+    with transaction.atomic():
+        item, order = _lock(order_id)
+        _move(order, Order.Status.SHIPPED)
+        items.record_activity(
+            item=item, kind="order", message=f"Order {order.reference} shipped to the buyer."
+        )
+        _email_buyer_on_commit(order, "shipped")
+    return order
+
+
+def complete_order(*, order_id) -> Order:
+    """The buyer has the part: the item is sold in the Rheo marketplace (also when the
+    partner deleted it meanwhile and it waits archived), its Tradera auction is ended, and
+    the partner gets item.sold with platform rheo."""
+    with transaction.atomic():
+        item, order = _lock(order_id)
+        _move(order, Order.Status.COMPLETED)
+        items.record_activity(
+            item=item, kind="order", message=f"Order {order.reference} completed."
+        )
+        items.mark_item_sold(item=item, platform=SalePlatform.RHEO, price=order.price)
+        # The item's Tradera auction, if one went live: the partner knows which one Rheo
+        # now ends.
+        listing = getattr(item, "tradera_listing", None)
+        ad_url = listing.ad_url if listing else None
+        webhooks.emit(
+            item.partner,
+            "item.sold",
+            item,
+            platform=SalePlatform.RHEO.value,
+            sale_price=order.price,
+            tradera_ad_id=listing.ad_id if ad_url else None,
+            tradera_ad_url=ad_url,
+        )
+    return order
+
+
+def cancel_order(*, order_id, reason: str = Order.CancelReason.STAFF) -> Order:
+    """Cancel an order in progress; the item is released and listed again, unless the
+    partner deleted it meanwhile (it waits archived): then it is deleted now."""
+    with transaction.atomic():
+        item, order = _lock(order_id)
+        _cancel(item, order, reason)
+    return order
+
+
+def cancel_orders_of_item_sold_elsewhere(*, item: Item) -> None:
+    """The locked item sold on Tradera while reserved here: that sale is binding, so the
+    Rheo order is cancelled and its buyer told (staff refund a payment already made)."""
+    for order in _in_progress(item).select_for_update():
+        _cancel(item, order, Order.CancelReason.SOLD_ELSEWHERE)
+
+
+def _cancel(item: Item, order: Order, reason: str) -> None:
+    _move(order, Order.Status.CANCELLED, cancel_reason=reason)
+    because = f" ({order.get_cancel_reason_display().lower()})"
+    if item.status == Item.Status.ARCHIVED:
+        items.delete_item(
+            partner=item.partner, livemode=item.livemode, external_id=item.external_id
+        )
+        after = "the partner had deleted the item meanwhile, so it is deleted now."
+    elif item.status == Item.Status.ACTIVE:
+        after = "the part is listed again."
+    else:
+        after = f"the item stays {item.status}."
+    items.record_activity(
+        item=item, kind="order", message=f"Order {order.reference} cancelled{because}; {after}"
+    )
+    _email_buyer_on_commit(order, "cancelled")
+
+
+def _lock(order_id) -> tuple[Item, Order]:
+    item_id = Order.objects.filter(pk=order_id).values_list("item_id", flat=True).first()
+    if item_id is None:
+        raise ServiceError("not_found", f"No order {order_id}.")
+    item = Item.objects.select_related("partner").select_for_update(of=("self",)).get(pk=item_id)
+    return item, Order.objects.select_for_update().get(pk=order_id)
+
+
+STAMPS = {
+    Order.Status.PAID: "paid_at",
+    Order.Status.SHIPPED: "shipped_at",
+    Order.Status.COMPLETED: "completed_at",
+    Order.Status.CANCELLED: "cancelled_at",
+}
+
+
+def _move(order: Order, status: str, **fields) -> None:
+    if not order.can_transition_to(status):
+        raise ServiceError(
+            "conflict", f"Order {order.reference} is {order.status}; it cannot become {status}."
+        )
+    order.status = status
+    fields[STAMPS[status]] = timezone.now()
+    for name, value in fields.items():
+        setattr(order, name, value)
+    order.save(update_fields=["status", *fields, "updated_at"])
+
+
+# --- Unpaid orders --------------------------------------------------------------------
+
+
+def expire_unpaid_orders(*, limit: int = 500) -> int:
+    """Beat's pass: pending orders older than RHEO_ORDER_PAYMENT_DAYS are cancelled, so
+    an order never paid does not hold its part away from other buyers for ever."""
+    cutoff = timezone.now() - timedelta(days=settings.RHEO_ORDER_PAYMENT_DAYS)
+    stale = Order.objects.filter(status=Order.Status.PENDING, created_at__lt=cutoff).order_by(
+        "created_at"
+    )
+    expired = 0
+    for order_id in stale.values_list("pk", flat=True)[:limit]:
+        try:
+            cancel_order(order_id=order_id, reason=Order.CancelReason.NOT_PAID)
+        except ServiceError:  # paid or cancelled meanwhile
+            continue
+        expired += 1
+    return expired
+
+
+# --- Emails to the buyer ----------------------------------------------------------------
+
+SUBJECTS = {
+    "placed": "Tack för din beställning {reference}",
+    "paid": "Betalning mottagen för {reference}",
+    "shipped": "Din beställning {reference} är skickad",
+    "cancelled": "Din beställning {reference} är avbruten",
+}
+
+
+def order_page_url(order: Order) -> str:
+    return settings.RHEO_PUBLIC_URL + reverse("market:order", args=[order.access_key])
+
+
+def _email_buyer_on_commit(order: Order, kind: str) -> None:
+    # Sent once the order's change has committed; a mail server that fails is logged and
+    # never undoes the change (the order's page says the same as the email).
+    transaction.on_commit(lambda: _email_buyer(order, kind), robust=True)
+
+
+def _email_buyer(order: Order, kind: str) -> None:
+    context = {"order": order, "url": order_page_url(order)}
+    send_mail(
+        subject=SUBJECTS[kind].format(reference=order.reference),
+        message=render_to_string(f"market/emails/order_{kind}.txt", context),
+        from_email=None,
+        recipient_list=[order.buyer_email],
+    )
