@@ -77,6 +77,10 @@ class OrderForm(forms.Form):
     )
     postal_code = forms.CharField(label="Postnummer", max_length=10)
     city = forms.CharField(label="Ort", max_length=100)
+    # The price with shipping the buyer saw: the order is refused if it has changed since.
+    total = forms.DecimalField(
+        widget=forms.HiddenInput, required=False, max_digits=14, decimal_places=2
+    )
 
     def clean_postal_code(self):
         match = POSTAL_CODE.match(self.cleaned_data["postal_code"].strip())

@@ -7,14 +7,15 @@ concurrent buyers by the item's row lock and, beneath it, a partial unique const
 The reservation leaves the item `active` and its Tradera auction running (a buyer pays
 nothing to place an order, so it must not be able to take an auction down);
 completion sells the item (platform rheo), which ends the auction, and sends `item.sold`.
-Each step writes a line on the item's timeline and tells the buyer by email.
+Each step writes a line on the item's timeline; the buyer is emailed when the order is
+placed, paid, shipped or cancelled.
 
 Locks are taken item first, then order, as the Tradera sync's sale does.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -28,8 +29,6 @@ from items import services as items
 from items.models import Item, Order, SalePlatform
 from rheo.errors import ServiceError
 from webhooks import services as webhooks
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,16 +44,20 @@ class Buyer:
     address_line2: str = ""
 
 
-def place_order(*, item_id, buyer: Buyer) -> Order:
+def place_order(*, item_id, buyer: Buyer, seen_total: Decimal | None = None) -> Order:
     """A buyer orders a listed item; the order reserves it. Refused with not_found when
-    the item is not for sale (any more), conflict when another order has it reserved.
-    The price, shipping cost and title are taken as the buyer saw them now."""
+    the item is not for sale (any more), conflict when another order has it reserved, or
+    (with `fields["total"]`) when the price with shipping is no longer the `seen_total`
+    the buyer agreed to. The order keeps the title, price and shipping cost of now."""
     with transaction.atomic():
         item = selectors.listed_items().select_for_update(of=("self",)).filter(pk=item_id).first()
         if item is None:
             raise ServiceError("not_found", "This part is not for sale.")
         if _in_progress(item).exists():
             raise _reserved()
+        if seen_total is not None and seen_total != item.price + item.shipping_cost:
+            message = f"The price with shipping is now {item.price + item.shipping_cost} SEK."
+            raise ServiceError("conflict", message, fields={"total": [message]})
         order = _create_order(item, buyer)
         items.record_activity(
             item=item,

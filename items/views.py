@@ -33,6 +33,9 @@ REFUSALS = {
     "conflict": "Någon hann före: delen är reserverad för en annan beställning.",
     "not_found": "Delen är inte längre till salu.",
 }
+PRICE_CHANGED = (
+    "Priset har ändrats sedan du öppnade sidan. Kontrollera det nya priset och beställ igen."
+)
 
 
 @in_swedish
@@ -54,7 +57,7 @@ def item_page(request, item_id):
     item = selectors.marketplace_item(item_id=item_id)
     if item is None:
         return _not_found(request)
-    return _item_page(request, item, OrderForm())
+    return _item_page(request, item, OrderForm(initial={"total": _total(item)}))
 
 
 @in_swedish
@@ -79,10 +82,16 @@ def place_order(request, item_id):
         response["Retry-After"] = str(decision.retry_after_seconds)
         return response
     try:
-        order = orders.place_order(item_id=item.id, buyer=form.to_buyer())
+        order = orders.place_order(
+            item_id=item.id, buyer=form.to_buyer(), seen_total=form.cleaned_data["total"]
+        )
     except ServiceError as exc:
         if exc.code not in REFUSALS:
             raise
+        if exc.fields and "total" in exc.fields:  # the price changed: show the new one
+            item = selectors.marketplace_item(item_id=item_id) or item
+            form = OrderForm(initial={**form.cleaned_data, "total": _total(item)})
+            return _item_page(request, item, form, error=PRICE_CHANGED, status=409)
         item.reserved = exc.code == "conflict"
         return _item_page(request, item, form, error=REFUSALS[exc.code], status=409)
     return redirect("market:order", access_key=order.access_key)
@@ -100,9 +109,12 @@ def order_page(request, access_key):
     return response
 
 
+def _total(item):
+    return item.price + item.shipping_cost
+
+
 def _item_page(request, item, form, *, error: str = "", status: int = 200):
-    total = item.price + item.shipping_cost
-    context = {"item": item, "form": form, "error": error, "total": total}
+    context = {"item": item, "form": form, "error": error, "total": _total(item)}
     return render(request, "market/item.html", context, status=status)
 
 

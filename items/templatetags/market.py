@@ -24,6 +24,13 @@ def sek(amount) -> str:
 
 
 @register.filter
+def kg(weight) -> str:
+    """3.200 → "3,2 kg"."""
+    text = f"{Decimal(str(weight)).normalize():f}".replace(".", ",")
+    return f"{text}\N{NO-BREAK SPACE}kg"
+
+
+@register.filter
 def grade_name(grade: str) -> str:
     return CONDITION_GRADES.get(grade, ("", ""))[0]
 

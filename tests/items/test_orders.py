@@ -140,6 +140,25 @@ class TestPlacingAnOrder:
         assert "reserverad för en annan beställning" in response.content.decode()
         assert Order.objects.count() == 1
 
+    def test_an_order_is_refused_when_the_price_changed_since_the_page_was_read(
+        self, client, partner_a, api_a
+    ):
+        item = listed(partner_a, price=950, shippingCost=149)
+        page = client.get(f"/parts/{item.id}/").content.decode()
+        assert 'name="total" value="1099.00"' in page
+        api_a.patch_price("P1", {"price": 1200})
+
+        response = order_on_page(client, item, total="1099.00")
+
+        page = response.content.decode()
+        assert response.status_code == 409
+        assert "Priset har ändrats" in page
+        assert 'name="total" value="1349.00"' in page  # the new price, to agree to
+        assert 'value="Storgatan 1"' in page
+        assert Order.objects.count() == 0
+        assert order_on_page(client, item, total="1349.00").status_code == 302
+        assert Order.objects.get().price == 1200
+
     def test_mistakes_in_the_form_are_shown_and_nothing_is_ordered(self, client, partner_a):
         item = listed(partner_a)
 
