@@ -1,12 +1,11 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from items import orders
 from items.models import Item, ItemActivity, ItemImage, Order, StoredImage
-from rheo.admin import ReadOnlyAdmin, ReadOnlyInline
-from rheo.errors import ServiceError
+from rheo.admin import ReadOnlyAdmin, ReadOnlyInline, act_on_each
 
 
 class ItemImageInline(ReadOnlyInline):
@@ -188,30 +187,37 @@ class OrderAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark paid", permissions=["move"])
     def mark_paid(self, request, queryset):
-        self._move(request, queryset, orders.mark_order_paid, "marked paid")
+        self._move(request, queryset, orders.mark_order_paid, Order.Status.PAID, "marked paid")
 
     @admin.action(description="Mark shipped", permissions=["move"])
     def mark_shipped(self, request, queryset):
-        self._move(request, queryset, orders.mark_order_shipped, "marked shipped")
+        self._move(
+            request, queryset, orders.mark_order_shipped, Order.Status.SHIPPED, "marked shipped"
+        )
 
     @admin.action(
-        description="Complete (the item is sold; Tradera auction ended)", permissions=["move"]
+        description="Complete (the item is sold on Rheo; its Tradera auction ends)",
+        permissions=["move"],
     )
     def mark_completed(self, request, queryset):
-        self._move(request, queryset, orders.complete_order, "completed")
+        self._move(request, queryset, orders.complete_order, Order.Status.COMPLETED, "completed")
 
     @admin.action(description="Cancel (the item is listed again)", permissions=["move"])
     def cancel(self, request, queryset):
-        self._move(request, queryset, orders.cancel_order, "cancelled")
+        self._move(request, queryset, orders.cancel_order, Order.Status.CANCELLED, "cancelled")
 
-    def _move(self, request, queryset, service, done: str) -> None:
-        moved = []
-        for order in queryset.order_by("created_at"):
-            try:
-                service(order_id=order.pk)
-            except ServiceError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-            else:
-                moved.append(order.reference)
-        if moved:
-            self.message_user(request, f"{', '.join(moved)} {done}.", messages.SUCCESS)
+    def _move(self, request, queryset, service, status: str, done: str) -> None:
+        def move(order):
+            if order.status == status:  # running an action twice is harmless
+                return False
+            service(order_id=order.pk)
+            return True
+
+        act_on_each(
+            self,
+            request,
+            queryset.order_by("created_at"),
+            move,
+            done=done,
+            unchanged=f"already {status}",
+        )

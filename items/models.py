@@ -306,7 +306,7 @@ class Order(models.Model):
         ]
 
     def __str__(self):
-        return f"Order {self.reference} ({self.status})"
+        return f"Order {self.reference}"
 
     @property
     def total(self):

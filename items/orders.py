@@ -205,9 +205,7 @@ STAMPS = {
 
 def _move(order: Order, status: str, **fields) -> None:
     if not order.can_transition_to(status):
-        raise ServiceError(
-            "conflict", f"Order {order.reference} is {order.status}; it cannot become {status}."
-        )
+        raise ServiceError("conflict", f"An order that is {order.status} cannot become {status}.")
     order.status = status
     fields[STAMPS[status]] = timezone.now()
     for name, value in fields.items():

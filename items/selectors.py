@@ -30,6 +30,8 @@ def current_item_count(*, livemode: bool) -> Coalesce:
         .values("n")
     )
     return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+
+
 # --- The marketplace -------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -34,8 +35,13 @@ from tests.tradera.conftest import (  # noqa: F401 - fixtures
     sandbox,
     sandbox_server,
 )
+from tests.tradera.test_connect import (  # noqa: F401 - a fixture
+    consent_at_tradera,
+    live_tradera_is_the_sandbox,
+)
 from tests.webhooks.conftest import Receiver
 from tradera import client as tradera_client
+from tradera import connect
 from tradera import sync as tradera_sync
 from tradera.models import TraderaAccount, TraderaListing
 from webhooks import services as webhooks
@@ -274,9 +280,11 @@ class TestStaffMoveOrders:
             shipped = admin_action(staff, "mark_shipped", order)
             completed = admin_action(staff, "mark_completed", order)
 
-        assert paid == [f"{order.reference} marked paid."]
-        assert shipped == [f"{order.reference} marked shipped."]
-        assert completed == [f"{order.reference} completed."]
+        assert (paid, shipped, completed) == (
+            ["1 marked paid."],
+            ["1 marked shipped."],
+            ["1 completed."],
+        )
         order = Order.objects.get(pk=order.pk)
         assert order.status == "completed"
         assert order.paid_at <= order.shipped_at <= order.completed_at
@@ -336,22 +344,30 @@ class TestStaffMoveOrders:
 
         messages = admin_action(staff, "mark_completed", order)
 
-        assert messages == [f"Order {order.reference} is pending; it cannot become completed."]
+        assert messages == [
+            "0 completed; 1 skipped (An order that is pending cannot become completed): "
+            f"Order {order.reference}."
+        ]
         assert status_of(order) == "pending"
         assert Item.objects.get(pk=order.item_id).status == "active"
 
-    def test_each_selected_order_is_moved_or_refused_on_its_own(self, staff, partner_a):
-        first = order_placed(listed(partner_a, "P1"))
-        second = order_placed(listed(partner_a, "P2"))
-        orders.mark_order_paid(order_id=second.pk)
+    def test_each_selected_order_is_moved_or_skipped_with_the_reason(self, staff, partner_a):
+        pending = order_placed(listed(partner_a, "P1"))
+        paid = order_placed(listed(partner_a, "P2"))
+        shipped = order_placed(listed(partner_a, "P3"))
+        for order in (paid, shipped):
+            orders.mark_order_paid(order_id=order.pk)
+        orders.mark_order_shipped(order_id=shipped.pk)
 
-        messages = admin_action(staff, "mark_paid", first, second)
+        messages = admin_action(staff, "mark_shipped", pending, paid, shipped)
 
         assert messages == [
-            f"Order {second.reference} is paid; it cannot become paid.",
-            f"{first.reference} marked paid.",
+            "1 marked shipped; "
+            "1 skipped (An order that is pending cannot become shipped): "
+            f"Order {pending.reference}; "
+            f"1 skipped (already shipped): Order {shipped.reference}."
         ]
-        assert (status_of(first), status_of(second)) == ("paid", "paid")
+        assert [status_of(o) for o in (pending, paid, shipped)] == ["pending", "shipped", "shipped"]
 
     def test_staff_who_may_only_look_cannot_move_orders(self, partner_a):
         user = User.objects.create_user(
@@ -397,7 +413,7 @@ class TestCancelling:
         with committed():
             messages = admin_action(staff, "cancel", order)
 
-        assert messages == [f"{order.reference} cancelled."]
+        assert messages == ["1 cancelled."]
         order = Order.objects.get(pk=order.pk)
         assert (order.status, order.cancel_reason) == ("cancelled", "staff")
         assert titles(client.get("/").content.decode()) == ["Bromsok"]
@@ -430,10 +446,17 @@ class TestCancelling:
         messages = admin_action(staff, "cancel", order)
 
         if status == "shipped":  # the buyer sends it back, say
-            assert messages == [f"{order.reference} cancelled."]
+            assert messages == ["1 cancelled."]
+        elif status == "cancelled":
+            assert messages == [
+                f"0 cancelled; 1 skipped (already cancelled): Order {order.reference}."
+            ]
         else:
-            assert messages == [f"Order {order.reference} is {status}; it cannot become cancelled."]
-            assert status_of(order) == status
+            assert messages == [
+                "0 cancelled; 1 skipped (An order that is completed cannot become cancelled): "
+                f"Order {order.reference}."
+            ]
+            assert status_of(order) == "completed"
 
     def test_an_unpaid_order_is_cancelled_after_the_payment_days(
         self, client, partner_a, clock, settings
@@ -519,23 +542,21 @@ class TestIsolation:
 
 
 @pytest.fixture
-def live_on_the_sandbox(settings, sandbox, rheo_on_the_sandbox, partner_a):  # noqa: F811
-    """Live mode's Tradera pointed at the sandbox, with partner_a's seller account
-    connected (connecting through Tradera's token login is the dashboard's: the account
-    is recorded here as it would leave it)."""
-    settings.TRADERA_API_URL = sandbox.api_url
-    settings.TRADERA_APP_ID = 1
-    settings.TRADERA_APP_KEY = "rheo-sandbox-app-key"
-    settings.TRADERA_DAILY_CALLS = 100_000
+def live_on_the_sandbox(live_tradera_is_the_sandbox, settings, partner_a):  # noqa: F811
+    """Live mode's Tradera is the sandbox, and partner_a has connected its seller account
+    there through the token login."""
+    # Live Tradera's call budget in this process only: in Redis it would outlive the test
+    # and spend the live allowance that other tests count on.
+    settings.REDIS_URL = ""
     tradera_client.for_mode.cache_clear()
-    seller = sandbox.seller("Recopart AB")
-    TraderaAccount.objects.create(
-        partner=partner_a, livemode=True, user_id=seller.user_id, token=seller.token
-    )
+    login = connect.start_connection()
+    back = consent_at_tradera(login.url)
+    user_id = int(parse_qs(urlsplit(back).query)["userId"][0])
+    connect.complete_connection(partner=partner_a, user_id=user_id, secret_key=login.secret_key)
 
 
 @pytest.fixture
-def auction(live_on_the_sandbox, api_a, committed, worker, photo):  # noqa: F811
+def auction(live_on_the_sandbox, rheo_on_the_sandbox, api_a, committed, worker, photo):  # noqa: F811
     """A live item, published with autoPublishTradera: its running auction's id."""
     push(api_a, committed, photo)
     worker()
