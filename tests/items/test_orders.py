@@ -40,7 +40,6 @@ from tests.tradera.test_connect import (  # noqa: F401 - a fixture
     live_tradera_is_the_sandbox,
 )
 from tests.webhooks.conftest import Receiver
-from tradera import client as tradera_client
 from tradera import connect
 from tradera import sync as tradera_sync
 from tradera.models import TraderaAccount, TraderaListing
@@ -542,13 +541,9 @@ class TestIsolation:
 
 
 @pytest.fixture
-def live_on_the_sandbox(live_tradera_is_the_sandbox, settings, partner_a):  # noqa: F811
+def live_on_the_sandbox(live_tradera_is_the_sandbox, partner_a):  # noqa: F811
     """Live mode's Tradera is the sandbox, and partner_a has connected its seller account
     there through the token login."""
-    # Live Tradera's call budget in this process only: in Redis it would outlive the test
-    # and spend the live allowance that other tests count on.
-    settings.REDIS_URL = ""
-    tradera_client.for_mode.cache_clear()
     login = connect.start_connection()
     back = consent_at_tradera(login.url)
     user_id = int(parse_qs(urlsplit(back).query)["userId"][0])
