@@ -61,6 +61,10 @@ class Item(models.Model):
         Status.ARCHIVED: {Status.SOLD},
     }
 
+    # The items a plan's max_active_items counts (see partners.subscriptions): those in the
+    # marketplace or on their way to it. Not listed, sold and archived ones free their place.
+    PLAN_COUNTED_STATUSES = (Status.DRAFT, Status.ACTIVE)
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="items")
     livemode = models.BooleanField(help_text="False for items written with a test key.")
@@ -124,6 +128,12 @@ class Item(models.Model):
                 fields=["partner", "livemode", "sold_at"],
                 condition=Q(sold_at__isnull=False),
                 name="item_sold_at",
+            ),
+            # The plan limit's count on an item create, and the subscription's usage.
+            models.Index(
+                fields=["partner", "livemode"],
+                condition=Q(deleted_at__isnull=True, status__in=["draft", "active"]),
+                name="item_plan_counted",
             ),
             models.Index(
                 fields=["processing_due_at"],

@@ -105,3 +105,13 @@ def marketplace_item(*, item_id) -> Item | None:
 
 def order_by_access_key(*, access_key: str) -> Order | None:
     return Order.objects.select_related("item").filter(access_key=access_key).first()
+
+
+def count_plan_items(*, partner: Partner, livemode: bool) -> int:
+    """The items a plan's max_active_items counts: current ones in draft or active."""
+    return Item.objects.filter(
+        partner=partner,
+        livemode=livemode,
+        deleted_at__isnull=True,
+        status__in=Item.PLAN_COUNTED_STATUSES,
+    ).count()

@@ -1,6 +1,7 @@
 import uuid
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -78,3 +79,120 @@ class ApiKey(models.Model):
     @property
     def livemode(self) -> bool:
         return self.mode == self.Mode.LIVE
+
+
+class Plan(models.Model):
+    """A subscription plan. Plans are data staff edit in admin, not code. A limit left empty
+    is unlimited. Limits count per mode: test items and test keys have an allowance of the
+    same size of their own, so test mode never uses up live limits (see README)."""
+
+    code = models.SlugField(max_length=40, unique=True, help_text="Used by the API: e.g. pro")
+    name = models.CharField(max_length=60)
+    monthly_price_sek = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    max_active_items = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Items in draft or active at once, per mode. Empty: unlimited.",
+    )
+    max_api_keys = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Unrevoked API keys, per mode. Empty: unlimited."
+    )
+    is_default = models.BooleanField(
+        default=False,
+        help_text="New partners start on it, and a cancelled subscription falls back to it "
+        "at the end of its period. Exactly one plan is the default.",
+    )
+    is_public = models.BooleanField(
+        default=True,
+        help_text="Partners may choose it themselves; staff can put a partner on any plan.",
+    )
+    position = models.PositiveSmallIntegerField(default=100, help_text="Order in lists.")
+
+    class Meta:
+        ordering = ["position", "monthly_price_sek"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="one_default_plan"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        others = Plan.objects.exclude(pk=self.pk)
+        if self.is_default and others.filter(is_default=True).exists():
+            raise ValidationError(
+                {"is_default": "Another plan is the default; make that one not the default first."}
+            )
+        if not self.is_default and self.pk and not others.filter(is_default=True).exists():
+            raise ValidationError({"is_default": "One plan must stay the default."})
+
+
+class Subscription(models.Model):
+    """A partner's plan, in periods of one calendar month from `billing_cycle_anchor`.
+    Every change goes through partners.subscriptions; a partner without a row is on the
+    default plan.
+
+    active: renews at each period's end, unless cancel_at_period_end, in which case it
+    ends then. canceled: it ended; the partner is on the default plan (the row's plan)
+    until it chooses a plan again."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        CANCELED = "canceled"
+
+    partner = models.OneToOneField(Partner, on_delete=models.CASCADE, related_name="subscription")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    billing_cycle_anchor = models.DateTimeField(help_text="Periods start on this day of month.")
+    current_period_start = models.DateTimeField()
+    current_period_end = models.DateTimeField()
+    cancel_at_period_end = models.BooleanField(default=False)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["current_period_end"],
+                condition=models.Q(status="active"),
+                name="subscription_period_due",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.partner}: {self.plan} ({self.status})"
+
+
+class SubscriptionChange(models.Model):
+    """The record of a subscription: every plan change, cancellation, resumption and end,
+    by whom (a partner's user, staff, or Rheo itself when null)."""
+
+    class Kind(models.TextChoices):
+        STARTED = "started"
+        PLAN_CHANGED = "plan_changed"
+        CANCEL_SCHEDULED = "cancel_scheduled", "Cancel at period end"
+        RESUMED = "resumed"
+        ENDED = "ended"
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="changes")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    from_plan = models.ForeignKey(
+        Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_plan = models.ForeignKey(
+        Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["subscription", "at"], name="subscription_change_at")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"

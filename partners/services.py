@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from partners import keys
+from partners import keys, subscriptions
 from partners.models import ApiKey, Partner, User
 from rheo.errors import ServiceError
 
@@ -24,27 +24,31 @@ class IssuedKey:
 
 
 def create_partner(*, name: str, email: str, password: str | None = None) -> tuple[Partner, User]:
-    """Create a partner and its first dashboard user."""
+    """Create a partner, its first dashboard user and its subscription (the default plan)."""
     if User.objects.filter(email__iexact=email).exists():
         raise ServiceError("conflict", f"A user with the email {email} already exists.")
     with transaction.atomic():
         partner = Partner.objects.create(name=name)
         user = User.objects.create_user(email=email, password=password, partner=partner)
+        subscriptions.start_subscription(partner=partner)
     return partner, user
 
 
 def create_api_key(*, partner: Partner, name: str, mode: str) -> IssuedKey:
+    """A new key, within the plan's max_api_keys for its mode (else plan_limit_reached)."""
     if mode not in keys.PREFIXES:
         message = "Must be live or test."
         raise ServiceError("validation_error", message, fields={"mode": [message]})
     secret = keys.generate(mode)
-    api_key = ApiKey.objects.create(
-        partner=partner,
-        name=name,
-        mode=mode,
-        prefix=keys.display_prefix(secret),
-        digest=keys.digest(secret),
-    )
+    with transaction.atomic():
+        subscriptions.ensure_room_for_api_key(partner=partner, mode=mode)
+        api_key = ApiKey.objects.create(
+            partner=partner,
+            name=name,
+            mode=mode,
+            prefix=keys.display_prefix(secret),
+            digest=keys.digest(secret),
+        )
     return IssuedKey(api_key=api_key, secret=secret)
 
 

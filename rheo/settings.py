@@ -345,6 +345,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Marketplace orders never paid release their parts.
     "expire-unpaid-orders": {"task": "items.expire_unpaid_orders", "schedule": 3600.0},
+    # Subscriptions whose period is over: renewed, or ended when cancelled at period end.
+    "roll-subscription-periods": {
+        "task": "partners.roll_subscription_periods",
+        "schedule": 60.0,
+    },
 }
 
 # --- Logging ---------------------------------------------------------------------------

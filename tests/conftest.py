@@ -1,17 +1,20 @@
 """Personas and helpers. partner_a and partner_b are two dismantlers; each test gets fresh
 API keys, so rate-limit state never leaks from one test to the next."""
 
+import importlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.conf import settings
 from rest_framework.test import APIClient
 
 from items import pipeline
 from partners import services as partner_services
+from partners.models import Plan
 from rheo.celery import app as celery_app
 from tradera import services as tradera_services
 from webhooks import services as webhook_services
@@ -24,6 +27,21 @@ def _live_server_backlog():
     from django.core.servers.basehttp import ThreadedWSGIServer
 
     ThreadedWSGIServer.request_queue_size = 128
+
+
+@pytest.fixture(autouse=True)
+def _seeded_plans(request):
+    """The plans a data migration seeds. A transactional test ends by emptying every
+    table, so the transactional tests after it (pytest-django runs them last) get the
+    plans again."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and marker.kwargs.get("transaction")
+    if not (transactional or "transactional_db" in request.fixturenames):
+        return
+    request.getfixturevalue("_django_db_helper")  # the database, as the test asked for it
+    if not Plan.objects.exists():
+        migration = importlib.import_module("partners.migrations.0002_subscriptions")
+        migration.seed_plans_and_subscribe_partners(django_apps, None)
 
 
 needs_postgres = pytest.mark.skipif(

@@ -1,4 +1,5 @@
 from items.models import Item
+from partners import subscriptions
 from tests.conftest import integration, item_body, needs_postgres
 from tests.rheo.test_rate_limits import fire_concurrently
 
@@ -7,7 +8,9 @@ from tests.rheo.test_rate_limits import fire_concurrently
 def test_fifty_concurrent_puts_of_one_id_make_exactly_one_item(
     transactional_db, live_server, partner_a
 ):
-    # One key per request, so the per-key rate limit lets all fifty through.
+    # One key per request, so the per-key rate limit lets all fifty through (a plan with
+    # room for fifty keys).
+    subscriptions.change_plan(partner=partner_a, plan_code="enterprise", staff=True)
     requests_ = [(integration(partner_a).key, item_body(price=100 + i)) for i in range(50)]
 
     statuses = fire_concurrently(
