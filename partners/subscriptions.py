@@ -133,6 +133,24 @@ def resume_subscription(*, partner: Partner, changed_by: User | None = None) -> 
     return subscription
 
 
+def update_subscription(
+    *,
+    partner: Partner,
+    plan_code: str | None = None,
+    cancel_at_period_end: bool | None = None,
+    changed_by: User | None = None,
+) -> None:
+    """What the Analytics API's PUT asks, all or nothing: a change of plan, then a
+    cancellation at period end (True) or its withdrawal (False)."""
+    with transaction.atomic():
+        if plan_code is not None:
+            change_plan(partner=partner, plan_code=plan_code, changed_by=changed_by)
+        if cancel_at_period_end is True:
+            cancel_subscription(partner=partner, changed_by=changed_by)
+        elif cancel_at_period_end is False:
+            resume_subscription(partner=partner, changed_by=changed_by)
+
+
 def roll_subscription_periods(*, limit: int = 500) -> int:
     """Beat: renew the active subscriptions whose period is over, and end those cancelled
     at period end (the partner then has the default plan's limits). Each row is locked

@@ -12,7 +12,7 @@ ErrorSerializer = inline_serializer(
             {
                 "code": serializers.CharField(
                     help_text="Stable: validation_error, invalid_json, authentication_failed, "
-                    "forbidden, not_found, conflict, payload_too_large, "
+                    "plan_limit_reached, forbidden, not_found, conflict, payload_too_large, "
                     "unsupported_media_type, rate_limited, internal_error."
                 ),
                 "message": serializers.CharField(),
@@ -31,6 +31,7 @@ ErrorSerializer = inline_serializer(
 DESCRIPTIONS = {
     400: "Validation failed or the body is not valid JSON.",
     401: "Missing, malformed, unknown or revoked API key or bearer token.",
+    402: "plan_limit_reached: the plan's limit does not allow this; the message names it.",
     403: "Not allowed for this key.",
     404: "Not found for this partner (items: for this key's partner and mode).",
     409: "The current state does not allow this change.",

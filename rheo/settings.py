@@ -169,6 +169,10 @@ RHEO_RATE_LIMITS = {
     # Orders placed in the marketplace, per client address: an order reserves a part, so
     # one visitor cannot reserve the whole shop.
     "market-order": "5/600s",
+    # The Management API (/api/v1/, JWT), per partner; the Analytics API's queries are
+    # heavier, so it has a tier of its own.
+    "management": "20/1s",
+    "analytics": "10/1s",
 }
 
 REST_FRAMEWORK = {

@@ -3,13 +3,15 @@
 import math
 
 from django.conf import settings
+from django.db import connection
 
 from items.enhancer import part_facts, shorten
 from items.models import Item
 from tradera.client import MAX_DESCRIPTION, MAX_TITLE, NewAuction, Shipping
 from tradera.models import CategoryRule
 
-OTHER_PARTS = 343434  # Övriga reservdelar
+OTHER_PARTS = 343434
+OTHER_PARTS_NAME = "Övriga reservdelar"
 
 
 def auction_for(item: Item) -> NewAuction:
@@ -37,6 +39,28 @@ def category_for(item: Item) -> int:
         if rule.keyword.lower() in words:
             return rule.category_id
     return OTHER_PARTS
+
+
+def with_category_sql(items_sql: str) -> str:
+    """category_for in SQL, for aggregates over many items: the rows of `items_sql` (which
+    must select `id` and `title`) with the `category_id` and `category_name` of the first
+    rule (by position, keyword) whose keyword is in the title, case-insensitively; NULL
+    where none is (then OTHER_PARTS). One join and a window, whatever the number of items.
+    Keep it in step with category_for. (SQLite lowers ASCII letters only: there a title's
+    capital Å, Ä or Ö matches no lower-case keyword; PostgreSQL lowers them.)"""
+    ops = connection.ops
+    rules = ops.quote_name(CategoryRule._meta.db_table)
+    contains = (
+        "strpos(LOWER(i.title), LOWER(r.keyword)) > 0"
+        if connection.vendor == "postgresql"
+        else "instr(LOWER(i.title), LOWER(r.keyword)) > 0"
+    )
+    return (
+        "SELECT * FROM (SELECT i.*, r.category_id, r.category_name, ROW_NUMBER() OVER "  # noqa: S608
+        "(PARTITION BY i.id ORDER BY r.position, r.keyword) AS rule_rank "
+        f"FROM ({items_sql}) AS i LEFT JOIN {rules} AS r ON {contains}) AS categorised "
+        "WHERE rule_rank = 1"
+    )
 
 
 def description_for(item: Item) -> str:

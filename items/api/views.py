@@ -86,11 +86,16 @@ class ItemView(IntegrationAPIView):
             "Idempotent on `external_id`: a second PUT of the same id updates the item. "
             "`imageUrls` may also be sent as `images` or `image_urls` (exactly one of the "
             "three). `autoPublishTradera` is applied only when the item is created. A PUT "
-            "whose content equals the stored item changes nothing and enqueues nothing."
+            "whose content equals the stored item changes nothing and enqueues nothing. A PUT "
+            "that would create an item beyond the plan's active-item limit is refused with 402 "
+            "plan_limit_reached; updates of existing items always pass."
         ),
         parameters=[EXTERNAL_ID],
         request=ItemInputSerializer,
-        responses={202: AcceptedSerializer, **error_responses(400, 401, 409, 413, 415, 429)},
+        responses={
+            202: AcceptedSerializer,
+            **error_responses(400, 401, 402, 409, 413, 415, 429),
+        },
         examples=[OpenApiExample("Brake caliper", value=EXAMPLE_ITEM, request_only=True)],
         tags=["Items"],
     )

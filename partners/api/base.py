@@ -2,6 +2,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from rheo import ratelimit
 from rheo.errors import ServiceError
 
 
@@ -17,11 +18,13 @@ class PartnerJWTAuthentication(JWTAuthentication):
         return user
 
 
-class ManagementAPIView(APIView):
+class ManagementAPIView(ratelimit.RateLimitHeadersMixin, APIView):
     """A Management API endpoint: a partner user's JWT; everything is scoped to that
-    user's partner."""
+    user's partner, and counted in the rate limit tier `rate_limit_tier` per partner
+    (all its users together)."""
 
     authentication_classes = [PartnerJWTAuthentication]
+    rate_limit_tier = "management"
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -29,6 +32,7 @@ class ManagementAPIView(APIView):
             raise AuthenticationFailed(
                 "Authentication required: send Authorization: Bearer <access token>."
             )
+        ratelimit.enforce(request, self.rate_limit_tier, str(request.user.partner_id))
 
     @property
     def partner(self):

@@ -50,7 +50,7 @@ class ApiKeysView(ManagementAPIView):
     @extend_schema(
         operation_id="listApiKeys",
         summary="The partner's API keys, revoked ones included",
-        responses={200: ApiKeySerializer(many=True), **error_responses(401)},
+        responses={200: ApiKeySerializer(many=True), **error_responses(401, 429)},
         tags=["Management: API keys"],
     )
     def get(self, request):
@@ -61,7 +61,7 @@ class ApiKeysView(ManagementAPIView):
         operation_id="createApiKey",
         summary="Generate an API key (the full key is returned this once)",
         request=ApiKeyInputSerializer,
-        responses={201: IssuedApiKeySerializer, **error_responses(400, 401)},
+        responses={201: IssuedApiKeySerializer, **error_responses(400, 401, 402, 429)},
         tags=["Management: API keys"],
     )
     def post(self, request):
@@ -76,7 +76,7 @@ class ApiKeyView(ManagementAPIView):
         operation_id="revokeApiKey",
         summary="Revoke an API key at once",
         request=None,
-        responses={200: ApiKeySerializer, **error_responses(401, 404)},
+        responses={200: ApiKeySerializer, **error_responses(401, 404, 429)},
         tags=["Management: API keys"],
     )
     def delete(self, request, key_id):
