@@ -273,8 +273,8 @@ def _enforce_plan_limit(item: Item) -> None:
 
     Concurrent creates at the limit: each counts after its own insert committed, so it
     sees every create committed before its count, and the last to count sees them all:
-    the limit is never exceeded, but two creates racing for the last place may both be
-    refused (a retry then passes). For the instant between the two statements a refused
+    the limit is never exceeded, but creates racing for the last places may all be
+    refused (their retries then pass). For the instant between the two statements a refused
     item exists: a concurrent GET may see it, or a PUT of the same id update it (and be
     answered 202) before it is deleted. A crash in that instant leaves it created."""
     partner_id = Item._meta.get_field("partner").get_db_prep_value(item.partner_id, connection)

@@ -312,8 +312,8 @@ class SubscriptionUsage:
     current_period_end: datetime | None
     cancel_at_period_end: bool
     ended_at: datetime | None
-    active_items: int  # in this mode: items in draft or active, as the limit counts them
-    api_keys: int  # in this mode: unrevoked keys
+    used_items: int  # in this mode: items in draft or active, as the limit counts them
+    used_api_keys: int  # in this mode: unrevoked keys
 
 
 def subscription_usage(*, partner: Partner, livemode: bool) -> SubscriptionUsage:
@@ -334,7 +334,7 @@ def subscription_usage(*, partner: Partner, livemode: bool) -> SubscriptionUsage
             current_period_end=None,
             cancel_at_period_end=False,
             ended_at=None,
-            **usage.values("active_items", "api_keys").get(),
+            **usage.values("used_items", "used_api_keys").get(),
         )
     return SubscriptionUsage(
         plan=row.plan,
@@ -343,8 +343,8 @@ def subscription_usage(*, partner: Partner, livemode: bool) -> SubscriptionUsage
         current_period_end=row.current_period_end,
         cancel_at_period_end=row.cancel_at_period_end,
         ended_at=row.ended_at,
-        active_items=row.active_items,
-        api_keys=row.api_keys,
+        used_items=row.used_items,
+        used_api_keys=row.used_api_keys,
     )
 
 
@@ -358,7 +358,7 @@ def _usage(partner_ref: str, livemode: bool) -> dict:
     )
     mode = ApiKey.Mode.LIVE if livemode else ApiKey.Mode.TEST
     keys = ApiKey.objects.filter(partner=OuterRef(partner_ref), mode=mode, revoked_at__isnull=True)
-    return {"active_items": _count(items), "api_keys": _count(keys)}
+    return {"used_items": _count(items), "used_api_keys": _count(keys)}
 
 
 def _count(queryset):

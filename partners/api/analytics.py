@@ -340,7 +340,7 @@ class SubscriptionView(AnalyticsView):
             "currentPeriodEnd": usage.current_period_end,
             "cancelAtPeriodEnd": usage.cancel_at_period_end,
             "endedAt": usage.ended_at,
-            "usage": {"activeItems": usage.active_items, "apiKeys": usage.api_keys},
+            "usage": {"activeItems": usage.used_items, "apiKeys": usage.used_api_keys},
             "availablePlans": [_plan(p) for p in subscriptions.public_plans()],
         }
         return Response(SubscriptionSerializer(body).data)

@@ -226,8 +226,8 @@ def test_subscription_usage_is_one_query(dataset, partner_a, django_assert_num_q
         usage = analytics.subscription_usage(partner=partner_a, livemode=True)
 
     assert (usage.plan.code, usage.status, usage.cancel_at_period_end) == ("free", "active", False)
-    assert usage.active_items == 2  # A6 active, A7 draft
-    assert usage.api_keys == 0
+    assert usage.used_items == 2  # A6 active, A7 draft
+    assert usage.used_api_keys == 0
 
 
 # --- The API ----------------------------------------------------------------------------
