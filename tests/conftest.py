@@ -38,7 +38,7 @@ def _seeded_plans(request):
     transactional = marker is not None and marker.kwargs.get("transaction")
     if not (transactional or "transactional_db" in request.fixturenames):
         return
-    request.getfixturevalue("_django_db_helper")  # the database, as the test asked for it
+    request.getfixturevalue("transactional_db")
     if not Plan.objects.exists():
         migration = importlib.import_module("partners.migrations.0002_subscriptions")
         migration.seed_plans_and_subscribe_partners(django_apps, None)
