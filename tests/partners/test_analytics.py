@@ -7,11 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from items import orders
 from items import services as items
-from items.models import Item, Order
+from items.models import Item
 from items.services import ItemContent
 from partners import analytics
 from tests.conftest import login
+from tests.items.market import order_placed
 from tradera import mapping
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -21,12 +23,12 @@ def at(clock, *args):
     clock.move_to(datetime(*args, tzinfo=UTC), tick=False)
 
 
-def create(partner, external_id, title, manufacturer="Volvo", *, livemode=True) -> Item:
+def create(partner, external_id, title, manufacturer="Volvo", *, livemode=True, price=500) -> Item:
     domain = {"domain": "automotive_part", "manufacturer": manufacturer} if manufacturer else None
     content = ItemContent(
         title=title,
         description="",
-        price=Decimal(500),
+        price=Decimal(price),
         shipping_cost=Decimal(0),
         weight_kg=None,
         currency="SEK",
@@ -43,15 +45,23 @@ def create(partner, external_id, title, manufacturer="Volvo", *, livemode=True) 
     ).item
 
 
-def listed(partner, external_id, title, manufacturer="Volvo", *, livemode=True) -> Item:
+def listed(partner, external_id, title, manufacturer="Volvo", **fields) -> Item:
     """Created, and active once its images are ready (what the pipeline does)."""
-    item = create(partner, external_id, title, manufacturer, livemode=livemode)
+    item = create(partner, external_id, title, manufacturer, **fields)
     items.transition_item(item=item, status=Item.Status.ACTIVE)
     return item
 
 
-def sell(item, platform, price) -> None:
-    items.mark_item_sold(item=item, platform=platform, price=Decimal(price))
+def sell_on_tradera(item, price) -> None:
+    """What the sync does when Tradera reports the sale."""
+    items.mark_item_sold(item=item, platform="tradera", price=Decimal(price))
+
+
+def sell_on_rheo(item) -> None:
+    """A buyer's order in the marketplace, paid, shipped and completed by staff."""
+    order = order_placed(item)
+    for step in (orders.mark_order_paid, orders.mark_order_shipped, orders.complete_order):
+        step(order_id=order.pk)
 
 
 @pytest.fixture
@@ -61,26 +71,26 @@ def dataset(clock, partner_a, partner_b):
     at(clock, 2025, 10, 1, 12)
     a0 = listed(partner_a, "A0", "Bromsok höger", "Volvo")
     at(clock, 2025, 11, 15, 12)
-    sell(a0, "tradera", 999)  # 13 months ago: outside the last 12 months
+    sell_on_tradera(a0, 999)  # 13 months ago: outside the last 12 months
     at(clock, 2026, 1, 10, 12)
     a1 = listed(partner_a, "A1", "Bromsok fram vänster", "Volvo")
     at(clock, 2026, 2, 14, 12)
-    sell(a1, "tradera", 1100)
+    sell_on_tradera(a1, 1100)
     at(clock, 2026, 3, 1, 12)
-    a2 = listed(partner_a, "A2", "Bromsok bak höger", "Volvo")
+    a2 = listed(partner_a, "A2", "Bromsok bak höger", "Volvo", price=800)
     a3 = listed(partner_a, "A3", "Strålkastare vänster", "Saab")
     at(clock, 2026, 3, 11, 12)
-    sell(a2, "rheo", 800)
+    sell_on_rheo(a2)
     at(clock, 2026, 6, 1, 10)
-    sell(a3, "tradera", "2500.50")
+    sell_on_tradera(a3, "2500.50")
     at(clock, 2026, 6, 1, 12)
-    a4 = listed(partner_a, "A4", "Generator 14V", "Volvo")
+    a4 = listed(partner_a, "A4", "Generator 14V", "Volvo", price=450)
     at(clock, 2026, 10, 31, 23, 30)  # 00:30 on 1 November in Sweden
-    sell(a4, "rheo", 450)
+    sell_on_rheo(a4)
     at(clock, 2026, 11, 1, 12)
     a5 = listed(partner_a, "A5", "Startmotor", "BMW")
     at(clock, 2026, 11, 20, 12)
-    sell(a5, "tradera", 600)
+    sell_on_tradera(a5, 600)
     items.delete_item(partner=partner_a, livemode=True, external_id="A5")  # still a sale
 
     at(clock, 2026, 11, 23, 11)
@@ -96,15 +106,13 @@ def dataset(clock, partner_a, partner_b):
     items.delete_item(partner=partner_a, livemode=True, external_id="A10")  # left unsold
     create(partner_a, "A11", "Strålkastare", "Volvo")
     items.delete_item(partner=partner_a, livemode=True, external_id="A11")  # never listed
-    a12 = listed(partner_a, "A12", "Turbo", "Volvo")
-    # A buyer's order in progress (the marketplace's ordering is not built here yet).
-    Order.objects.create(item=a12, price=a12.price)
+    order_placed(listed(partner_a, "A12", "Turbo", "Volvo"))  # a buyer's order in progress
     items.delete_item(partner=partner_a, livemode=True, external_id="A12")  # archived
 
     # Neither partner_a's test items nor partner_b's count in partner_a's live figures.
-    sell(listed(partner_a, "T1", "Bromsok", "Volvo", livemode=False), "rheo", 5000)
+    sell_on_tradera(listed(partner_a, "T1", "Bromsok", "Volvo", livemode=False), 5000)
     listed(partner_a, "T2", "Generator", "Saab", livemode=False)
-    sell(listed(partner_b, "B1", "Bromsok", "Volvo"), "tradera", 7000)
+    sell_on_tradera(listed(partner_b, "B1", "Bromsok", "Volvo"), 7000)
     listed(partner_b, "B2", "Turbo", "Volvo")
     at(clock, 2026, 11, 23, 12)
 
@@ -207,7 +215,7 @@ def test_sell_through_and_median_days_to_sale(dataset, partner_a, django_assert_
 def test_test_mode_has_figures_of_its_own(dataset, partner_a):
     assert analytics.inventory(partner=partner_a, livemode=False).by_status["active"] == 1
     [november] = analytics.revenue_by_month(partner=partner_a, livemode=False, months=1)
-    assert november.revenue == {"tradera": 0, "rheo": Decimal("5000")}
+    assert november.revenue == {"tradera": Decimal("5000"), "rheo": 0}
     assert analytics.median_days_to_sale(partner=partner_a, livemode=False) == pytest.approx(0)
 
 
