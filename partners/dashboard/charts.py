@@ -39,7 +39,7 @@ def stacked_columns(
 ) -> SafeString:
     """One column per label (a month), its segments stacked by series (a platform)."""
     totals = [sum(float(values.get(s.key, 0)) for s in series) for _, values in columns]
-    top = nice_ceiling(max(totals, default=0))
+    top = max(nice_ceiling(max(totals, default=0)), 4)  # whole numbers on the grid lines
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(columns), 1)
     parts = [_grid(top, plot_w, plot_h)]
@@ -60,6 +60,11 @@ def stacked_columns(
         parts.append(
             f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
             f'font-size="10">{escape(label)}</text>'
+        )
+    if not any(totals):
+        parts.append(
+            f'<text x="{LEFT + plot_w / 2:.0f}" y="{TOP + plot_h / 2:.0f}" text-anchor="middle" '
+            'font-size="13" fill="#5f6b76">No sales in these months</text>'
         )
     legend = "".join(
         f'<rect x="{LEFT + i * 110}" y="{HEIGHT - 12}" width="10" height="10" fill="{s.colour}"/>'

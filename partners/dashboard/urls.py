@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from partners.dashboard import forms, integration, views
+from partners.dashboard import analytics, forms, integration, views
 
 app_name = "dashboard"
 
@@ -15,6 +15,10 @@ urlpatterns = [
     path("mode", views.switch_mode, name="switch-mode"),
     path("items/", views.item_list, name="items"),
     path("items/<uuid:item_id>/", views.item_detail, name="item"),
+    path("analytics/", analytics.analytics, name="analytics"),
+    path("analytics/<slug:table>.csv", analytics.analytics_csv, name="analytics-csv"),
+    path("subscription/", analytics.subscription, name="subscription"),
+    path("subscription/change", analytics.change_subscription, name="change-subscription"),
     path("integration/", integration.integration, name="integration"),
     path("integration/keys", integration.create_key, name="create-key"),
     path("integration/keys/<uuid:key_id>/revoke", integration.revoke_key, name="revoke-key"),

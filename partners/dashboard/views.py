@@ -1,11 +1,12 @@
 """Overview, items and the item page."""
 
 from django.contrib import messages
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from items.models import Item, ItemImage
+from partners import analytics
 from partners.dashboard import forms
 from partners.dashboard.base import MODE_SESSION_KEY, paginate, partner_page, query_without_page
 from partners.dashboard.timeline import item_timeline
@@ -25,13 +26,7 @@ def _items(request):
 @partner_page
 def overview(request):
     items = _items(request)
-    by_status = dict(items.values_list("status").annotate(n=Count("pk")).order_by())
-    by_tradera = dict(
-        items.filter(tradera_listing__isnull=False)
-        .values_list("tradera_listing__status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
+    inventory = analytics.inventory(partner=request.partner, livemode=request.livemode)
     failed_images = (
         items.filter(images__status=ItemImage.Status.FAILED).distinct().order_by("-updated_at")
     )
@@ -40,10 +35,7 @@ def overview(request):
     ).select_related("tradera_listing")
     account = TraderaAccount.objects.filter(partner=request.partner, livemode=True).first()
     context = {
-        "by_status": [(s.label, s.value, by_status.get(s.value, 0)) for s in Item.Status],
-        "by_tradera": [
-            (s.label, s.value, by_tradera.get(s.value, 0)) for s in TraderaListing.Status
-        ],
+        "inventory": inventory,
         "failed_images": failed_images[:ATTENTION_LIMIT],
         "sync_errors": sync_errors.order_by("-updated_at")[:ATTENTION_LIMIT],
         "token": connect.token_health(account) if account and request.livemode else None,

@@ -77,14 +77,25 @@ class Page:
         field.send_keys(value)
         return self
 
-    def click(self, css: str):
-        self.find(css).click()
-        return self
+    def click(self, css: str, *, loads_page: bool = True):
+        return self._click(lambda: self.find(css).click(), loads_page)
 
-    def click_text(self, text: str, tag: str = "*"):
+    def click_text(self, text: str, tag: str = "*", *, loads_page: bool = True):
         from selenium.webdriver.common.by import By
 
-        self.driver.find_element(By.XPATH, f"//{tag}[normalize-space()={text!r}]").click()
+        xpath = f"//{tag}[normalize-space()={text!r}]"
+        return self._click(lambda: self.driver.find_element(By.XPATH, xpath).click(), loads_page)
+
+    def _click(self, click, loads_page: bool):
+        """A click that loads a page returns once the new page is there (Selenium's own
+        click does not wait for the navigation it starts)."""
+        from selenium.webdriver.support.expected_conditions import staleness_of
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        before = self.find("html") if loads_page else None
+        click()
+        if before is not None:
+            WebDriverWait(self.driver, 10).until(staleness_of(before))
         return self
 
     def text(self, css: str = "body") -> str:

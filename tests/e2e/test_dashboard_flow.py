@@ -89,7 +89,7 @@ def test_the_quick_start_in_the_dashboard(page, partner_a, worker, receiver, pho
     row = page.find("table.deliveries tbody tr")
     assert "webhook.test" in row.text and "succeeded" in row.text
     page.screenshot("delivery-log")
-    row.find_element("css selector", "a").click()
+    page.click("table.deliveries tbody tr a")
     assert "HTTP 200" in page.text("table.attempts")
     page.screenshot("delivery")
 
@@ -105,6 +105,16 @@ def test_the_quick_start_in_the_dashboard(page, partner_a, worker, receiver, pho
     image = page.find(".thumbs img")
     assert page.driver.execute_script("return arguments[0].naturalWidth", image) > 0
     page.screenshot("item")
+
+    # Analytics: the charts are drawn (inline SVG) with their tables beside them.
+    page.click_text("Analytics", "a")
+    charts = page.find_all("svg.chart")
+    assert len(charts) == 3 and all(chart.size["width"] > 300 for chart in charts)
+    assert "Volvo" in page.text("#manufacturers table")
+    page.screenshot("analytics")
+    page.click_text("Subscription", "a")
+    assert "Free plan" in page.text("#current-plan h2")
+    page.screenshot("subscription")
 
     page.click_text("Log out", "button")
     assert page.path.startswith("/dashboard/login/")
