@@ -275,8 +275,9 @@ def _enforce_plan_limit(item: Item) -> None:
     sees every create committed before its count, and the last to count sees them all:
     the limit is never exceeded, but creates racing for the last places may all be
     refused (their retries then pass). For the instant between the two statements a refused
-    item exists: a concurrent GET may see it, or a PUT of the same id update it (and be
-    answered 202) before it is deleted. A crash in that instant leaves it created."""
+    item exists, and a concurrent GET may see it. Nothing a partner was told is undone: a
+    PUT of the same id that updated it meanwhile (and was answered 202) keeps it, as does
+    a crash in that instant; the limit is then exceeded by that one item."""
     partner_id = Item._meta.get_field("partner").get_db_prep_value(item.partner_id, connection)
     params = [partner_id, item.livemode, *Item.PLAN_COUNTED_STATUSES, partner_id]
     with connection.cursor() as cursor:
@@ -290,7 +291,9 @@ def _enforce_plan_limit(item: Item) -> None:
         row = (plan.name, plan.max_active_items, used)
     plan_name, limit, used = row
     if limit is not None and used > limit:
-        Item.objects.filter(pk=item.pk).delete()
+        untouched = Item.objects.filter(pk=item.pk, updated_at=item.updated_at)
+        if not untouched.delete()[0]:
+            return  # updated since by another PUT, which was answered 202: it stays
         raise subscriptions.item_limit_error(
             plan_name=plan_name, limit=limit, used=used - 1, livemode=item.livemode
         )

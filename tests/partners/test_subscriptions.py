@@ -91,6 +91,41 @@ def test_a_put_that_would_create_an_item_beyond_the_limit_is_refused(api_a, part
     assert api_a.put("P3").status_code == 202
 
 
+def test_a_refused_create_that_another_put_updated_meanwhile_is_kept(api_a, partner_a):
+    """The instant between a create's INSERT and its limit check: a PUT of the same id
+    that updated the new item (answered 202) is not undone by the refusal."""
+    from items import services as items
+
+    set_limits("free", max_active_items=1)
+    assert api_a.put("P1").status_code == 202
+    over = Item(
+        partner=partner_a,
+        livemode=True,
+        external_id="P2",
+        title="Bromsok",
+        price=100,
+        shipping_cost=0,
+    )
+    assert items._insert_unless_exists(over)
+    assert api_a.put("P2", item_body(price=990)).status_code == 202  # the racing update
+
+    items._enforce_plan_limit(over)  # no refusal: the update was answered 202
+
+    assert api_a.get("P2").json()["price"] == 990
+    untouched = Item(
+        partner=partner_a,
+        livemode=True,
+        external_id="P3",
+        title="Bromsok",
+        price=100,
+        shipping_cost=0,
+    )
+    assert items._insert_unless_exists(untouched)
+    with pytest.raises(ServiceError, match="allows 1 active items"):
+        items._enforce_plan_limit(untouched)
+    assert not Item.objects.filter(external_id="P3").exists()
+
+
 def test_items_no_longer_listed_free_their_place(api_a):
     set_limits("free", max_active_items=2)
     api_a.put("P1"), api_a.put("P2")
