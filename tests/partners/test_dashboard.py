@@ -14,7 +14,7 @@ from tests.conftest import item_body
 from tests.items.imagehost import ImageHost, jpeg_bytes
 from tests.webhooks.conftest import Receiver
 from webhooks import services as webhooks
-from webhooks.models import Delivery, WebhookEndpoint
+from webhooks.models import Delivery, WebhookEndpoint, all_event_types
 
 pytestmark = pytest.mark.django_db
 
@@ -194,26 +194,15 @@ def test_the_item_list_is_paginated(browser_a, partner_a):
     assert 'href="?q=P-&amp;page=2"' in first  # the filter survives paging
 
 
-def test_the_item_page_shows_images_texts_and_a_timeline_with_each_delivery(
-    browser_a, api_a, partner_a, committed, worker, photos
+def test_the_item_page_shows_images_texts_and_a_timeline_of_its_changes(
+    browser_a, api_a, committed, worker, photos
 ):
-    receiver = Receiver()
-    webhooks.configure_endpoint(
-        partner=partner_a,
-        livemode=True,
-        url=receiver.url(),
-        enabled=True,
-        event_types=["listing.failed", "item.sold"],
-    )
-    try:
-        item = push_active(api_a, committed, worker, photos, "CAL-1", useAiEnhancement=True)
-        with committed():
-            api_a.patch_price("CAL-1", {"price": 900})
-            api_a.patch_status("CAL-1", {"status": "sold"})
-        worker()
-        html = page(browser_a, f"/dashboard/items/{item.pk}/")
-    finally:
-        receiver.close()
+    item = push_active(api_a, committed, worker, photos, "CAL-1", useAiEnhancement=True)
+    with committed():
+        api_a.patch_price("CAL-1", {"price": 900})
+        api_a.patch_status("CAL-1", {"status": "sold"})
+    worker()
+    html = page(browser_a, f"/dashboard/items/{item.pk}/")
     image = item.images.get()
     assert image.stored.thumbnail_url in html
     assert "Volvo XC90 bromsok fram vänster — 2018" in html  # the partner's text
@@ -230,27 +219,31 @@ def test_the_item_page_shows_images_texts_and_a_timeline_with_each_delivery(
     assert positions == sorted(positions)
 
 
-def test_the_timeline_shows_events_and_their_delivery_attempts(
-    browser_a, partner_a, api_a, committed, worker, photos
-):
+@pytest.fixture
+def receiver_a(partner_a):
+    """A receiver for partner_a's live events, every type."""
     receiver = Receiver()
     webhooks.configure_endpoint(
         partner=partner_a,
         livemode=True,
         url=receiver.url(),
         enabled=True,
-        event_types=["listing.failed"],
+        event_types=all_event_types(),
     )
-    try:
-        with committed():
-            api_a.put(
-                "BAD-2", item_body(imageUrls=[photos.url("/missing.jpg")], autoPublishTradera=False)
-            )
-        worker()
-        item = Item.objects.get(external_id="BAD-2")
-        html = page(browser_a, f"/dashboard/items/{item.pk}/")
-    finally:
-        receiver.close()
+    yield receiver
+    receiver.close()
+
+
+def test_the_timeline_shows_events_and_their_delivery_attempts(
+    browser_a, receiver_a, api_a, committed, worker, photos
+):
+    with committed():
+        api_a.put(
+            "BAD-2", item_body(imageUrls=[photos.url("/missing.jpg")], autoPublishTradera=False)
+        )
+    worker()
+    item = Item.objects.get(external_id="BAD-2")
+    html = page(browser_a, f"/dashboard/items/{item.pk}/")
     assert "listing.failed" in html
     assert "attempt 1" in html and "HTTP 200" in html
     assert "Images: 0 of 1 ready" in html
@@ -368,33 +361,24 @@ def test_webhook_settings_save_reveal_rotate_and_send_a_test_event(
 
 
 def test_the_delivery_log_filters_and_hides_other_partners(
-    browser_a, browser_b, partner_a, worker, committed
+    browser_a, browser_b, partner_a, receiver_a, worker, committed
 ):
-    receiver = Receiver()
-    try:
-        webhooks.configure_endpoint(
-            partner=partner_a, livemode=True, url=receiver.url(), enabled=True, event_types=[]
-        )
-        with committed():
-            webhooks.send_test_event(partner=partner_a, livemode=True)
-        worker()
-        delivery = Delivery.objects.get()
-        assert "<code>webhook.test</code>" in page(
-            browser_a, "/dashboard/integration/deliveries/?status=succeeded"
-        )
-        assert "<code>webhook.test</code>" not in page(
-            browser_a, "/dashboard/integration/deliveries/?status=failed"
-        )
-        assert "<code>webhook.test</code>" not in page(
-            browser_b, "/dashboard/integration/deliveries/"
-        )
-        assert browser_b.get(f"/dashboard/integration/deliveries/{delivery.pk}/").status_code == 404
-        assert (
-            browser_b.post(f"/dashboard/integration/deliveries/{delivery.pk}/redeliver").status_code
-            == 404
-        )
-    finally:
-        receiver.close()
+    with committed():
+        webhooks.send_test_event(partner=partner_a, livemode=True)
+    worker()
+    delivery = Delivery.objects.get()
+    assert "<code>webhook.test</code>" in page(
+        browser_a, "/dashboard/integration/deliveries/?status=succeeded"
+    )
+    assert "<code>webhook.test</code>" not in page(
+        browser_a, "/dashboard/integration/deliveries/?status=failed"
+    )
+    assert "<code>webhook.test</code>" not in page(browser_b, "/dashboard/integration/deliveries/")
+    assert browser_b.get(f"/dashboard/integration/deliveries/{delivery.pk}/").status_code == 404
+    assert (
+        browser_b.post(f"/dashboard/integration/deliveries/{delivery.pk}/redeliver").status_code
+        == 404
+    )
 
 
 def test_switching_mode_only_follows_dashboard_links(browser_a):
