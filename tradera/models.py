@@ -109,7 +109,14 @@ class TraderaListing(models.Model):
                 fields=["next_attempt_at"],
                 condition=Q(next_attempt_at__isnull=False),
                 name="listing_publish_due",
-            )
+            ),
+            # The sync finds the few listings a pass changes among all of an account's.
+            models.Index(fields=["tradera_item_id"], name="listing_tradera_item"),
+            models.Index(
+                fields=["ended_at"],
+                condition=Q(status="active", ended_at__isnull=False),
+                name="listing_awaiting_order",
+            ),
         ]
 
     def __str__(self):
