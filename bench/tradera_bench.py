@@ -509,9 +509,10 @@ def run_publish(args, report: dict, watch, tmp: str, env: dict, ports: dict, sta
         "--queues=default,images,tradera", f"--concurrency={args.concurrency}",
     ]  # fmt: skip
     if args.profile_worker:
-        # One process running the tasks itself, under cProfile (written when it stops).
+        # One process running the tasks itself, under cProfile counting CPU time (written
+        # when it stops).
         report["worker_profile"] = os.path.join(tmp, "worker.prof")
-        worker_cmd = [PYTHON, "-m", "cProfile", "-o", report["worker_profile"], *worker_cmd]
+        worker_cmd = [PYTHON, SELF, "_profiled", report["worker_profile"], *worker_cmd[1:]]
         worker_cmd += ["--pool=solo"]
     worker = stack.enter_context(
         Process("worker", worker_cmd, env, f"{tmp}/worker.log", stop_timeout=60)
@@ -849,8 +850,26 @@ def main() -> int:
     return 0
 
 
+def run_profiled(out_path: str, celery_args: list[str]) -> None:
+    """`celery <celery_args>` in this process under cProfile, timing CPU, not waits."""
+    import cProfile
+
+    from celery.__main__ import main as celery_main
+
+    profiler = cProfile.Profile(time.process_time)
+    sys.argv = ["celery", *celery_args]
+    try:
+        profiler.runcall(celery_main)
+    except SystemExit:
+        pass
+    finally:
+        profiler.dump_stats(out_path)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "_receiver":
+    if len(sys.argv) > 1 and sys.argv[1] == "_profiled":
+        run_profiled(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) > 1 and sys.argv[1] == "_receiver":
         run_receiver(int(sys.argv[2]))
     elif len(sys.argv) > 2 and sys.argv[1] == "_helper":
         rest = sys.argv[3:]
