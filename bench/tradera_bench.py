@@ -188,26 +188,25 @@ def helper_seed(name: str, listings: int, changed: int, sandbox_url: str, receiv
     seeded = time.perf_counter()
 
     now = timezone.now()
-    items = Item.objects.bulk_create(
-        [
-            Item(
-                partner=partner,
-                livemode=False,
-                external_id=f"SYNC-{name}-{n}",
-                status=Item.Status.ACTIVE,
-                title=f"Bench bromsok {n + 1}",
-                price=500,
-                shipping_cost=149,
-                content_fingerprint="bench",
-                auto_publish_tradera=True,
-                processing_due_at=None,
-                processing_nudged_at=None,
-            )
-            for n in range(listings)
-        ],
-        batch_size=5000,
-    )
-    TraderaListing.objects.bulk_create(
+    items = [
+        Item(
+            partner=partner,
+            livemode=False,
+            external_id=f"SYNC-{name}-{n}",
+            status=Item.Status.ACTIVE,
+            title=f"Bench bromsok {n + 1}",
+            price=500,
+            shipping_cost=149,
+            content_fingerprint="bench",
+            auto_publish_tradera=True,
+            processing_due_at=None,
+            processing_nudged_at=None,
+        )
+        for n in range(listings)
+    ]
+    copy_rows(Item, items, varying=("id", "external_id", "title"))
+    copy_rows(
+        TraderaListing,
         [
             TraderaListing(
                 item=item,
@@ -220,7 +219,7 @@ def helper_seed(name: str, listings: int, changed: int, sandbox_url: str, receiv
             )
             for item, tradera_id in zip(items, item_ids, strict=True)
         ],
-        batch_size=5000,
+        varying=("item_id", "ad_id", "tradera_item_id"),
     )
     created = time.perf_counter()
 
@@ -241,6 +240,31 @@ def helper_seed(name: str, listings: int, changed: int, sandbox_url: str, receiv
         "change_seconds": round(time.perf_counter() - created, 2),
     }
     print("SEED " + json.dumps(out), flush=True)
+
+
+def copy_rows(model, objects: list, varying: tuple[str, ...]) -> None:
+    """INSERT the unsaved `objects` with PostgreSQL's COPY: every concrete field as the
+    model saves it (defaults included; the automatic id left to the database), prepared
+    once from the first object except the `varying` ones (attribute names). 100,000 rows
+    in a few seconds, where bulk_create takes half a minute."""
+    from django.db import connections
+    from django.db.models import AutoField
+
+    connection = connections["default"]
+    fields = [
+        f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, AutoField))
+    ]
+    template = [f.get_db_prep_save(f.pre_save(objects[0], add=True), connection) for f in fields]
+    slots = [(n, f) for n, f in enumerate(fields) if f.attname in varying]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for obj in objects:
+            row = template.copy()
+            for n, field in slots:
+                row[n] = field.get_db_prep_save(getattr(obj, field.attname), connection)
+            copy.write_row(row)
 
 
 def _post_json(url: str, body: dict) -> dict:
