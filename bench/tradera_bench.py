@@ -16,7 +16,7 @@ What one run does, all on 127.0.0.1 and bounded in time:
   Part "publish":
   3. --keys partners, each with a test API key and a test-mode webhook endpoint on the
      receiver, through the project's services;
-  4. starts gunicorn, the worker (the Procfile's line: queues default,images,tradera,
+  4. starts gunicorn, the worker (the Procfile's line: queues default,tradera,images,
      --concurrency=2: "2 workers"), the webhooks worker and beat, as the Procfile does;
   5. warm-up: a few items with Tradera, not measured;
   6. baseline: a burst of --items items without autoPublishTradera, PUT -> `active`
@@ -48,6 +48,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -530,7 +531,7 @@ def run_publish(args, report: dict, watch, tmp: str, env: dict, ports: dict, sta
     )
     worker_cmd = [
         CELERY, "-A", "rheo", "worker", "-n", "worker@%h", "--loglevel=INFO",
-        "--queues=default,images,tradera", f"--concurrency={args.concurrency}",
+        "--queues=default,tradera,images", f"--concurrency={args.concurrency}",
     ]  # fmt: skip
     if args.profile_worker:
         # One process running the tasks itself, under cProfile counting CPU time (written
@@ -818,6 +819,10 @@ def run(args, report: dict, watch, tmp: str) -> None:
         if args.part in ("both", "sync"):
             run_sync(args, report, watch, tmp, env, ports)
         report["sandbox_log_problems"] = common.log_problems(sandbox.text())
+    if args.logs:
+        os.makedirs(args.logs, exist_ok=True)
+        for log_file in Path(tmp).glob("*.log"):
+            shutil.copy(log_file, args.logs)
 
 
 def main() -> int:
@@ -852,6 +857,7 @@ def main() -> int:
         help="where the generated JPEGs are kept between runs (shared with pipeline_throughput)",
     )
     parser.add_argument("--keep-db", action="store_true", help="leave the database in place")
+    parser.add_argument("--logs", default=None, help="copy the processes' logs to this folder")
     parser.add_argument("--commit", default=None, help="the commit measured, from an export")
     common.add_wait_quiet_option(parser)
     args = parser.parse_args()

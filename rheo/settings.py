@@ -269,6 +269,10 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesyste
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # kombu's Redis transport, reusing its redis-py client (see rheo/broker.py).
     CELERY_BROKER_TRANSPORT = "rheo.broker:RedisTransport"
+    # A worker takes from its queues in the order its --queues lists them, not in turn:
+    # work that finishes an item (a publish waiting for Tradera) does not queue behind a
+    # burst of new work (image jobs). See the Procfile.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "processed", "control"):
