@@ -756,7 +756,7 @@ def run(args, report: dict, watch: common.Watch, tmp: str) -> None:
         )
         worker_cmd = [
             CELERY, "-A", "rheo", "worker", "-n", "worker@%h", "--loglevel=INFO",
-            "--queues=default,images,tradera", f"--concurrency={args.concurrency}",
+            "--queues=default,tradera,images", f"--concurrency={args.concurrency}",
         ]  # fmt: skip
         worker = stack.enter_context(
             Process("worker", worker_cmd, env, f"{tmp}/worker.log", stop_timeout=30)

@@ -291,6 +291,10 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesyste
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # kombu's Redis transport, reusing its redis-py client (see rheo/broker.py).
     CELERY_BROKER_TRANSPORT = "rheo.broker:RedisTransport"
+    # A worker takes from its queues in the order its --queues lists them, not in turn:
+    # work that finishes an item (a publish waiting for Tradera) does not queue behind a
+    # burst of new work (image jobs). See the Procfile.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "processed", "control"):
@@ -324,6 +328,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connection around every task unless this is
+# set (then only every this many tasks); rheo.celery closes it as Django does between
+# requests instead.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # The database is the queue; a Celery message is only a nudge. The sweeper nudges

@@ -34,10 +34,9 @@ class TraderaAccount(models.Model):
     user_id = models.BigIntegerField(help_text="Tradera's id of the seller.")
     token = EncryptedTextField(help_text="The seller's token, encrypted.")
     token_expires_at = models.DateTimeField(null=True, blank=True)
-    # The sync's place: the highest row version seen, and the end of the last window of
-    # orders read. Saved only when a pass completes, so an interrupted one is redone.
-    last_row_version = models.BigIntegerField(default=0)
-    orders_synced_until = models.DateTimeField(null=True, blank=True)
+    # The sync's place: the end of the last window of orders and ended auctions read.
+    # Saved only when a pass completes, so an interrupted one is redone.
+    synced_until = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     last_sync_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -93,6 +92,9 @@ class TraderaListing(models.Model):
     sold_at = models.DateTimeField(null=True, blank=True)
     tradera_order_id = models.BigIntegerField(null=True, blank=True)
     buyer_alias = models.CharField(max_length=100, blank=True)
+    # When the sync saw the auction end on Tradera (its end date). While the listing is
+    # still active, Tradera has a winner whose order the sync waits for (see tradera.sync).
+    ended_at = models.DateTimeField(null=True, blank=True)
 
     wanted_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     end_wanted = models.BooleanField(default=False)
@@ -107,7 +109,14 @@ class TraderaListing(models.Model):
                 fields=["next_attempt_at"],
                 condition=Q(next_attempt_at__isnull=False),
                 name="listing_publish_due",
-            )
+            ),
+            # The sync finds the few listings a pass changes among all of an account's.
+            models.Index(fields=["tradera_item_id"], name="listing_tradera_item"),
+            models.Index(
+                fields=["ended_at"],
+                condition=Q(status="active", ended_at__isnull=False),
+                name="listing_awaiting_order",
+            ),
         ]
 
     def __str__(self):

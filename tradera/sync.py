@@ -1,12 +1,28 @@
 """The sync: what happened on Tradera since the last pass, for one seller account at a
-time, in calls that do not grow with the number of listings.
+time, in two calls whatever the number of listings and of changes.
 
-One pass: the account's orders in the window since the last pass (one GetSellerOrders:
-each line names our item in OwnReferences) → sales; the items changed since the highest
-row version seen (one GetUpdatedSellerItems) → for those of ours still running, a GetItem
-to tell an unsold end. Every change is a conditional update of the listing, so a pass
-that is interrupted and run again records nothing twice; the account's place is saved
-only when the pass completes.
+A pass reads one window of time, from OVERLAP before the end of the last completed pass
+(the first: FIRST_WINDOW before the account was made) to now, with two seller-level calls:
+
+- GetSellerOrders: the orders Tradera made in the window. Each line names one of our
+  auctions: it sold (the listing and the item become `sold`; item.sold).
+- GetSellerItems (ended auctions, by end date): the auctions that ended in the window,
+  each with Tradera's Status. One of ours that is still `active` once the orders are
+  applied (no order names it)
+    - with no winner (Status.GotWinner false) ended unsold: `ended`, listing.ended;
+    - with a winner sold, and Tradera has not made its order yet. It stays `active`, its
+      end noted (`ended_at`), and no listing.ended is sent. Later passes read orders from
+      the earliest such end onwards, so the order is found whenever Tradera makes it and
+      however it dates it. Should none come within ORDER_WAIT, the sale fell through: the
+      auction ended unsold after all (listing.ended).
+
+So item.sold is never lost, and listing.ended is never sent for an auction Tradera says
+was won. Were Tradera to make an order for an auction it said had no winner, the sale is
+still recorded (from `ended` too) and item.sold follows listing.ended.
+
+Every change is a conditional update of the listing, so a window read twice (the overlap)
+or a pass interrupted and run again records nothing twice; the account's place moves
+only when a pass completes.
 """
 
 import logging
@@ -15,6 +31,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from items import services as items
@@ -22,24 +39,27 @@ from items.models import Item, SalePlatform
 from rheo.celery import app as celery_app
 from rheo.celery import send_on_commit
 from rheo.errors import ServiceError
-from tradera.client import Seller, TraderaError, for_mode
+from tradera.client import AuctionState, Seller, SellerOrder, TraderaError, for_mode
 from tradera.models import AD_URL, TraderaAccount, TraderaListing
 from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
 SYNC_TASK = "tradera.sync_account"
-# Orders are read from a little before the last window's end: Tradera's clock and ours
-# may differ, and a sale read twice is recorded once.
-ORDER_OVERLAP = timedelta(hours=1)
+# Each window starts a little before the last one ended: Tradera's clock and ours may
+# differ, and an order or an end read twice is recorded once.
+OVERLAP = timedelta(hours=1)
 FIRST_WINDOW = timedelta(days=30)
+# Ends are asked for up to this far ahead: an auction that ended early (bought now, or
+# ended by its seller on Tradera) may keep its planned end date, at most 14 days on.
+LONGEST_AUCTION = timedelta(days=15)
+ORDER_WAIT = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
 class SyncResult:
     sales: int
     unsold: int
-    calls: int
 
 
 def sync_all_accounts() -> int:
@@ -71,40 +91,28 @@ def sync_account(*, account_id: int) -> SyncResult | None:
     client = for_mode(account.livemode).charged_to("sync")
     seller = Seller(user_id=account.user_id, token=account.token)
     now = timezone.now()
-    since = (account.orders_synced_until or account.created_at - FIRST_WINDOW) - ORDER_OVERLAP
-    calls = 0
+    since = (account.synced_until or account.created_at - FIRST_WINDOW) - OVERLAP
+    waiting_since = _awaiting_order(account).aggregate(first=Min("ended_at"))["first"]
     try:
         # The wire carries whole seconds: ask a little past now, not to now cut short.
-        orders = client.get_seller_orders(seller, since, now + timedelta(minutes=1))
-        updated = client.get_updated_seller_items(seller, account.last_row_version)
-        calls += 2
-        sales = 0
-        for order in orders:
-            for line in order.lines:
-                sales += _record_sale(account, order, line)
-        unsold = 0
-        watched = _listings(account).filter(
-            status=TraderaListing.Status.ACTIVE,
-            tradera_item_id__in=[u.item_id for u in updated],
+        orders = client.get_seller_orders(
+            seller, min(since, waiting_since or since), now + timedelta(minutes=1)
         )
-        for listing in watched:
-            state = client.get_item(listing.tradera_item_id)
-            calls += 1
-            if state is not None and state.ended and not state.got_winner:
-                unsold += _record_unsold_end(listing)
+        ended = client.get_seller_items(seller, since, now + LONGEST_AUCTION)
     except TraderaError as exc:
         # Recorded on the account (staff see it) and tried again at the next pass, from
         # the same place; the other accounts' jobs are not affected.
         TraderaAccount.objects.filter(pk=account.pk).update(last_sync_error=exc.message[:500])
         logger.warning("tradera sync of account %s failed: %s", account.pk, exc)
         return None
+    sales = _record_sales(account, orders)
+    unsold = _record_ends(account, ended)
+    for listing in _awaiting_order(account).filter(ended_at__lt=now - ORDER_WAIT):
+        unsold += _record_unsold_end(listing, ended_at=listing.ended_at)
     TraderaAccount.objects.filter(pk=account.pk).update(
-        last_row_version=max([account.last_row_version, *(u.row_version for u in updated)]),
-        orders_synced_until=now,
-        last_synced_at=now,
-        last_sync_error="",
+        synced_until=now, last_synced_at=now, last_sync_error=""
     )
-    return SyncResult(sales=sales, unsold=unsold, calls=calls)
+    return SyncResult(sales=sales, unsold=unsold)
 
 
 def _listings(account: TraderaAccount):
@@ -113,11 +121,27 @@ def _listings(account: TraderaAccount):
     ).select_related("item__partner")
 
 
-def _record_sale(account, order, line) -> int:
+def _awaiting_order(account: TraderaAccount):
+    """Auctions Tradera says were won, whose order has not come yet."""
+    return _listings(account).filter(status=TraderaListing.Status.ACTIVE, ended_at__isnull=False)
+
+
+def _record_sales(account: TraderaAccount, orders: list[SellerOrder]) -> int:
+    lines = [(order, line) for order in orders for line in order.lines]
+    not_sold = _listings(account).filter(
+        status__in=[TraderaListing.Status.ACTIVE, TraderaListing.Status.ENDED],
+        tradera_item_id__in={line.item_id for _order, line in lines},
+    )
+    by_item = {listing.tradera_item_id: listing for listing in not_sold}
+    return sum(
+        _record_sale(by_item[line.item_id], order, line)
+        for order, line in lines
+        if line.item_id in by_item
+    )
+
+
+def _record_sale(listing: TraderaListing, order, line) -> int:
     """The order line's item is sold: once, whatever number of passes read it."""
-    listing = _listings(account).filter(tradera_item_id=line.item_id).first()
-    if listing is None:
-        return 0
     price = Decimal(str(line.unit_price))
     with transaction.atomic():
         changed = TraderaListing.objects.filter(
@@ -149,11 +173,31 @@ def _record_sale(account, order, line) -> int:
     return 1
 
 
-def _record_unsold_end(listing: TraderaListing) -> int:
+def _record_ends(account: TraderaAccount, ended: list[AuctionState]) -> int:
+    """Ended auctions that are still running in Rheo (no order has named them): unsold,
+    or won and waiting for their order."""
+    by_item = {auction.item_id: auction for auction in ended}
+    running = _listings(account).filter(
+        status=TraderaListing.Status.ACTIVE, tradera_item_id__in=set(by_item)
+    )
+    unsold = 0
+    for listing in running:
+        auction = by_item[listing.tradera_item_id]
+        ended_at = auction.end_date or timezone.now()
+        if not auction.got_winner:
+            unsold += _record_unsold_end(listing, ended_at=ended_at)
+        elif listing.ended_at is None:
+            TraderaListing.objects.filter(pk=listing.pk, ended_at__isnull=True).update(
+                ended_at=ended_at
+            )
+    return unsold
+
+
+def _record_unsold_end(listing: TraderaListing, *, ended_at) -> int:
     with transaction.atomic():
         changed = TraderaListing.objects.filter(
             pk=listing.pk, status=TraderaListing.Status.ACTIVE
-        ).update(status=TraderaListing.Status.ENDED)
+        ).update(status=TraderaListing.Status.ENDED, ended_at=ended_at)
         if not changed:
             return 0
         ad_id = str(listing.tradera_item_id)

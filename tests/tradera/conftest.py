@@ -22,7 +22,13 @@ from tradera.sandbox.server import Config, SandboxServer
 RECORDED = Path(__file__).parent / "recorded"
 SANDBOX_APP = {"app_id": 1, "app_key": "rheo-sandbox-app-key"}
 # One auction day lasts one real second; tests mostly move the clock instead.
-FAST = {"speed": 86_400, "processingSeconds": 0, "quota": 100_000, "quotaWindowSeconds": 86_400}
+FAST = {
+    "speed": 86_400,
+    "processingSeconds": 0,
+    "orderSeconds": 0,
+    "quota": 100_000,
+    "quotaWindowSeconds": 86_400,
+}
 
 
 def auction(**overrides) -> NewAuction:

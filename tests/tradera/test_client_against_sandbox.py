@@ -1,6 +1,7 @@
 """The client against the sandbox over real HTTP: the queued publish flow, Tradera's
 refusals, transient failures, and what the sync reads."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +16,15 @@ def publish(client, seller, item=None):
     queued = client.add_item(seller, item or auction())
     client.add_item_commit(seller, queued.request_id)
     return queued
+
+
+def listed(client, seller, item_id, active="all"):
+    """The auction as GetSellerItems tells it (None: not among the seller's auctions)."""
+    now = datetime.now(UTC)
+    found = client.get_seller_items(
+        seller, now - timedelta(days=60), now + timedelta(days=60), active
+    )
+    return next((a for a in found if a.item_id == item_id), None)
 
 
 def failure(call) -> TraderaError:
@@ -34,7 +44,7 @@ class TestQueuedPublishing:
 
         [result] = client.get_request_results(seller, [queued.request_id])
         assert result.request_id == queued.request_id and result.ok
-        state = client.get_item(queued.item_id)
+        state = listed(client, seller, queued.item_id)
         assert state.item_id == queued.item_id
         assert state.own_references == ("rheo:abc",)
         assert not state.ended and state.opening_bid == 500
@@ -47,7 +57,7 @@ class TestQueuedPublishing:
         sandbox.advance(days=30)
 
         assert client.get_request_results(seller, [queued.request_id]) == []
-        assert client.get_item(queued.item_id) is None
+        assert listed(client, seller, queued.item_id) is None
 
     def test_a_request_is_pending_until_tradera_has_processed_it(self, client, seller, sandbox):
         sandbox.settings(processingSeconds=60)
@@ -126,12 +136,12 @@ class TestFailures:
         assert expired.code == "token_invalid" and expired.permanent
 
     def test_an_injected_expired_token_is_permanent(self, client, seller, sandbox):
-        sandbox.fail("expired_token", operation="GetUpdatedSellerItems")
+        sandbox.fail("expired_token", operation="GetSellerOrders")
 
-        expired = failure(lambda: client.get_updated_seller_items(seller, 0))
+        expired = failure(lambda: client.get_seller_orders(seller, *_around_now()))
 
         assert expired.code == "token_invalid" and expired.permanent
-        assert client.get_updated_seller_items(seller, 0) == []  # only the next call
+        assert client.get_seller_orders(seller, *_around_now()) == []  # only the next call
 
     def test_a_server_error_is_transient(self, client, seller, sandbox):
         sandbox.fail("server_error", operation="AddItem")
@@ -154,20 +164,22 @@ class TestFailures:
 
         assert (refused.code, refused.message) == ("refused", "Category 1000860 is closed")
 
-    def test_an_injected_quota_error_is_transient_with_its_retry_time(self, client, sandbox):
-        sandbox.fail("quota", operation="GetItem", seconds=900)
+    def test_an_injected_quota_error_is_transient_with_its_retry_time(
+        self, client, seller, sandbox
+    ):
+        sandbox.fail("quota", operation="GetSellerItems", seconds=900)
 
-        quota = failure(lambda: client.get_item(1))
+        quota = failure(lambda: listed(client, seller, 1))
 
         assert quota.code == "quota_exceeded" and not quota.permanent and quota.deferred
         assert quota.retry_after == 900
 
-    def test_the_sandbox_enforces_its_call_quota(self, client, sandbox):
+    def test_the_sandbox_enforces_its_call_quota(self, client, seller, sandbox):
         sandbox.settings(quota=2, quotaWindowSeconds=3600)
-        client.get_item(1)
-        client.get_item(2)
+        client.end_item(seller, 1)
+        client.get_seller_orders(seller, *_around_now())
 
-        quota = failure(lambda: client.get_item(3))
+        quota = failure(lambda: listed(client, seller, 1))
 
         assert quota.code == "quota_exceeded"
         assert 3590 <= quota.retry_after <= 3600
@@ -175,28 +187,54 @@ class TestFailures:
     def test_wrong_application_keys_are_refused(self, sandbox):
         stranger = TraderaClient(sandbox.api_url, app_id=1, app_key="wrong", timeout=0.5)
 
-        assert failure(lambda: stranger.get_item(1)).code == "forbidden"
+        assert failure(lambda: stranger.fetch_token(1, str(uuid.uuid4()))).code == "forbidden"
 
 
 class TestWatching:
-    def test_updated_seller_items_report_each_change_once_by_row_version(
+    def test_seller_items_list_the_auctions_that_ended_in_the_window(self, client, seller, sandbox):
+        unsold, won, running = (publish(client, seller) for _ in range(3))
+        sandbox.end(unsold.item_id)
+        sandbox.bid(won.item_id, 600)
+        sandbox.end(won.item_id)
+        now = datetime.now(UTC)
+
+        ended = client.get_seller_items(seller, now - timedelta(minutes=5), now + timedelta(days=1))
+
+        assert [(a.item_id, a.ended, a.got_winner) for a in ended] == [
+            (unsold.item_id, True, False),
+            (won.item_id, True, True),
+        ]
+        assert ended[1].max_bid == 600 and ended[1].total_bids == 1
+        assert (
+            client.get_seller_items(seller, now + timedelta(minutes=5), now + timedelta(days=1))
+            == []
+        )
+        assert [
+            a.item_id
+            for a in client.get_seller_items(seller, now, now + timedelta(days=8), "active")
+        ] == [running.item_id]
+        assert sandbox.calls()["GetSellerItems"] == 3
+
+    def test_other_sellers_items_are_not_listed(self, client, seller, sandbox):
+        other = publish(client, sandbox.seller("Bildelar Norr AB"))
+
+        assert listed(client, seller, other.item_id) is None
+
+    def test_an_order_tradera_makes_after_the_end_shows_as_a_winner_first(
         self, client, seller, sandbox
     ):
-        first, second = publish(client, seller), publish(client, seller)
-        changes = client.get_updated_seller_items(seller, row_version=0)
-        assert [c.item_id for c in changes] == [first.item_id, second.item_id]
-        high = max(c.row_version for c in changes)
-        assert client.get_updated_seller_items(seller, row_version=high) == []
+        sandbox.settings(orderSeconds=60)
+        queued = publish(client, seller)
+        sandbox.bid(queued.item_id, 700)
+        sandbox.end(queued.item_id)
 
-        sandbox.bid(second.item_id, 600)
+        assert listed(client, seller, queued.item_id, "inactive").got_winner
+        assert client.get_seller_orders(seller, *_around_now()) == []
 
-        [changed] = client.get_updated_seller_items(seller, row_version=high)
-        assert changed.item_id == second.item_id and changed.row_version > high
+        sandbox.advance(seconds=61)
 
-    def test_other_sellers_items_are_not_reported(self, client, seller, sandbox):
-        publish(client, sandbox.seller("Bildelar Norr AB"))
-
-        assert client.get_updated_seller_items(seller, 0) == []
+        [order] = client.get_seller_orders(seller, *_around_now())
+        assert order.lines[0].item_id == queued.item_id
 
     def test_a_buy_now_becomes_an_order_with_our_own_references(self, client, seller, sandbox):
         queued = publish(client, seller, auction(buy_now_price=900, own_references=("rheo:42",)))
@@ -212,7 +250,7 @@ class TestWatching:
             900,
             ("rheo:42",),
         )
-        assert client.get_item(queued.item_id).ended
+        assert listed(client, seller, queued.item_id).ended
 
     def test_a_won_auction_becomes_an_order_when_it_ends(self, client, seller, sandbox):
         queued = publish(client, seller, auction(reserve_price=700))
@@ -224,7 +262,7 @@ class TestWatching:
 
         [order] = client.get_seller_orders(seller, *_around_now(days=8))
         assert order.lines[0].item_id == queued.item_id and order.sub_total == 720
-        state = client.get_item(queued.item_id)
+        state = listed(client, seller, queued.item_id, "inactive")
         assert (state.ended, state.got_winner, state.max_bid, state.total_bids) == (
             True,
             True,
@@ -238,20 +276,20 @@ class TestWatching:
 
         sandbox.end(queued.item_id)
 
-        state = client.get_item(queued.item_id)
+        state = listed(client, seller, queued.item_id, "inactive")
         assert state.ended and not state.got_winner and not state.reserve_price_reached
         assert client.get_seller_orders(seller, *_around_now()) == []
 
     def test_the_accelerated_clock_ends_auctions(self, client, seller, sandbox):
         queued = publish(client, seller, auction(duration_days=3))
-        state = client.get_item(queued.item_id)
+        state = listed(client, seller, queued.item_id)
         lasts = (state.end_date - state.start_date).total_seconds()
         assert lasts == pytest.approx(3, abs=0.001)  # one auction day lasts a second here
 
         sandbox.advance(days=2.9)
-        assert not client.get_item(queued.item_id).ended
+        assert not listed(client, seller, queued.item_id).ended
         sandbox.advance(days=0.2)
-        assert client.get_item(queued.item_id).ended
+        assert listed(client, seller, queued.item_id).ended
 
 
 class TestChangingARunningAuction:
@@ -259,14 +297,14 @@ class TestChangingARunningAuction:
         queued = publish(client, seller)
 
         assert client.end_item(seller, queued.item_id) is True
-        assert client.get_item(queued.item_id).ended
+        assert listed(client, seller, queued.item_id).ended
 
     def test_end_item_is_refused_once_there_are_bids(self, client, seller, sandbox):
         queued = publish(client, seller)
         sandbox.bid(queued.item_id, 500)
 
         assert client.end_item(seller, queued.item_id) is False
-        assert not client.get_item(queued.item_id).ended
+        assert not listed(client, seller, queued.item_id).ended
 
     def test_prices_change_while_there_are_no_bids(self, client, seller, sandbox):
         queued = publish(client, seller, auction(reserve_price=800))

@@ -21,7 +21,6 @@ from tradera.client import (
     Token,
     TraderaClient,
     TraderaError,
-    UpdatedItem,
 )
 
 SELLER = Seller(user_id=5550001, token="seller-token-abc")
@@ -91,32 +90,49 @@ CASES = {
         lambda c: c.set_prices(SELLER, 612345678, 450, reserve_price=700, buy_now_price=900),
         PriceChange(ok=False, errors=("Prices cannot be changed on an item with bids.",)),
     ),
-    "get_updated_seller_items": (
+    "get_seller_items": (
         "RestrictedService.asmx",
-        "GetUpdatedSellerItems",
-        lambda c: c.get_updated_seller_items(SELLER, row_version=1052),
-        [UpdatedItem(612345678, 1060, "Auction"), UpdatedItem(612345679, 1063, "PureBuyItNow")],
-    ),
-    "get_item": (
-        "PublicService.asmx",
-        "GetItem",
-        lambda c: c.get_item(612345678),
-        AuctionState(
-            item_id=612345678,
-            title="Volvo XC90 bromsok fram vänster 2018",
-            own_references=(RHEO_REF,),
-            start_date=datetime(2026, 11, 23, 13, 5, tzinfo=STOCKHOLM_WINTER),
-            end_date=datetime(2026, 11, 30, 13, 5, 0, 123456, tzinfo=STOCKHOLM_WINTER),
-            opening_bid=500,
-            max_bid=820,
-            total_bids=3,
-            reserve_price_reached=True,
-            buy_now_price=None,
-            item_link="https://www.tradera.com/item/612345678",
-            ended=True,
-            got_bidders=True,
-            got_winner=True,
+        "GetSellerItems",
+        lambda c: c.get_seller_items(
+            SELLER,
+            datetime(2026, 11, 30, 11, 45, tzinfo=STOCKHOLM_WINTER),
+            datetime(2026, 12, 15, 12, 0, tzinfo=UTC),
         ),
+        [
+            AuctionState(
+                item_id=612345678,
+                title="Volvo XC90 bromsok fram vänster 2018",
+                own_references=(RHEO_REF,),
+                start_date=datetime(2026, 11, 23, 13, 5, tzinfo=STOCKHOLM_WINTER),
+                end_date=datetime(2026, 11, 30, 13, 5, 0, 123456, tzinfo=STOCKHOLM_WINTER),
+                opening_bid=500,
+                max_bid=820,
+                total_bids=3,
+                reserve_price_reached=True,
+                buy_now_price=None,
+                item_link="https://www.tradera.com/item/612345678",
+                ended=True,
+                got_bidders=True,
+                got_winner=True,
+            ),
+            AuctionState(
+                item_id=612345679,
+                title="Strålkastare V70 höger",
+                own_references=(),
+                # no zone on the wire: Stockholm's time (winter, UTC+1)
+                start_date=datetime(2026, 11, 23, 13, 10, tzinfo=STOCKHOLM_WINTER),
+                end_date=datetime(2026, 11, 30, 13, 10, tzinfo=STOCKHOLM_WINTER),
+                opening_bid=300,
+                max_bid=0,
+                total_bids=0,
+                reserve_price_reached=True,
+                buy_now_price=450,
+                item_link="https://www.tradera.com/item/612345679",
+                ended=True,
+                got_bidders=False,
+                got_winner=False,
+            ),
+        ],
     ),
     "get_seller_orders": (
         "OrderService.asmx",
@@ -169,18 +185,25 @@ def test_each_call_sends_the_recorded_request_and_reads_the_recorded_answer(reco
     assert sent.headers["SOAPAction"] == f'"http://api.tradera.com/{operation}"'
     assert sent.headers["Content-Type"] == "text/xml; charset=utf-8"
     assert result == expected
-    if isinstance(expected, AuctionState):  # times compare as instants: check the zone too
-        assert _offsets(result) == _offsets(expected)
+    if name == "get_seller_items":  # times compare as instants: check the zone too
+        assert [_offsets(a) for a in result] == [_offsets(a) for a in expected]
 
 
 def _offsets(value):
     return [v.utcoffset() for v in vars(value).values() if isinstance(v, datetime)]
 
 
-def test_an_unknown_item_reads_as_none(recorder):
-    recorder.answer(200, "get_item_unknown.response.xml")
+def test_no_ended_items_read_as_an_empty_list(recorder):
+    recorder.answer(
+        200,
+        '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap='
+        '"http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><GetSellerItemsResponse '
+        'xmlns="http://api.tradera.com"><GetSellerItemsResult /></GetSellerItemsResponse>'
+        "</soap:Body></soap:Envelope>",
+    )
 
-    assert tradera(recorder).get_item(1) is None
+    now = datetime.now(UTC)
+    assert tradera(recorder).get_seller_items(SELLER, now, now) == []
 
 
 def test_times_without_a_zone_are_read_as_stockholm_time(recorder):
@@ -247,7 +270,7 @@ def test_a_403_without_a_seller_blames_the_applications_keys(recorder):
     recorder.answer(403, "Forbidden")
 
     with pytest.raises(TraderaError) as failed:
-        tradera(recorder).get_item(612345678)
+        tradera(recorder).fetch_token(5550001, "6f1c2a9e-58b4-4e0f-9d8a-2b7c4f3e1a90")
 
     assert failed.value.code == "forbidden" and failed.value.permanent
 

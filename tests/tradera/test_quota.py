@@ -105,18 +105,18 @@ def test_two_budget_objects_of_one_name_share_the_count():
     assert isinstance(one.spend("sync"), Deferred)
 
 
-def test_the_client_defers_without_calling_tradera_once_the_budget_is_spent(sandbox):
+def test_the_client_defers_without_calling_tradera_once_the_budget_is_spent(sandbox, seller):
     budget = local_budget(allowance=1, sync_reserve=0)
     client = TraderaClient(sandbox.api_url, **SANDBOX_APP, timeout=1, budget=budget)
-    client.get_item(1)
+    client.end_item(seller, 1)
 
     with pytest.raises(TraderaError) as deferred:
-        client.get_item(2)
+        client.end_item(seller, 2)
 
     assert deferred.value.code == "budget_spent"
     assert deferred.value.deferred and not deferred.value.permanent
     assert deferred.value.retry_after > 86_000
-    assert sandbox.calls() == {"GetItem": 1}
+    assert sandbox.calls() == {"EndItem": 1}
 
 
 def test_publishing_calls_spend_the_publish_share_and_watching_calls_the_sync_share(
@@ -129,19 +129,20 @@ def test_publishing_calls_spend_the_publish_share_and_watching_calls_the_sync_sh
 
     with pytest.raises(TraderaError):
         client.end_item(seller, 1)
-    client.get_updated_seller_items(seller, 0)
+    now = datetime.now(UTC)
+    client.get_seller_items(seller, now, now)
     client.charged_to("sync").end_item(seller, 1)
 
-    assert budget.usage() == {"EndItem": 4, "GetUpdatedSellerItems": 1}
+    assert budget.usage() == {"EndItem": 4, "GetSellerItems": 1}
 
 
-def test_traderas_429_stops_every_caller_until_its_retry_time(sandbox):
+def test_traderas_429_stops_every_caller_until_its_retry_time(sandbox, seller):
     budget = local_budget(allowance=1000)
     client = TraderaClient(sandbox.api_url, **SANDBOX_APP, timeout=1, budget=budget)
-    sandbox.fail("quota", operation="GetItem", seconds=600)
+    sandbox.fail("quota", operation="EndItem", seconds=600)
 
     with pytest.raises(TraderaError):
-        client.get_item(1)
+        client.end_item(seller, 1)
 
     later = budget.spend("sync")
     assert isinstance(later, Deferred) and 590 <= later.seconds <= 600

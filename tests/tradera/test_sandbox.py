@@ -109,6 +109,26 @@ def test_reset_forgets_everything(sandbox, client, seller):
     )
 
 
+def test_bulk_seeding_makes_running_auctions_of_a_seller_at_once(sandbox, client, seller):
+    seeded = requests.post(
+        f"{sandbox.url}control/sellers/{seller.user_id}/auctions",
+        json={"count": 500, "title": "Bromsok", "startPrice": 250},
+        timeout=10,
+    )
+
+    assert seeded.status_code == 200
+    ids = seeded.json()["itemIds"]
+    assert len(ids) == len(set(ids)) == 500
+    first = sandbox.auction(ids[0])
+    assert (first["state"], first["title"], first["startPrice"]) == ("active", "Bromsok 1", 250)
+    sandbox.end(ids[-1])
+    assert client.add_item(seller, auction()).item_id not in ids  # ids go on after them
+    stranger = requests.post(
+        f"{sandbox.url}control/sellers/999999/auctions", json={"count": 1}, timeout=5
+    )
+    assert stranger.status_code == 409
+
+
 def test_the_command_line_starts_a_sandbox_with_its_own_sqlite_file(tmp_path):
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
@@ -140,6 +160,7 @@ def test_the_command_line_starts_a_sandbox_with_its_own_sqlite_file(tmp_path):
         assert answer == {
             "speed": 1440.0,
             "processingSeconds": 2.0,
+            "orderSeconds": 0.0,
             "quota": 7,
             "quotaWindowSeconds": 86400,
         }

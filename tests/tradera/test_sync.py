@@ -2,8 +2,11 @@
 partner's test key can make them happen on demand."""
 
 import json
+from datetime import timedelta
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from items.models import Item
 from tests.conftest import item_body
@@ -71,25 +74,78 @@ def test_an_auction_that_ends_unsold_sends_listing_ended(
     assert len(payloads("listing.ended")) == 1
 
 
-def test_a_pass_costs_the_same_calls_however_many_listings_there_are(
+def calls_of_a_pass(sandbox, committed, worker) -> dict[str, int]:
+    """The Tradera calls one sync pass makes, as the sandbox counted them."""
+    before = sandbox.calls()
+    sync_pass(committed, worker)
+    after = sandbox.calls()
+    return {op: after[op] - before.get(op, 0) for op in after if after[op] > before.get(op, 0)}
+
+
+def test_a_pass_spends_two_calls_however_many_listings_and_changes_there_are(
     api_a_test, committed, worker, photo, sandbox
 ):
-    for n in range(6):
+    push(api_a_test, committed, photo, external_id="P0")
+    worker()
+    sync_pass(committed, worker)  # catches up on the publishing
+    sandbox.end(TraderaListing.objects.get().tradera_item_id)  # one listing, one change
+    one = calls_of_a_pass(sandbox, committed, worker)
+
+    for n in range(1, 10):
         push(api_a_test, committed, photo, external_id=f"P{n}")
     worker()
-    assert TraderaListing.objects.filter(status="active").count() == 6
-    sync_pass(committed, worker)  # catches up on the publishing's own changes
-    before = sandbox.calls()
-    sandbox.end(TraderaListing.objects.first().tradera_item_id)  # one of six changes
+    running = TraderaListing.objects.filter(status="active").order_by("pk")
+    assert running.count() == 9
+    for listing in running[:3]:
+        sandbox.end(listing.tradera_item_id)
+    for listing in running[3:6]:
+        sandbox.bid(listing.tradera_item_id, 1200)
+        sandbox.end(listing.tradera_item_id)
+    many = calls_of_a_pass(sandbox, committed, worker)  # ten listings, six changes
+
+    assert one == many == {"GetSellerOrders": 1, "GetSellerItems": 1}
+    assert len(payloads("listing.ended")) == 4
+    assert len(payloads("item.sold")) == 3
+
+
+def test_a_won_auction_waits_for_its_order_and_never_sends_listing_ended(
+    api_a_test, committed, worker, sandbox, live
+):
+    sandbox.settings(orderSeconds=30)  # Tradera makes the order half a minute after the end
+    sandbox.bid(live, 1100)
+    sandbox.end(live)
+
+    result = sync_pass(committed, worker)  # ended, won, no order yet
+
+    assert (result.sales, result.unsold) == (0, 0)
+    assert api_a_test.get("ERP_PART_12345").json()["traderaStatus"] == "active"
+    assert payloads("listing.ended") == []
+
+    sandbox.advance(seconds=31)
     result = sync_pass(committed, worker)
-    after = sandbox.calls()
-    spent = {op: after.get(op, 0) - before.get(op, 0) for op in after}
-    assert {op: n for op, n in spent.items() if n} == {
-        "GetSellerOrders": 1,
-        "GetUpdatedSellerItems": 1,
-        "GetItem": 1,
-    }
-    assert result.calls == 3
+
+    assert (result.sales, result.unsold) == (1, 0)
+    body = api_a_test.get("ERP_PART_12345").json()
+    assert (body["rheoStatus"], body["traderaStatus"]) == ("sold", "sold")
+    assert [p["data"]["salePrice"] for p in payloads("item.sold")] == [1100]
+    assert payloads("listing.ended") == []
+
+
+def test_a_won_auction_whose_order_never_comes_ends_unsold_after_a_day(
+    api_a_test, committed, worker, sandbox, live
+):
+    sandbox.settings(orderSeconds=30 * 86_400)  # never, as far as this test goes
+    sandbox.bid(live, 1100)
+    sandbox.end(live)
+    sync_pass(committed, worker)
+    assert payloads("listing.ended") == []
+
+    with time_machine.travel(timezone.now() + timedelta(hours=25), tick=True):
+        result = sync_pass(committed, worker)
+
+    assert (result.sales, result.unsold) == (0, 1)
+    assert api_a_test.get("ERP_PART_12345").json()["traderaStatus"] == "ended"
+    assert len(payloads("listing.ended")) == 1
 
 
 def test_simulate_sold_sends_the_real_webhook(api_a_test, committed, worker, live):

@@ -38,7 +38,6 @@ from tradera.client.types import (
     SellerOrder,
     Shipping,
     Token,
-    UpdatedItem,
 )
 from tradera.quota import CallBudget
 
@@ -103,6 +102,5 @@ __all__ = [
     "Token",
     "TraderaClient",
     "TraderaError",
-    "UpdatedItem",
     "for_mode",
 ]

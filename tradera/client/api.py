@@ -17,6 +17,7 @@ import urllib3
 from tradera.client import errors
 from tradera.client.errors import TraderaError
 from tradera.client.types import (
+    ActiveFilter,
     AuctionState,
     Buyer,
     ImageFormat,
@@ -29,7 +30,6 @@ from tradera.client.types import (
     Seller,
     SellerOrder,
     Token,
-    UpdatedItem,
 )
 from tradera.client.wire import Credentials, Reader, element, envelope, leaf, post
 from tradera.quota import Budget, Deferred, Purpose, UnlimitedBudget
@@ -44,14 +44,14 @@ OPERATIONS: dict[str, tuple[str, Purpose]] = {
     "GetRequestResults": (RESTRICTED, "publish"),
     "EndItem": (RESTRICTED, "publish"),
     "SetPricesOnNonShopItems": (RESTRICTED, "publish"),
-    "GetUpdatedSellerItems": (RESTRICTED, "sync"),
+    "GetSellerItems": (RESTRICTED, "sync"),
     "GetSellerOrders": (ORDER, "sync"),
-    "GetItem": (PUBLIC, "sync"),
     "FetchToken": (PUBLIC, "publish"),
 }
 
 _IMAGE_FORMATS = {"jpeg": "Jpeg", "png": "Png", "gif": "Gif"}
 _DATE_MODES = {"created": "CreatedDate", "updated": "LastUpdatedDate"}
+_ACTIVE_FILTERS = {"all": "All", "active": "Active", "inactive": "Inactive"}
 
 
 class TraderaClient:
@@ -190,44 +190,27 @@ class TraderaClient:
 
     # --- Watching --------------------------------------------------------------------
 
-    def get_updated_seller_items(self, seller: Seller, row_version: int) -> list[UpdatedItem]:
-        """The seller's items changed since `row_version` (0: all). Keep the highest
-        row_version seen and pass it next time."""
-        body = element("GetUpdatedSellerItems", element("request", leaf("RowVersion", row_version)))
-        result = _result(self._call("GetUpdatedSellerItems", body, seller), "GetUpdatedSellerItems")
-        updated = result.child("UpdatedItems")
-        return [
-            UpdatedItem(
-                item_id=u.required_int("Id"),
-                row_version=u.required_int("RowVersion"),
-                item_type=u.text("ItemType"),
-            )
-            for u in (updated.children("UpdatedItemInfo") if updated else [])
-        ]
-
-    def get_item(self, item_id: int) -> AuctionState | None:
-        """None when Tradera knows no such (live or ended) auction."""
-        answer = self._call("GetItem", element("GetItem", leaf("itemId", item_id)), None)
-        found = Reader(answer, "GetItem").child("GetItemResult")
-        if found is None or not found.text("Id"):
-            return None
-        status = found.child("Status") or Reader(ET.Element("Status"), "GetItem")
-        return AuctionState(
-            item_id=found.required_int("Id"),
-            title=found.text("ShortDescription") or found.text("Title"),
-            own_references=found.strings("OwnReferences"),
-            start_date=found.datetime("StartDate"),
-            end_date=found.datetime("EndDate"),
-            opening_bid=found.int("OpeningBid"),
-            max_bid=found.int("MaxBid"),
-            total_bids=found.int("TotalBids", 0),
-            reserve_price_reached=found.bool("ReservePriceReached"),
-            buy_now_price=found.int("BuyItNowPrice") or None,
-            item_link=found.text("ItemLink"),
-            ended=status.bool("Ended"),
-            got_bidders=status.bool("GotBidders"),
-            got_winner=status.bool("GotWinner"),
+    def get_seller_items(
+        self,
+        seller: Seller,
+        min_end_date: datetime,
+        max_end_date: datetime,
+        active: ActiveFilter = "inactive",
+    ) -> list[AuctionState]:
+        """The seller's auctions (of every category and type) whose end date is in the
+        range; "inactive": only those that have ended. One call, however many."""
+        body = element(
+            "GetSellerItems",
+            leaf("categoryId", 0),  # every category
+            leaf("filterActive", _ACTIVE_FILTERS[active]),
+            leaf("minEndDate", min_end_date),
+            leaf("maxEndDate", max_end_date),
+            leaf("filterItemType", "All"),
+            # Sent because .NET reads a missing date as year 1 (nothing started before it).
+            leaf("maxStartDate", max_end_date),
         )
+        answer = self._call("GetSellerItems", body, seller)
+        return [_auction(i) for i in _result(answer, "GetSellerItems").children("Item")]
 
     def get_seller_orders(
         self,
@@ -329,6 +312,26 @@ def _flags(result_code: str) -> frozenset[str]:
     """ResultCode's flags; Tradera's wire form of a combination is unconfirmed, so both
     "Ok ImageProcessingError" and "Ok, ImageProcessingError" are read."""
     return frozenset(f for f in result_code.replace(",", " ").split() if f)
+
+
+def _auction(item: Reader) -> AuctionState:
+    status = item.child("Status") or Reader(ET.Element("Status"), item.where)
+    return AuctionState(
+        item_id=item.required_int("Id"),
+        title=item.text("ShortDescription") or item.text("Title"),
+        own_references=item.strings("OwnReferences"),
+        start_date=item.datetime("StartDate"),
+        end_date=item.datetime("EndDate"),
+        opening_bid=item.int("OpeningBid"),
+        max_bid=item.int("MaxBid"),
+        total_bids=item.int("TotalBids", 0),
+        reserve_price_reached=item.bool("ReservePriceReached"),
+        buy_now_price=item.int("BuyItNowPrice") or None,
+        item_link=item.text("ItemLink"),
+        ended=status.bool("Ended"),
+        got_bidders=status.bool("GotBidders"),
+        got_winner=status.bool("GotWinner"),
+    )
 
 
 def _order(order: Reader) -> SellerOrder:

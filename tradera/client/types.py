@@ -24,6 +24,7 @@ PICKUP = 8  # ShippingOptionId
 
 ImageFormat = Literal["jpeg", "png", "gif"]
 OrderDateMode = Literal["created", "updated"]
+ActiveFilter = Literal["all", "active", "inactive"]
 
 
 @dataclass(frozen=True)
@@ -106,15 +107,8 @@ class PriceChange:
 
 
 @dataclass(frozen=True)
-class UpdatedItem:
-    item_id: int
-    row_version: int
-    item_type: str = ""
-
-
-@dataclass(frozen=True)
 class AuctionState:
-    """GetItem: where an auction stands."""
+    """Where an auction stands: Tradera's Item, as GetSellerItems lists them."""
 
     item_id: int
     title: str

@@ -26,8 +26,9 @@ CREATE TABLE IF NOT EXISTS items (
     duration_days INTEGER NOT NULL, item_type INTEGER NOT NULL,
     start_price INTEGER NOT NULL, reserve_price INTEGER, buy_now_price INTEGER,
     own_references TEXT NOT NULL, shipping TEXT NOT NULL, images INTEGER NOT NULL DEFAULT 0,
-    state TEXT NOT NULL, committed_at REAL, start_at REAL, end_at REAL,
-    row_version INTEGER NOT NULL DEFAULT 0);
+    state TEXT NOT NULL, committed_at REAL, start_at REAL, end_at REAL);
+CREATE INDEX IF NOT EXISTS items_by_state ON items (state, end_at);
+CREATE INDEX IF NOT EXISTS items_by_seller ON items (seller_id, end_at);
 CREATE TABLE IF NOT EXISTS bids (
     id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL, bidder TEXT NOT NULL,
     amount INTEGER NOT NULL, at REAL NOT NULL);
@@ -35,6 +36,9 @@ CREATE TABLE IF NOT EXISTS orders (
     id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL, seller_id INTEGER NOT NULL,
     buyer TEXT NOT NULL, price INTEGER NOT NULL, shipping_cost INTEGER NOT NULL,
     created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS bids_by_item ON bids (item_id);
+CREATE INDEX IF NOT EXISTS orders_by_item ON orders (item_id);
+CREATE INDEX IF NOT EXISTS orders_by_seller ON orders (seller_id, created_at);
 """
 
 DAY = 86_400
@@ -83,12 +87,6 @@ class Market:
         value = int(self._meta(f"next_{counter}", FIRST_IDS.get(counter, 1))) + 1
         self._set_meta(f"next_{counter}", value)
         return value
-
-    def _touch(self, item_id: int) -> None:
-        """A change GetUpdatedSellerItems reports: the item gets a new row version."""
-        self._db.execute(
-            "UPDATE items SET row_version = ? WHERE id = ?", (self._next("row_version"), item_id)
-        )
 
     # --- sellers and tokens ----------------------------------------------------------
 
@@ -210,6 +208,58 @@ class Market:
             raise Refused(f"Request {request_id} does not exist.")
         return item
 
+    def seed(
+        self,
+        seller_id: int,
+        count: int,
+        *,
+        title: str,
+        start_price: int,
+        duration_days: int,
+        category_id: int,
+    ) -> list[int]:
+        """`count` running auctions of the seller at once, as if each had been published
+        (no images): for benchmarks and scripts that need many. Returns their item ids."""
+        if not 1 <= count <= 1_000_000:
+            raise ValueError("count is from 1 to 1,000,000.")
+        check_prices(start_price, None, None)
+        if not 1 <= duration_days <= 14:
+            raise Refused("Duration must be between 1 and 14 days.")
+        with self._tx():
+            if not self._db.execute("SELECT 1 FROM sellers WHERE id = ?", (seller_id,)).fetchone():
+                raise Refused(f"Seller {seller_id} does not exist.")
+            first_item, first_request = self._take("item", count), self._take("request", count)
+            now = self.now()
+            end = now + self.auction_seconds(duration_days)
+            self._db.executemany(
+                "INSERT INTO items (id, request_id, seller_id, title, description, category_id,"
+                " duration_days, item_type, start_price, own_references, shipping, state,"
+                " committed_at, start_at, end_at)"
+                " VALUES (?, ?, ?, ?, '', ?, ?, 1, ?, '[]', '[]', 'active', ?, ?, ?)",
+                (
+                    (
+                        first_item + n,
+                        first_request + n,
+                        seller_id,
+                        f"{title} {n + 1}"[:80],
+                        category_id,
+                        duration_days,
+                        start_price,
+                        now,
+                        now,
+                        end,
+                    )
+                    for n in range(count)
+                ),
+            )
+        return list(range(first_item, first_item + count))
+
+    def _take(self, counter: str, count: int) -> int:
+        """The first of `count` consecutive new ids."""
+        first = self._next(counter)
+        self._set_meta(f"next_{counter}", first + count - 1)
+        return first
+
     # --- the clock: processing queued requests, ending auctions ------------------------
 
     def settle(self) -> None:
@@ -226,7 +276,6 @@ class Market:
                     "UPDATE items SET state = 'active', start_at = ?, end_at = ? WHERE id = ?",
                     (start, end, item["id"]),
                 )
-                self._touch(item["id"])
             for item in self._db.execute(
                 "SELECT * FROM items WHERE state = 'active' AND end_at <= ?", (now,)
             ).fetchall():
@@ -241,10 +290,13 @@ class Market:
         )
         if best is not None and best["amount"] >= reserve:
             self._order(item, best["bidder"], best["amount"], at)
-        self._touch(item["id"])
 
     def _order(self, item: sqlite3.Row, buyer: str, price: int, at: float) -> None:
+        """The sale's order. Tradera may make it a while after the auction ends
+        (`order_seconds`): until then GetSellerOrders does not list it, though the ended
+        auction says it has a winner."""
         shipping = json.loads(item["shipping"])
+        made = at + self.rules.order_seconds
         self._db.execute(
             "INSERT INTO orders (id, item_id, seller_id, buyer, price, shipping_cost,"
             " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)",
@@ -255,8 +307,8 @@ class Market:
                 buyer,
                 price,
                 shipping[0]["cost"] if shipping else 0,
-                at,
-                at,
+                made,
+                made,
             ),
         )
 
@@ -324,7 +376,6 @@ class Market:
                 " WHERE id = ?",
                 (start, reserve, buy_now, item_id),
             )
-            self._touch(item_id)
             return []
 
     def bid(self, item_id: int, amount: int, bidder: str) -> None:
@@ -337,7 +388,6 @@ class Market:
                 "INSERT INTO bids (item_id, bidder, amount, at) VALUES (?, ?, ?, ?)",
                 (item_id, bidder, amount, self.now()),
             )
-            self._touch(item_id)
 
     def buy_now(self, item_id: int, buyer: str) -> None:
         with self._tx():
@@ -349,7 +399,6 @@ class Market:
                 "UPDATE items SET state = 'ended', end_at = ? WHERE id = ?", (now, item_id)
             )
             self._order(item, buyer, item["buy_now_price"], now)
-            self._touch(item_id)
 
     def end_now(self, item_id: int) -> None:
         """Time is up for this auction: it ends as at its end time (sold if it has a bid
@@ -359,11 +408,45 @@ class Market:
 
     # --- reading -------------------------------------------------------------------------
 
-    def updated_items(self, seller_id: int, row_version: int) -> list[sqlite3.Row]:
+    def seller_items(
+        self,
+        seller_id: int,
+        *,
+        active: str,
+        category_id: int,
+        item_type: int | None,
+        min_end: float,
+        max_end: float,
+        max_start: float,
+    ) -> list[sqlite3.Row]:
+        """GetSellerItems: the seller's auctions (live or ended) by end date, each with its
+        bids and whether it was won (an order exists, made or still to come)."""
         self.settle()
+        states = {
+            "All": ("active", "ended"),
+            "Active": ("active", "active"),
+            "Inactive": ("ended", "ended"),
+        }
         return self._db.execute(
-            "SELECT * FROM items WHERE seller_id = ? AND row_version > ? ORDER BY row_version",
-            (seller_id, row_version),
+            "SELECT items.*,"
+            " (SELECT count(*) FROM bids WHERE bids.item_id = items.id) AS bids,"
+            " (SELECT max(amount) FROM bids WHERE bids.item_id = items.id) AS max_bid,"
+            " EXISTS (SELECT 1 FROM orders WHERE orders.item_id = items.id) AS won"
+            " FROM items WHERE seller_id = ? AND state IN (?, ?)"
+            " AND end_at >= ? AND end_at <= ? AND start_at <= ?"
+            " AND (? = 0 OR category_id = ?) AND (? IS NULL OR item_type = ?)"
+            " ORDER BY end_at, id",
+            (
+                seller_id,
+                *states[active],
+                min_end,
+                max_end,
+                max_start,
+                category_id,
+                category_id,
+                item_type,
+                item_type,
+            ),
         ).fetchall()
 
     def orders(self, seller_id: int, start: float, end: float, by: str) -> list[sqlite3.Row]:
@@ -372,8 +455,9 @@ class Market:
         return self._db.execute(
             f"SELECT orders.*, items.title, items.own_references, items.item_type FROM orders"  # noqa: S608
             f" JOIN items ON items.id = orders.item_id WHERE orders.seller_id = ?"
-            f" AND orders.{column} >= ? AND orders.{column} <= ? ORDER BY orders.id",
-            (seller_id, start, end),
+            f" AND orders.{column} >= ? AND orders.{column} <= ?"
+            " AND orders.created_at <= ? ORDER BY orders.id",
+            (seller_id, start, end, self.now()),
         ).fetchall()
 
     def auctions(self) -> list[dict]:
@@ -401,7 +485,6 @@ class Market:
             "bids": self.bid_count(item["id"]),
             "maxBid": self.max_bid(item["id"]),
             "endsAt": item["end_at"],
-            "rowVersion": item["row_version"],
             "sold": order is not None,
             "orderId": order["id"] if order else None,
             "buyer": order["buyer"] if order else None,

@@ -12,6 +12,7 @@ from tradera.sandbox.soap import Call, Fault, Params, answer, moment, node, valu
 PUBLIC, RESTRICTED, ORDER = "PublicService.asmx", "RestrictedService.asmx", "OrderService.asmx"
 ITEM_TYPES = {1: "Auction", 3: "PureBuyItNow", 4: "ShopItem"}
 ITEM_URL = "https://www.tradera.com/item/{item_id}"
+YEAR_ONE = -62135596800.0  # 0001-01-01T00:00:00Z, .NET's DateTime.MinValue
 
 
 def add_item(market: Market, call: Call) -> bytes:
@@ -126,60 +127,63 @@ def set_prices(market: Market, call: Call) -> bytes:
     )
 
 
-def get_updated_seller_items(market: Market, call: Call) -> bytes:
-    since = call.params.child("request").int("RowVersion") or 0
-    items = market.updated_items(call.user_id, since)
-    return answer(
-        "GetUpdatedSellerItems",
-        node(
-            "GetUpdatedSellerItemsResult",
-            node(
-                "UpdatedItems",
-                *(
-                    node(
-                        "UpdatedItemInfo",
-                        value("Id", item["id"]),
-                        value("RowVersion", item["row_version"]),
-                        value("ItemType", ITEM_TYPES.get(item["item_type"], "Auction")),
-                    )
-                    for item in items
-                ),
-            ),
-        ),
+ACTIVE_FILTERS = ("All", "Active", "Inactive")
+ITEM_TYPE_FILTERS = {"All": None, "Auction": 1, "PureBuyItNow": 3, "ShopItem": 4}
+
+
+def get_seller_items(market: Market, call: Call) -> bytes:
+    """The seller's items, filtered as Tradera's GetSellerItems does (every parameter is
+    required there: a missing date reads as year 1)."""
+    params = call.params
+    active = params.text("filterActive") or ""
+    item_type = params.text("filterItemType") or ""
+    if active not in ACTIVE_FILTERS or item_type not in ITEM_TYPE_FILTERS:
+        raise Fault(
+            "There is an error in XML document (1, 1). ---> Instance validation error: "
+            f"'{active if active not in ACTIVE_FILTERS else item_type}' is not a valid value."
+        )
+    items = market.seller_items(
+        call.user_id,
+        active=active,
+        category_id=params.int("categoryId") or 0,
+        item_type=ITEM_TYPE_FILTERS[item_type],
+        min_end=_date_or_year_one(params, "minEndDate"),
+        max_end=_date_or_year_one(params, "maxEndDate"),
+        max_start=_date_or_year_one(params, "maxStartDate"),
     )
+    return answer("GetSellerItems", node("GetSellerItemsResult", *(_item(i) for i in items)))
 
 
-def get_item(market: Market, call: Call) -> bytes:
-    market.settle()
-    item = market.item(_required_int(call.params, "itemId"))
-    if item is None:
-        return answer("GetItem")
-    bids, best = market.bid_count(item["id"]), market.max_bid(item["id"])
-    sold = market.describe(item)["sold"]
-    return answer(
-        "GetItem",
+def _date_or_year_one(params: Params, name: str) -> float:
+    found = params.date(name)
+    return YEAR_ONE if found is None else found
+
+
+def _item(item):
+    """Tradera's Item: the auction, its bids and whether it was won."""
+    best = item["max_bid"]
+    return node(
+        "Item",
+        value("Id", item["id"]),
+        value("ShortDescription", item["title"]),
+        _strings("OwnReferences", json.loads(item["own_references"])),
+        value("StartDate", moment(item["start_at"])),
+        value("EndDate", moment(item["end_at"])),
+        value("CategoryId", item["category_id"]),
+        value("OpeningBid", item["start_price"]),
+        value("MaxBid", best or 0),
+        value("TotalBids", item["bids"]),
+        value(
+            "ReservePriceReached",
+            item["reserve_price"] is None or (best or 0) >= item["reserve_price"],
+        ),
+        value("BuyItNowPrice", item["buy_now_price"] or 0),
+        value("ItemLink", ITEM_URL.format(item_id=item["id"])),
         node(
-            "GetItemResult",
-            value("Id", item["id"]),
-            value("ShortDescription", item["title"]),
-            _strings("OwnReferences", json.loads(item["own_references"])),
-            value("StartDate", moment(item["start_at"])),
-            value("EndDate", moment(item["end_at"])),
-            value("OpeningBid", item["start_price"]),
-            value("MaxBid", best or 0),
-            value("TotalBids", bids),
-            value(
-                "ReservePriceReached",
-                item["reserve_price"] is None or (best or 0) >= item["reserve_price"],
-            ),
-            value("BuyItNowPrice", item["buy_now_price"] or 0),
-            value("ItemLink", ITEM_URL.format(item_id=item["id"])),
-            node(
-                "Status",
-                value("Ended", item["state"] == "ended"),
-                value("GotBidders", bids > 0),
-                value("GotWinner", sold),
-            ),
+            "Status",
+            value("Ended", item["state"] == "ended"),
+            value("GotBidders", item["bids"] > 0),
+            value("GotWinner", bool(item["won"])),
         ),
     )
 
@@ -265,8 +269,7 @@ SERVICES = {
     "GetRequestResults": (RESTRICTED, True, get_request_results),
     "EndItem": (RESTRICTED, True, end_item),
     "SetPricesOnNonShopItems": (RESTRICTED, True, set_prices),
-    "GetUpdatedSellerItems": (RESTRICTED, True, get_updated_seller_items),
+    "GetSellerItems": (RESTRICTED, True, get_seller_items),
     "GetSellerOrders": (ORDER, True, get_seller_orders),
-    "GetItem": (PUBLIC, False, get_item),
     "FetchToken": (PUBLIC, False, fetch_token),
 }

@@ -13,6 +13,7 @@ class Refused(Exception):
 class Rules:
     speed: float = 1.0  # auction days per real day
     processing_seconds: float = 1.0  # from commit until a request is processed
+    order_seconds: float = 0.0  # from a won auction's end until its order exists
     token_days: float = 540  # a new token's lifetime (about 18 months, as seen live)
 
 

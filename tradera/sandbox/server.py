@@ -1,5 +1,12 @@
 """The sandbox's HTTP server: Tradera's SOAP services under /v3/, the control endpoints
-under /control/ (JSON), a page for people at /, and the token login at /tokenlogin.aspx.
+under /control/ (JSON, listed in README.md, "The Tradera sandbox"), a page for people at
+/, and the token login at /tokenlogin.aspx.
+
+Bulk seeding (POST /control/sellers/<userId>/auctions) makes `count` running auctions of
+that seller in one transaction, as if each had been published and processed (no images),
+and answers with their item ids in order: {"itemIds": [...]}. Body: count (1 to
+1,000,000), and optionally title (each gets " <n>" appended; "Seeded auction"),
+startPrice (100), durationDays (7) and categoryId (343434). 100,000 take about a second.
 
 Failure injection (POST /control/failures) answers the next `count` calls of an
 operation ("*": any) with one of:
@@ -93,6 +100,16 @@ class Sandbox:
             case ("POST", "sellers", seller_id, "expire"):
                 m.expire_token(int(seller_id))
                 return 200, {}
+            case ("POST", "sellers", seller_id, "auctions"):
+                ids = m.seed(
+                    int(seller_id),
+                    int(_required(body, "count")),
+                    title=str(body.get("title") or "Seeded auction"),
+                    start_price=int(body.get("startPrice", 100)),
+                    duration_days=int(body.get("durationDays", 7)),
+                    category_id=int(body.get("categoryId", 343434)),
+                )
+                return 200, {"itemIds": ids}
             case ("GET", "auctions"):
                 return 200, {"auctions": m.auctions()}
             case ("GET", "auctions", item_id):
@@ -144,6 +161,8 @@ class Sandbox:
             rules.speed = float(changes["speed"])
         if "processingSeconds" in changes:
             rules.processing_seconds = float(changes["processingSeconds"])
+        if "orderSeconds" in changes:
+            rules.order_seconds = float(changes["orderSeconds"])
         if "quota" in changes:
             config.quota = int(changes["quota"])
         if "quotaWindowSeconds" in changes:
@@ -151,6 +170,7 @@ class Sandbox:
         return {
             "speed": rules.speed,
             "processingSeconds": rules.processing_seconds,
+            "orderSeconds": rules.order_seconds,
             "quota": config.quota,
             "quotaWindowSeconds": config.quota_window_seconds,
         }
