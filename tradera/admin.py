@@ -116,8 +116,7 @@ class TraderaAccountAdmin(ReadOnlyAdmin):
         "token_expires_at",
         "last_synced_at",
         "last_sync_error",
-        "last_row_version",
-        "orders_synced_until",
+        "synced_until",
         "created_at",
     ]
     actions = ["sync_now"]

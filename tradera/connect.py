@@ -60,8 +60,7 @@ def complete_connection(*, partner, user_id: int, secret_key: str) -> TraderaAcc
         )
         if account is None or account.user_id != user_id:
             account = account or TraderaAccount(partner=partner, livemode=True)
-            account.last_row_version = 0
-            account.orders_synced_until = None
+            account.synced_until = None
         account.user_id = user_id
         account.token = token.token
         account.token_expires_at = token.hard_expiration
