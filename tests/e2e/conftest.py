@@ -95,7 +95,9 @@ class Page:
         before = self.find("html") if loads_page else None
         click()
         if before is not None:
-            WebDriverWait(self.driver, 10).until(staleness_of(before))
+            wait = WebDriverWait(self.driver, 10)
+            wait.until(staleness_of(before))
+            wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
         return self
 
     def text(self, css: str = "body") -> str:
