@@ -2,7 +2,7 @@
 item takes from PUT to `listing.created` in a burst, and what one sync pass over a large
 account costs, against the Tradera sandbox on a free port.
 
-    .venv/bin/python bench/tradera_bench.py                  # both parts, ~6 min
+    .venv/bin/python bench/tradera_bench.py                  # both parts, ~4 min quiet
     .venv/bin/python bench/tradera_bench.py --part publish   # or --part sync
 
 What one run does, all on 127.0.0.1 and bounded in time:

@@ -8,11 +8,10 @@ real ones: an auction day lasts 86,400 / `speed` seconds.
 import json
 import secrets
 import sqlite3
-import threading
 import time
 
 from tradera.sandbox.rules import Refused, Rules, check_item, check_prices
-from tradera.sandbox.store import Transaction, connect
+from tradera.sandbox.store import Transaction, connect, lock_for
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
@@ -48,7 +47,7 @@ FIRST_IDS = {"item": 700_000_000, "request": 5_000, "order": 90_000_000}
 class Market:
     def __init__(self, path: str, rules: Rules | None = None):
         self.rules = rules or Rules()
-        self._lock = threading.RLock()
+        self._lock = lock_for(path)
         self._db = connect(path, SCHEMA)
 
     # --- time, ids, transactions -----------------------------------------------------

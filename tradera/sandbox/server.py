@@ -76,10 +76,10 @@ class Sandbox:
         )
         if wait is not None:
             return _text(429, "Call quota exceeded.", {"Retry-After": str(max(1, round(wait)))})
-        if needs_seller and not self.market.authorized(call.user_id, call.token):
-            return _text(403, "Access denied: invalid or expired token.")
         try:
             with self.market.exclusive():
+                if needs_seller and not self.market.authorized(call.user_id, call.token):
+                    return _text(403, "Access denied: invalid or expired token.")
                 answer = handler(self.market, call)
             return 200, {"Content-Type": "text/xml; charset=utf-8"}, answer
         except (Fault, Refused) as exc:

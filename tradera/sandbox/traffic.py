@@ -3,10 +3,9 @@ application's call quota (a rolling window in real time, not the accelerated clo
 the log of calls received that tests read."""
 
 import sqlite3
-import threading
 import time
 
-from tradera.sandbox.store import Transaction, connect
+from tradera.sandbox.store import Transaction, connect, lock_for
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS failures (
@@ -22,7 +21,7 @@ DAY = 86_400
 
 class Traffic:
     def __init__(self, path: str):
-        self._lock = threading.RLock()
+        self._lock = lock_for(path)
         self._db = connect(path, SCHEMA)
 
     def _tx(self):
