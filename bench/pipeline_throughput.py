@@ -13,8 +13,7 @@ What one run does, all on 127.0.0.1 and bounded in time:
      --baseline-images images in a plain loop with the project's own items.images.download
      and items.images.process: the image work alone;
   5. starts gunicorn as the Procfile's `web` line, the Celery worker as its `worker` line
-     (--concurrency=--concurrency), the job dispatcher as its `dispatcher` line (it
-     publishes the PUTs' image jobs) and, unless --no-beat, beat (the items sweeper);
+     (--concurrency=--concurrency) and, unless --no-beat, beat (the items sweeper);
   6. warm-up: --warmup-items items through the pipeline, not measured;
   7. burst: --items items with --images-per-item image URLs each, PUT as fast as
      --client-threads threads can (keys in rotation), then the database is polled until
@@ -762,17 +761,8 @@ def run(args, report: dict, watch: common.Watch, tmp: str) -> None:
         worker = stack.enter_context(
             Process("worker", worker_cmd, env, f"{tmp}/worker.log", stop_timeout=30)
         )
-        # On PostgreSQL the PUTs leave their image jobs to the dispatcher (Procfile line).
-        dispatcher = stack.enter_context(
-            Process(
-                "dispatcher",
-                [PYTHON, "manage.py", "dispatch_jobs"],
-                env,
-                f"{tmp}/dispatcher.log",
-            )
-        )
-        processes = [server, web, worker, dispatcher]
-        groups.update(gunicorn=web.proc.pid, worker=worker.proc.pid, dispatcher=dispatcher.proc.pid)
+        processes = [server, web, worker]
+        groups.update(gunicorn=web.proc.pid, worker=worker.proc.pid)
         if not args.no_beat:
             beat = stack.enter_context(
                 Process(
@@ -840,7 +830,6 @@ def run(args, report: dict, watch: common.Watch, tmp: str) -> None:
         report["counts"] = image_counts()
         report["worker_log_all"] = worker_log_figures(worker.text())
         report["beat_log_problems"] = [] if args.no_beat else common.log_problems(beat.text())
-        report["dispatcher_log_problems"] = common.log_problems(dispatcher.text())
 
 
 def main() -> int:

@@ -98,18 +98,9 @@ def checkpoint() -> None:
     common.checkpoint(PG_URL)
 
 
-# --direct-publish: the web process publishes each image job itself, as on SQLite.
-JOB_DISPATCHER = {"RHEO_JOB_DISPATCHER": "1"}
-
-
 def app_env(var_dir: str, raw_partner_id: str = "") -> dict:
     return common.app_env(
-        var_dir,
-        DATABASE_URL,
-        REDIS_URL,
-        "bench.settings",
-        BENCH_RAW_PARTNER_ID=raw_partner_id,
-        **JOB_DISPATCHER,
+        var_dir, DATABASE_URL, REDIS_URL, "bench.settings", BENCH_RAW_PARTNER_ID=raw_partner_id
     )
 
 
@@ -161,53 +152,13 @@ class Gunicorn(common.Process):
         return [int(pid) for pid in out.split()]
 
 
-class Dispatcher(common.Process):
-    """The job dispatcher as the Procfile runs it (`python manage.py dispatch_jobs`): on
-    PostgreSQL it publishes the image jobs of the PUTs' committed rows, so it is part of a
-    PUT's cost. Entered once it listens (it says so at INFO, the one line it logs then)."""
-
-    def __init__(self, env: dict, log_path: str):
-        cmd = [common.PYTHON, "manage.py", "dispatch_jobs"]
-        super().__init__("dispatcher", cmd, {**env, "LOG_LEVEL": "INFO"}, log_path)
-
-    def __enter__(self):
-        super().__enter__()
-        try:
-            self.wait_for_line(r"dispatcher: (listening|not in use)", 30)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-
-def jobs_not_yet_published() -> int:
-    """Items whose job is due and whose nudge the dispatcher has not published yet."""
-    with psycopg.connect(PG_URL) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM items_item"
-            " WHERE processing_due_at IS NOT NULL AND processing_nudged_at IS NULL"
-        ).fetchone()[0]
-
-
-def dispatcher_backlog(seconds: float = 60) -> dict:
-    """How many jobs the dispatcher had yet to publish at the end of a measured run, and how
-    long it then took to publish them (waited for, so that no phase inherits another's)."""
-    start = time.monotonic()
-    at_end = left = jobs_not_yet_published()
-    while left and time.monotonic() - start < seconds:
-        time.sleep(0.05)
-        left = jobs_not_yet_published()
-    return {"at_end": at_end, "drained_s": round(time.monotonic() - start, 2), "left": left}
-
-
 # --- CPU accounting ---------------------------------------------------------------------
 
 
-def cpu_snapshot(server: Gunicorn, dispatcher: Dispatcher) -> dict:
+def cpu_snapshot(server: Gunicorn) -> dict:
     """CPU seconds used so far by each part of the system, and the machine's busy/total."""
     return {
         "gunicorn_workers": sum(common.proc_cpu_seconds(pid) for pid in server.worker_pids()),
-        "dispatcher": common.proc_cpu_seconds(dispatcher.proc.pid),
         "postgres": common.postgres_cpu_seconds(),
         "redis": common.redis_cpu_seconds(),
         "load_generator": common.rusage_seconds(resource.RUSAGE_CHILDREN)
@@ -333,39 +284,28 @@ def log_closed_loop(kind: str, name: str, r: dict) -> None:
 # --- one gunicorn configuration ---------------------------------------------------------
 
 
-def warm_then_measure(
-    server, dispatcher, keys_file, prefix, tags, mode, args, wrk_opts, **extra
-) -> dict:
+def warm_then_measure(server, keys_file, prefix, tags, mode, args, wrk_opts, **extra) -> dict:
     """A warm-up wrk run, then the measured one with the server's CPU per request."""
     warm_tag, tag = tags
     common = {"mode": mode, **wrk_opts, **extra}
     run_wrk(server.port, keys_file, prefix, warm_tag, seconds=args.warmup, **common)
-    dispatcher_backlog()
     checkpoint()
-    before = cpu_snapshot(server, dispatcher)
+    before = cpu_snapshot(server)
     r = run_wrk(server.port, keys_file, prefix, tag, seconds=args.duration, **common)
-    r["cpu_ms_per_request"] = cpu_per_request(
-        before, cpu_snapshot(server, dispatcher), r["requests"]
-    )
-    r["dispatcher_backlog"] = dispatcher_backlog()
+    r["cpu_ms_per_request"] = cpu_per_request(before, cpu_snapshot(server), r["requests"])
     return r
 
 
 def bench_config(env, workers, keys_file, keys, args, tmp) -> dict:
     result = {"workers": workers, "throughput": {}, "update": {}, "open_loop": {}}
     wrk_opts = {"connections": args.connections, "threads": args.wrk_threads}
-    with (
-        Dispatcher(env, os.path.join(tmp, f"dispatcher-w{workers}.log")) as dispatcher,
-        Gunicorn(env, workers, os.path.join(tmp, f"gunicorn-w{workers}.log")) as server,
-    ):
+    with Gunicorn(env, workers, os.path.join(tmp, f"gunicorn-w{workers}.log")) as server:
         log(f"gunicorn up on port {server.port}: {workers} workers (pids {server.worker_pids()})")
         port = server.port
 
         for name, prefix in ENDPOINTS.items():
             tags = (f"w{workers}-warm-{name}", f"w{workers}-tp-{name}")
-            r = warm_then_measure(
-                server, dispatcher, keys_file, prefix, tags, "create", args, wrk_opts
-            )
+            r = warm_then_measure(server, keys_file, prefix, tags, "create", args, wrk_opts)
             result["throughput"][name] = r
             log_closed_loop("closed loop", name, r)
 
@@ -375,7 +315,6 @@ def bench_config(env, workers, keys_file, keys, args, tmp) -> dict:
                 # the warm-up's first pass creates the items; the measured run updates them
                 r = warm_then_measure(
                     server,
-                    dispatcher,
                     keys_file,
                     ENDPOINTS[name],
                     (tag, tag),
@@ -390,7 +329,7 @@ def bench_config(env, workers, keys_file, keys, args, tmp) -> dict:
         for name, prefix in ENDPOINTS.items():
             checkpoint()
             time.sleep(1)
-            before = cpu_snapshot(server, dispatcher)
+            before = cpu_snapshot(server)
             r = open_loop(
                 port,
                 keys,
@@ -399,10 +338,7 @@ def bench_config(env, workers, keys_file, keys, args, tmp) -> dict:
                 rate=args.rate,
                 seconds=args.latency_duration,
             )
-            r["cpu_ms_per_request"] = cpu_per_request(
-                before, cpu_snapshot(server, dispatcher), r["requests"]
-            )
-            r["dispatcher_backlog"] = dispatcher_backlog()
+            r["cpu_ms_per_request"] = cpu_per_request(before, cpu_snapshot(server), r["requests"])
             result["open_loop"][name] = r
             lat = r["latency_ms"]
             log(
@@ -434,7 +370,6 @@ def sanity() -> dict:
         "put_created_rows": put_rows,
         "image_jobs_in_redis": queued,
         "one_job_per_created_item": put_rows == queued,
-        "jobs_not_yet_published": jobs_not_yet_published(),
     }
 
 
@@ -457,8 +392,7 @@ def print_table(report: dict) -> None:
     print(
         f"closed loop: wrk -t{args['wrk_threads']} -c{args['connections']}, "
         f"{args['duration']} s per endpoint after {args['warmup']} s warm-up; "
-        f"open loop: {args['rate']} req/s for {args['latency_duration']} s; image jobs "
-        + ("published by the PUT itself" if args["direct_publish"] else "via the dispatcher")
+        f"open loop: {args['rate']} req/s for {args['latency_duration']} s"
     )
     columns = [
         ("workers", 7), ("bare r/s", 9), ("raw r/s", 8), ("PUT r/s", 8), ("PUT/raw", 7),
@@ -498,8 +432,8 @@ def print_table(report: dict) -> None:
         f"CPU per request, ms (workers={best['workers']}; machine busy = share of all cores in "
         "use, steal = share taken by the hypervisor)"
     )
-    columns = [("run", 20), ("gunicorn", 8), ("dispatcher", 10), ("postgres", 8), ("redis", 6)]
-    columns += [("load gen", 8), ("machine busy", 12), ("steal", 5), ("not yet published", 17)]
+    columns = [("run", 20), ("gunicorn", 8), ("postgres", 8), ("redis", 6), ("load gen", 8)]
+    columns += [("machine busy", 12), ("steal", 5)]
     print(row([title for title, _ in columns], columns))
     runs = [(f"{name} (create)", r) for name, r in best["throughput"].items()]
     runs += [(f"{name} (update)", r) for name, r in best["update"].items()]
@@ -508,11 +442,9 @@ def print_table(report: dict) -> None:
         cpu = r["cpu_ms_per_request"]
         cells = [label] + [
             f"{cpu[part]:.2f}"
-            for part in ("gunicorn_workers", "dispatcher", "postgres", "redis", "load_generator")
+            for part in ("gunicorn_workers", "postgres", "redis", "load_generator")
         ]
         cells += [f"{cpu['machine_busy_share']:.0%}", f"{cpu['machine_steal_share']:.0%}"]
-        backlog = r["dispatcher_backlog"]
-        cells.append(f"{backlog['at_end']} ({backlog['drained_s']:.1f} s)")
         print(row(cells, columns))
 
     p99 = best["open_loop"]["put"]["latency_ms"]["p99"]
@@ -558,17 +490,10 @@ def main() -> int:
     parser.add_argument("--skip-update", action="store_true", help="skip the update runs")
     common.add_wait_quiet_option(parser)
     parser.add_argument(
-        "--direct-publish",
-        action="store_true",
-        help="RHEO_JOB_DISPATCHER=0: the PUT publishes its image job itself (no dispatcher)",
-    )
-    parser.add_argument(
         "--keep-db", action="store_true", help="leave rheo_bench in place at the end"
     )
     args = parser.parse_args()
     workers_list = [int(w) for w in args.workers.split(",")]
-    if args.direct_publish:
-        JOB_DISPATCHER["RHEO_JOB_DISPATCHER"] = "0"
     if not WRK:
         print("wrk not found: apt-get install -y wrk", file=sys.stderr)
         return 2

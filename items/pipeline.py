@@ -48,22 +48,6 @@ def nudge_on_commit(item_id, countdown: float | None = None) -> None:
     send_on_commit(PROCESS_TASK, str(item_id), countdown=countdown)
 
 
-def due_now() -> dict:
-    """The job columns of an item whose work is due from now. With the dispatcher (on
-    PostgreSQL, see items.dispatch) the row is left un-nudged: committing it is the
-    enqueue, and the dispatcher publishes the nudge. Otherwise it counts as nudged, and
-    nudge_unless_dispatched sends the nudge when the row commits."""
-    now = timezone.now()
-    nudged = None if settings.RHEO_JOB_DISPATCHER else now
-    return {"processing_due_at": now, "processing_nudged_at": nudged}
-
-
-def nudge_unless_dispatched(item: Item) -> None:
-    """For an item given due_now(): its nudge after commit, unless the dispatcher sends it."""
-    if item.processing_nudged_at is not None:
-        nudge_on_commit(item.id)
-
-
 def process_item(*, item_id) -> None:
     """Do the item's due work, if it is due and no other worker holds it."""
     now = timezone.now()

@@ -73,7 +73,6 @@ def upsert_item(
         auto_publish_tradera=auto_publish_tradera,
         content_fingerprint=fingerprint,
         **content.as_fields(),
-        **pipeline.due_now(),
     )
     for attempt in range(2):
         if _insert_unless_exists(new_item):
@@ -112,8 +111,7 @@ def _update_locked(partner, livemode, external_id, content, fingerprint) -> Upse
     item.content_fingerprint = fingerprint
     if images_changed or item.use_ai_enhancement:
         # New images to host, or texts to enhance anew: the background job is due.
-        for name, value in pipeline.due_now().items():
-            setattr(item, name, value)
+        item.processing_due_at = item.processing_nudged_at = timezone.now()
         _enqueue_image_job(item)
     item.save()
     record_activity(
@@ -273,4 +271,4 @@ def _has_order_in_progress(item: Item) -> bool:
 
 
 def _enqueue_image_job(item: Item) -> None:
-    pipeline.nudge_unless_dispatched(item)
+    pipeline.nudge_on_commit(item.id)

@@ -193,13 +193,6 @@ SIMPLE_JWT = {
 # nudge may go unanswered before the sweeper takes it as lost and sends another.
 RHEO_ITEM_LEASE_SECONDS = env.int("RHEO_ITEM_LEASE_SECONDS", default=600)
 RHEO_NUDGE_GRACE_SECONDS = env.int("RHEO_NUDGE_GRACE_SECONDS", default=120)
-# On PostgreSQL a PUT only writes the item row, due and not yet nudged, and the dispatcher
-# process (`manage.py dispatch_jobs`, see items/dispatch.py) publishes the nudge when the
-# row commits. Off (and on SQLite, which has no LISTEN/NOTIFY) the PUT publishes it itself.
-_ON_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-RHEO_JOB_DISPATCHER = env.bool("RHEO_JOB_DISPATCHER", default=_ON_POSTGRES)
-if RHEO_JOB_DISPATCHER and not _ON_POSTGRES:
-    raise ImproperlyConfigured("RHEO_JOB_DISPATCHER needs PostgreSQL (LISTEN/NOTIFY).")
 
 # Image downloads: the whole download's time limit, its size limit, and the most pixels
 # an image may decode to (a small file can unpack into gigabytes: a decompression bomb).

@@ -10,7 +10,7 @@ import time_machine
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from items import dispatch, pipeline
+from items import pipeline
 from partners import services as partner_services
 from rheo.celery import app as celery_app
 from tradera import services as tradera_services
@@ -176,23 +176,10 @@ def clock():
         yield traveller
 
 
-def run_dispatcher() -> int:
-    """What the job dispatcher process (manage.py dispatch_jobs) sends for the rows
-    committed so far: the nudges of item jobs made due and not yet nudged. Nothing when
-    the dispatcher is not in use (SQLite): PUTs publish their own nudges then."""
-    return dispatch.dispatch() if settings.RHEO_JOB_DISPATCHER else 0
-
-
-@pytest.fixture
-def dispatcher():
-    return run_dispatcher
-
-
 class Worker:
     """Runs what Celery workers on the images, webhooks and tradera queues would run, one message
     at a time, holding back messages whose countdown (ETA) has not come yet by the
-    project's clock; what the job dispatcher sends alongside them; and what beat would run,
-    one sweeper pass at a time."""
+    project's clock; and what beat would run, one sweeper pass at a time."""
 
     queues = ("images", "webhooks", "tradera")
 
@@ -202,7 +189,6 @@ class Worker:
         self.held: list[tuple[datetime, str, list]] = []
 
     def _receive(self) -> None:
-        run_dispatcher()
         with celery_app.connection_for_read() as conn:
             for queue in self.queues:
                 simple = conn.SimpleQueue(queue)

@@ -178,10 +178,9 @@ def test_a_duplicate_nudge_does_nothing(api_a, committed, worker, photos, host):
 
 
 def test_the_sweeper_finishes_an_item_whose_message_was_lost(
-    api_a, committed, worker, photos, broker_messages, clock, dispatcher
+    api_a, committed, worker, photos, broker_messages, clock
 ):
     push(api_a, committed, imageUrls=photos[:1])
-    dispatcher()
     assert len(broker_messages("images")) == 1  # lost
     assert worker.sweep_items() == 0  # just nudged; not taken as lost yet
     clock.shift(pipeline.nudge_grace() + timedelta(seconds=1))

@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from items.models import Item
-from tests.conftest import integration, item_body, needs_postgres
+from tests.conftest import integration, item_body
 
 CREATED = "Item is being processed in the background."
 
@@ -51,62 +51,26 @@ def test_put_of_unchanged_content_changes_and_enqueues_nothing(
 
 
 def test_create_enqueues_the_image_job_on_the_images_queue(
-    api_a, broker_messages, committed, dispatcher
+    api_a, broker_messages, django_capture_on_commit_callbacks
 ):
-    with committed():
+    with django_capture_on_commit_callbacks(execute=True):
         item_id = api_a.put("ERP_PART_12345").json()["itemId"]
-    dispatcher()
 
     assert broker_messages("images") == [("items.process_item", [item_id])]
 
 
 def test_update_enqueues_the_image_job_only_when_images_change(
-    api_a, broker_messages, committed, dispatcher
+    api_a, broker_messages, django_capture_on_commit_callbacks
 ):
-    with committed():
-        api_a.put("ERP_PART_12345")
-    dispatcher()
-    broker_messages("images")
+    api_a.put("ERP_PART_12345")
 
-    with committed():
+    with django_capture_on_commit_callbacks(execute=True):
         api_a.put("ERP_PART_12345", item_body(price=800))
-    dispatcher()
     assert broker_messages("images") == []
 
-    with committed():
+    with django_capture_on_commit_callbacks(execute=True):
         api_a.put("ERP_PART_12345", item_body(imageUrls=["https://cdn.example.com/new.jpg"]))
-    dispatcher()
     assert [task for task, _ in broker_messages("images")] == ["items.process_item"]
-
-
-@needs_postgres
-def test_with_the_dispatcher_a_put_writes_the_job_due_and_the_dispatcher_publishes_it_once(
-    api_a, broker_messages, committed, dispatcher, settings
-):
-    settings.RHEO_JOB_DISPATCHER = True
-    with committed():
-        item_id = api_a.put("ERP_PART_12345").json()["itemId"]
-
-    assert broker_messages("images") == []  # the PUT itself published nothing
-    item = Item.objects.get(pk=item_id)
-    assert item.processing_due_at is not None and item.processing_nudged_at is None
-
-    assert dispatcher() == 1
-    assert broker_messages("images") == [("items.process_item", [item_id])]
-    assert Item.objects.get(pk=item_id).processing_nudged_at is not None
-    assert dispatcher() == 0
-    assert broker_messages("images") == []
-
-
-def test_without_the_dispatcher_a_put_publishes_its_job_itself(
-    api_a, broker_messages, committed, settings
-):
-    settings.RHEO_JOB_DISPATCHER = False
-    with committed():
-        item_id = api_a.put("ERP_PART_12345").json()["itemId"]
-
-    assert broker_messages("images") == [("items.process_item", [item_id])]
-    assert Item.objects.get(pk=item_id).processing_nudged_at is not None
 
 
 def test_nothing_is_enqueued_when_the_put_fails(api_a, django_capture_on_commit_callbacks):
@@ -376,17 +340,15 @@ def test_one_requests_errors_never_carry_over_to_the_next(api_a):
 
 
 def test_a_create_outside_any_transaction_commits_then_publishes_its_image_job(
-    transactional_db, partner_a, broker_messages, dispatcher
+    transactional_db, partner_a, broker_messages
 ):
     """Outside a test's transaction, as in production: the create commits on its own and
-    its job reaches the broker right after (through the dispatcher, where it runs)."""
+    its job reaches the broker right after."""
     api = integration(partner_a)
 
     item_id = api.put("ERP_PART_12345").json()["itemId"]
-    dispatcher()
 
     assert broker_messages("images") == [("items.process_item", [item_id])]
     assert Item.objects.filter(id=item_id).exists()
     assert api.put("ERP_PART_12345").json()["message"].startswith("Item is unchanged")
-    dispatcher()
     assert broker_messages("images") == []

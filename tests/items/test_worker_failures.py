@@ -1,18 +1,25 @@
 """At-least-once with real processes: a Celery worker and beat on Redis and PostgreSQL,
 killed and starved, and the item still becomes active, exactly once."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import redis
 from celery import Celery
 from django.conf import settings
+from django.db import connection
 
 from items.models import Item, ItemImage, StoredImage
 from tests.conftest import item_body, needs_postgres, needs_redis
 from tests.items.imagehost import ImageHost, jpeg_bytes
-from tests.items.processes import Processes, wait_for
 
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [needs_postgres, needs_redis, pytest.mark.django_db(transaction=True)]
 
 
@@ -31,11 +38,65 @@ def host():
     h.close()
 
 
+class Processes:
+    """Celery worker and beat as the Procfile runs them, on this test's database."""
+
+    def __init__(self, broker_url: str, folder: Path):
+        self.folder = folder
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "rheo.settings_test",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
+            "CELERY_BROKER_URL": broker_url,
+            "RHEO_VAR_DIR": str(folder),
+            "RHEO_SWEEP_SECONDS": "0.5",
+            "RHEO_NUDGE_GRACE_SECONDS": "1",
+            "RHEO_ITEM_LEASE_SECONDS": "3",
+        }
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, *args: str) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "rheo", *args, "--loglevel=WARNING"],
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,  # its own process group: killed whole, children too
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.running.append(process)
+        return process
+
+    def worker(self, name: str) -> subprocess.Popen:
+        return self.start("worker", "-n", f"{name}@%h", "-Q", "images,default", "-c", "1")
+
+    def beat(self) -> subprocess.Popen:
+        return self.start("beat", "-s", str(self.folder / "beat-schedule"))
+
+    def kill(self, process: subprocess.Popen) -> None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                self.kill(process)
+
+
 @pytest.fixture
 def processes(broker_url, tmp_path):
     p = Processes(broker_url, tmp_path)
     yield p
     p.stop_all()
+
+
+def wait_for(predicate, timeout=40.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def is_active(item_id) -> bool:
