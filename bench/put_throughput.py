@@ -455,6 +455,11 @@ def print_table(report: dict) -> None:
         f"(goal >= 50%: {verdict[best['ratio_put_raw'] >= 0.5]}); PUT p99 at {args['rate']} "
         f"req/s {p99:.1f} ms (goal < 50 ms: {verdict[p99 < 50]})"
     )
+    others = report["foreign_processes"].get("measuring", [])
+    print(
+        f"load average when measuring started {report['machine']['loadavg_at_measuring'][0]:.1f}; "
+        f"other work seen while measuring: {others[:4] if others else 'none'}"
+    )
     check = report["sanity"]
     print(
         f"sanity: {check['put_created_rows']} items created by PUT, "
@@ -483,6 +488,7 @@ def main() -> int:
         "--latency-duration", type=int, default=15, help="seconds per open-loop run"
     )
     parser.add_argument("--skip-update", action="store_true", help="skip the update runs")
+    common.add_wait_quiet_option(parser)
     parser.add_argument(
         "--keep-db", action="store_true", help="leave rheo_bench in place at the end"
     )
@@ -501,11 +507,17 @@ def main() -> int:
             "something else is using the CPU"
         )
     log(f"recreating database {DB_NAME}; migrating, creating {args.keys} partners + keys")
+    watch = common.Watch()
     with bench_world("rheo-bench-", args.keys, args.keep_db) as (tmp, keys_file, keys, env):
-        for workers in workers_list:
-            report["configs"].append(bench_config(env, workers, keys_file, keys, args, tmp))
+        common.wait_for_quiet(watch, args.wait_quiet)
+        report["machine"]["loadavg_at_measuring"] = os.getloadavg()
+        with watch:
+            watch.phase = "measuring"
+            for workers in workers_list:
+                report["configs"].append(bench_config(env, workers, keys_file, keys, args, tmp))
         report["sanity"] = sanity()
     report["machine"]["loadavg_at_end"] = os.getloadavg()
+    report["foreign_processes"] = watch.summary()
     print_table(report)
     out = common.write_results(report, "put_throughput")
     log(f"results written to {out.relative_to(ROOT)}")

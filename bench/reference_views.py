@@ -28,12 +28,12 @@ INSERT INTO items_item (
     id, partner_id, livemode, external_id, status,
     title, description, price, shipping_cost, weight_kg, currency,
     image_urls, domain, auto_publish_tradera, use_ai_enhancement, content_fingerprint,
-    created_at, updated_at, status_changed_at, deleted_at
+    created_at, updated_at, status_changed_at, deleted_at, sold_platform
 ) VALUES (
     %s, %s, true, %s, 'draft',
     %s, %s, %s, %s, %s, %s,
     %s::jsonb, %s::jsonb, %s, %s, %s,
-    now(), now(), now(), NULL
+    now(), now(), now(), NULL, ''
 )
 ON CONFLICT (partner_id, livemode, external_id) WHERE deleted_at IS NULL
 DO UPDATE SET

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import kombu
 import pytest
 import redis
 from celery import Celery
@@ -106,9 +107,14 @@ def is_active(item_id) -> bool:
 def test_a_redis_that_restarts_empty_loses_no_item(api_a, host, broker_url, processes):
     url = host.serve("/part.jpg", jpeg_bytes())
     item_id = api_a.put("ERP-1", item_body(imageUrls=[url])).json()["itemId"]
-    # The job's nudge reaches Redis; then Redis restarts and has forgotten it.
-    with Celery(broker=broker_url) as elsewhere:
-        elsewhere.send_task("items.process_item", args=[item_id], queue="images")
+    # The job's nudge reaches Redis; then Redis restarts and has forgotten it. (Through a
+    # producer of its own: Celery(broker=...) would take the tests' in-memory broker from
+    # CELERY_BROKER_URL in the environment.)
+    with Celery(broker=broker_url) as elsewhere, kombu.Connection(broker_url) as conn:
+        elsewhere.send_task(
+            "items.process_item", args=[item_id], queue="images", producer=conn.Producer()
+        )
+    assert redis.Redis.from_url(broker_url).llen("images") == 1
     redis.Redis.from_url(broker_url).flushdb()
 
     processes.worker("w1")

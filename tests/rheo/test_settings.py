@@ -97,3 +97,14 @@ def test_a_redis_broker_uses_rheos_redis_transport(tmp_path, url, transport):
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["broker_transport"] == transport
+
+
+def test_celery_runs_on_every_celery_setting_of_django():
+    from django.conf import settings
+
+    from rheo.celery import app
+
+    names = [name for name in dir(settings) if name.startswith("CELERY_")]
+    assert "CELERY_TASK_ROUTES" in names and "CELERY_BEAT_SCHEDULE" in names
+    for name in names:
+        assert app.conf[name.removeprefix("CELERY_").lower()] == getattr(settings, name), name
