@@ -17,13 +17,14 @@ def _settings_from_django(sender, **kwargs):
     Python-level exceptions, about a fifth of sending a task (every PUT sends one)."""
     from django.conf import settings
 
-    sender.config_from_object(
-        {
-            name.removeprefix("CELERY_").lower(): getattr(settings, name)
-            for name in dir(settings)
-            if name.startswith("CELERY_")
-        }
-    )
+    config = {
+        name.removeprefix("CELERY_").lower(): getattr(settings, name)
+        for name in dir(settings)
+        if name.startswith("CELERY_")
+    }
+    # Celery's Django fixup reads this one by its Django name (see the task hooks below).
+    config["CELERY_DB_REUSE_MAX"] = settings.CELERY_DB_REUSE_MAX
+    sender.config_from_object(config)
 
 
 def send_on_commit(task_name: str, *args, countdown: float | None = None) -> None:
