@@ -250,7 +250,7 @@ def migrate(env: dict) -> None:
 
 def make_keys(env: dict, count: int, keys_file: str) -> str:
     """`count` partners with one live API key each (bench/make_keys.py), the keys written to
-    `keys_file`; returns the first partner's id (the raw-upsert view's partner)."""
+    `keys_file`; returns the id of the raw-upsert view's partner (one without a key)."""
     out = subprocess.run(
         [PYTHON, "-m", "bench.make_keys", str(count), keys_file],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=600,

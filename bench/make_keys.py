@@ -1,6 +1,8 @@
 """Create N partners with one live API key each, through the project's own services, and
-write the keys (one a line) to a file. Prints the first partner's id (the raw-upsert
-view's partner) as `RAW_PARTNER_ID=<uuid>`.
+write the keys (one a line) to a file. Prints the id of one more partner, without a key,
+that owns the raw-upsert view's rows, as `RAW_PARTNER_ID=<uuid>`: were they a key's
+partner's, that partner would reach its plan's item limit during a run and its PUTs
+would be refused with 402.
 
     DJANGO_SETTINGS_MODULE=bench.settings python -m bench.make_keys 1000 /tmp/keys.txt
 """
@@ -18,16 +20,16 @@ from partners.services import create_api_key, create_partner  # noqa: E402
 
 
 def main(count: int, out_path: str) -> None:
-    secrets, first_partner = [], None
+    raw_partner, _user = create_partner(name="Bench raw upsert", email="raw@bench.invalid")
+    secrets = []
     for i in range(count):
         partner, _user = create_partner(
             name=f"Bench dismantler {i}", email=f"bench{i}@bench.invalid"
         )
         secrets.append(create_api_key(partner=partner, name="bench", mode="live").secret)
-        first_partner = first_partner or partner
     with open(out_path, "w") as out:
         out.write("\n".join(secrets) + "\n")
-    print(f"RAW_PARTNER_ID={first_partner.id}")
+    print(f"RAW_PARTNER_ID={raw_partner.id}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from partners import keys, subscriptions
+from partners import key_cache, keys, subscriptions
 from partners.models import ApiKey, Partner, User
 from rheo.errors import ServiceError
 
@@ -53,22 +53,23 @@ def create_api_key(*, partner: Partner, name: str, mode: str) -> IssuedKey:
 
 
 def revoke_api_key(*, api_key: ApiKey) -> bool:
-    """Refuse the key from its next request on (the lookup reads it every time). False
+    """Refuse the key from its next request on (its cached copy goes too). False
     when it was already revoked."""
-    return bool(
-        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+    revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
     )
+    key_cache.forget([api_key.digest])
+    return bool(revoked)
 
 
 def disable_partner(*, partner: Partner) -> bool:
-    """Shut the partner out at once: its API keys get 401 from their next request (the key
-    lookup reads is_active every time), its users cannot log in, and their sessions and
+    """Shut the partner out at once: its API keys get 401 from their next request (their
+    cached copies go too), its users cannot log in, and their sessions and
     bearer tokens stop working (partners.authentication). Its items, running auctions and
     webhooks carry on, so a sale on Tradera is still recorded. False when it already was
     disabled."""
     changed = Partner.objects.filter(pk=partner.pk, is_active=True).update(is_active=False)
+    key_cache.forget_partner(partner.pk)
     if changed:
         logger.info("partner disabled partner=%s", partner.pk)
     return bool(changed)
@@ -85,10 +86,13 @@ def enable_partner(*, partner: Partner) -> bool:
 
 def authenticate_api_key(*, raw_key: str) -> ApiKey:
     """The active key behind `raw_key`, with its partner, or ServiceError
-    authentication_failed. Malformed keys are refused before any database read."""
+    authentication_failed. Malformed keys are refused before any lookup; with Redis, keys
+    in use are read from there (partners.key_cache), else from the database."""
     if keys.mode_of(raw_key) is None:
         raise ServiceError("authentication_failed", "The API key is malformed.")
     digest = keys.digest(raw_key)
+    if key_cache.enabled() and (cached := key_cache.find(digest)) is not None:
+        return cached
     api_key = _find_api_key(digest)
     if api_key is None or not secrets.compare_digest(api_key.digest, digest):
         raise ServiceError("authentication_failed", "The API key is not valid.")
@@ -96,7 +100,8 @@ def authenticate_api_key(*, raw_key: str) -> ApiKey:
         raise ServiceError("authentication_failed", "The API key has been revoked.")
     if not api_key.partner.is_active:
         raise ServiceError("authentication_failed", "The partner account is disabled.")
-    _touch_last_used(api_key)
+    if not (key_cache.enabled() and key_cache.remember(api_key)):
+        _touch_last_used(api_key)
     return api_key
 
 

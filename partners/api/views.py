@@ -4,7 +4,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from partners import services
+from partners import key_cache, services
 from partners.api.base import ManagementAPIView
 from partners.api.serializers import (
     ApiKeyInputSerializer,
@@ -54,7 +54,9 @@ class ApiKeysView(ManagementAPIView):
         tags=["Management: API keys"],
     )
     def get(self, request):
-        keys = ApiKey.objects.filter(partner=self.partner).order_by("-created_at")
+        keys = key_cache.with_recent_use(
+            ApiKey.objects.filter(partner=self.partner).order_by("-created_at")
+        )
         return Response(ApiKeySerializer(keys, many=True).data)
 
     @extend_schema(

@@ -83,7 +83,8 @@ def test_an_inactive_partners_keys_are_refused(partner_a, api_a):
     assert response.json()["error"]["message"] == "The partner account is disabled."
 
 
-def test_last_used_is_recorded_at_most_once_a_minute(api_a):
+def test_without_redis_last_used_is_written_at_most_once_a_minute(api_a, settings):
+    settings.REDIS_URL = ""  # the embedded default: no key cache, the database is touched
     api_a.get("P1")
     first = ApiKey.objects.get().last_used_at
     assert first is not None

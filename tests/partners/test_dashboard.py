@@ -295,7 +295,8 @@ def test_a_generated_key_is_shown_once_and_works_with_the_api(browser_a, partner
     assert put.status_code == 202
     listing = page(browser_a, "/dashboard/integration/")
     stored = ApiKey.objects.get(name="Recopart Production")
-    assert stored.prefix in listing and stored.last_used_at is not None
+    row = re.search(rf"<tr>(?:(?!</tr>).)*{stored.prefix}(?:(?!</tr>).)*</tr>", listing, re.S)[0]
+    assert "never" not in row and re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d</td>", row)  # used
     browser_a.post(f"/dashboard/integration/keys/{stored.pk}/revoke")
     again = api.get("/integration/v1/items/ERP_PART_12345", HTTP_X_API_KEY=key)
     assert again.status_code == 401
