@@ -36,8 +36,7 @@ from django.utils import timezone
 
 from items import services as items
 from items.models import Item, SalePlatform
-from rheo.celery import app as celery_app
-from rheo.celery import send_on_commit
+from rheo.celery import send, send_on_commit
 from rheo.errors import ServiceError
 from tradera.client import AuctionState, Seller, SellerOrder, TraderaError, for_mode
 from tradera.models import AD_URL, TraderaAccount, TraderaListing
@@ -75,7 +74,7 @@ def sync_all_accounts() -> int:
         .values_list("pk", flat=True)
     )
     for account_id in accounts:
-        celery_app.send_task(SYNC_TASK, args=[account_id])
+        send(SYNC_TASK, account_id)
     return len(accounts)
 
 
