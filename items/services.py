@@ -251,7 +251,11 @@ def _insert_unless_exists(item: Item) -> bool:
     conn = connections[DEFAULT_DB_ALIAS]
     ops = conn.ops
     columns = ", ".join(ops.quote_name(f.column) for f in fields)
-    params = [f.get_db_prep_save(f.pre_save(item, add=True), conn) for f in fields]
+    # None is NULL for every field type; only the other values need preparing.
+    params = [
+        None if (value := f.pre_save(item, add=True)) is None else f.get_db_prep_save(value, conn)
+        for f in fields
+    ]
     # Only the model's own names are interpolated; every value is a bound parameter.
     sql = (
         f"INSERT INTO {ops.quote_name(Item._meta.db_table)} ({columns}) "  # noqa: S608

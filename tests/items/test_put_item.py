@@ -159,6 +159,8 @@ def test_every_bad_field_is_named_in_one_response(api_a):
         ({"imageUrls": None}, "imageUrls", "required"),
         ({"title": "x" * 256}, "title", "255"),
         ({"title": "   "}, "title", "blank"),
+        ({"title": "Bromsok \ud800 fram"}, "title", "Surrogate characters are not allowed: U+D800"),
+        ({"description": "Skick \udfff B"}, "description", "U+DFFF"),
         ({"title": None, "description": 5}, "description", "string"),
         ({"price": 0}, "price", "greater than or equal to 1"),
         ({"price": 0.5}, "price", "greater than or equal to 1"),
