@@ -166,12 +166,15 @@ def helper_seed(name: str, listings: int, changed: int, sandbox_url: str, receiv
 
     from items.models import Item
     from partners.services import create_partner
+    from partners.subscriptions import change_plan
     from tradera.client import for_mode
     from tradera.models import TraderaAccount, TraderaListing
     from webhooks.services import configure_endpoint
 
     started = time.perf_counter()
     partner, _user = create_partner(name=f"Bench sync {name}", email=f"sync-{name}@bench.invalid")
+    # 100,000 items are past every public plan's limit, which the database enforces.
+    change_plan(partner=partner, plan_code="enterprise", staff=True)
     configure_endpoint(
         partner=partner,
         livemode=False,

@@ -4,12 +4,12 @@ its background job only once that transaction has committed."""
 
 import hashlib
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from decimal import Decimal
-from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from items import pipeline, selectors, signals
@@ -64,10 +64,10 @@ def upsert_item(
     Creation rests on the partial unique constraint: the insert does nothing when a current
     item with this external id exists (waiting, in PostgreSQL, for a concurrent insert of
     the same id to commit or roll back), and the existing row is then locked and updated.
-    A create is that one INSERT, committed on its own (one round trip, one commit), and
-    one query for the plan's limit (see _enforce_plan_limit) before its image job is
-    enqueued; a create beyond the limit is refused with plan_limit_reached. Updates always
-    pass, and pay nothing for the limit. `auto_publish_tradera` counts on creation only.
+    A create is that one INSERT, committed on its own (one round trip, one commit), which
+    the database refuses beyond the plan's item limit (a trigger, items migration 0007):
+    plan_limit_reached. Updates always pass, and pay nothing for the limit.
+    `auto_publish_tradera` counts on creation only.
     Content equal to what is stored changes and enqueues nothing."""
     fingerprint = content.fingerprint()
     new_item = Item(
@@ -81,7 +81,6 @@ def upsert_item(
     new_item.refresh_search_text()
     for attempt in range(2):
         if _insert_unless_exists(new_item):
-            _enforce_plan_limit(new_item)
             _enqueue_image_job(new_item)
             return UpsertResult(new_item, "created")
         try:
@@ -262,56 +261,31 @@ def _insert_unless_exists(item: Item) -> bool:
         f"VALUES ({', '.join(['%s'] * len(fields))}) "
         f"ON CONFLICT DO NOTHING RETURNING {ops.quote_name(Item._meta.pk.column)}"
     )
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        inserted = cursor.fetchone() is not None
+    try:
+        # Inside a transaction (a caller's, or a test's) the refusal must not abort it.
+        savepoint = transaction.atomic() if conn.in_atomic_block else nullcontext()
+        with savepoint, conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            inserted = cursor.fetchone() is not None
+    except IntegrityError as exc:
+        if PLAN_LIMIT_ERROR not in str(exc):
+            raise
+        raise _plan_limit_error(item) from None
     item._state.adding = not inserted
     return inserted
 
 
-def _enforce_plan_limit(item: Item) -> None:
-    """After a create: refuse it when it takes the partner past its plan's
-    max_active_items in the item's mode (partners.subscriptions), by deleting it again.
-
-    One query reads the limit and, for a limited plan only, counts the items in draft or
-    active (the partial index item_plan_counted), this one included. It runs after the
-    create because only the INSERT tells a create from an update, and an update must not
-    pay for the limit; the INSERT commits by itself (see upsert_item).
-
-    Concurrent creates at the limit: each counts after its own insert committed, so it
-    sees every create committed before its count, and the last to count sees them all:
-    the limit is never exceeded, but creates racing for the last places may all be
-    refused (their retries then pass). For the instant between the two statements a refused
-    item exists, and a concurrent GET may see it. Nothing a partner was told is undone: a
-    PUT of the same id that updated it meanwhile (and was answered 202) keeps it, as does
-    a crash in that instant; the limit is then exceeded by that one item."""
-    partner_id = Item._meta.get_field("partner").get_db_prep_value(item.partner_id, connection)
-    params = [partner_id, item.livemode, *Item.PLAN_COUNTED_STATUSES, partner_id]
-    with connection.cursor() as cursor:
-        cursor.execute(_plan_limit_sql(connection.vendor), params)
-        row = cursor.fetchone()
-    if row is None:  # a partner without a subscription row is on the default plan
-        plan = subscriptions.plan_of(item.partner)
-        used = 0
-        if plan.max_active_items is not None:
-            used = selectors.count_plan_items(partner=item.partner, livemode=item.livemode)
-        row = (plan.name, plan.max_active_items, used)
-    plan_name, limit, used = row
-    if limit is not None and used > limit:
-        untouched = Item.objects.filter(pk=item.pk, updated_at=item.updated_at)
-        if not untouched.delete()[0]:
-            return  # updated since by another PUT, which was answered 202: it stays
-        raise subscriptions.item_limit_error(
-            plan_name=plan_name, limit=limit, used=used - 1, livemode=item.livemode
-        )
+# What the database's plan limit trigger says when it refuses an INSERT (migration 0007).
+PLAN_LIMIT_ERROR = "item_plan_limit"
 
 
-@cache
-def _plan_limit_sql(vendor: str) -> str:
-    table = connection.ops.quote_name(Item._meta.db_table)
-    return subscriptions.item_limit_sql(
-        f"SELECT count(*) FROM {table} WHERE partner_id = %s AND livemode = %s "  # noqa: S608
-        "AND deleted_at IS NULL AND status IN (%s, %s)"
+def _plan_limit_error(item: Item) -> ServiceError:
+    plan = subscriptions.plan_of(item.partner)
+    return subscriptions.item_limit_error(
+        plan_name=plan.name,
+        limit=plan.max_active_items,
+        used=selectors.count_plan_items(partner=item.partner, livemode=item.livemode),
+        livemode=item.livemode,
     )
 
 

@@ -18,7 +18,7 @@
 import calendar
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from partners.models import ApiKey, Partner, Plan, Subscription, SubscriptionChange, User
@@ -189,27 +189,14 @@ def ensure_room_for_api_key(*, partner: Partner, mode: str) -> None:
 
 
 def item_limit_error(*, plan_name: str, limit: int, used: int, livemode: bool) -> ServiceError:
-    """The refusal of an item create beyond the plan's max_active_items (items.services
-    tests the limit within the create's own statements)."""
+    """The refusal of an item create beyond the plan's max_active_items (the database
+    enforces the limit on every INSERT: items migration 0007)."""
     noun = "active items" if livemode else "active test items"
     return ServiceError(
         "plan_limit_reached",
         f"Your plan {plan_name} allows {limit} {noun} (in draft or active); you have "
         f"{used}. Updates to existing items still work. To create more, change to a larger "
         "plan, or make room: set items to not_listed or sold, or delete them.",
-    )
-
-
-def item_limit_sql(usage_sql: str) -> str:
-    """SQL reading the partner's plan name, max_active_items and, for a limited plan only,
-    `usage_sql` (a scalar subquery); the partner's id is the last parameter. No row when
-    the partner has no subscription row (it is then on the default plan). For
-    items.services, whose create spends one cheap query on its limit."""
-    plan, subscription = (connection.ops.quote_name(m._meta.db_table) for m in (Plan, Subscription))
-    return (
-        "SELECT p.name, p.max_active_items, "  # noqa: S608
-        f"CASE WHEN p.max_active_items IS NULL THEN 0 ELSE ({usage_sql}) END "
-        f"FROM {subscription} s JOIN {plan} p ON p.id = s.plan_id WHERE s.partner_id = %s"
     )
 
 

@@ -47,7 +47,6 @@ def test_a_channel_keeps_one_client_until_its_pool_is_replaced(broker):
     assert channel._create_client().connection_pool is channel.pool
 
 
-
 SEND_TWICE = """
 import django, redis, sys
 django.setup()
