@@ -15,12 +15,17 @@ class ApiKeyAuthentication(BaseAuthentication):
         raw_key = request.headers.get("x-api-key")
         if not raw_key:
             return None
+        # A view with per-key rate limits has the request counted in the same lookup;
+        # it refuses the request if over (items.api.base.IntegrationAPIView).
+        view = request.parser_context.get("view")
+        rate_tier = view.rate_limit_tier(request) if hasattr(view, "rate_limit_tier") else None
         try:
-            api_key = services.authenticate_api_key(raw_key=raw_key.strip())
+            found = services.authenticate_api_key(raw_key=raw_key.strip(), rate_tier=rate_tier)
         except ServiceError as exc:
             raise AuthenticationFailed(exc.message) from exc
-        request._request.api_key_prefix = api_key.prefix  # for the request log line
-        return api_key.partner, api_key
+        request._request.api_key_prefix = found.api_key.prefix  # for the request log line
+        request._request.rate_limit = found.rate_limit
+        return found.api_key.partner, found.api_key
 
     def authenticate_header(self, request):
         return 'ApiKey header="x-api-key"'

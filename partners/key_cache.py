@@ -30,6 +30,8 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from partners.models import ApiKey, Partner
+from rheo import ratelimit
+from rheo.ratelimit import Decision
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +45,23 @@ USAGE_KEY = PREFIX + "used"
 # In the model's field order, as Model.from_db wants them.
 _KEY_FIELDS = ["id", "partner_id", "name", "mode", "prefix"]
 
-# The entry, and the key's use noted on the Redis clock, in one round trip.
-_LOOKUP_LUA = """
+# The entry, the key's use noted on the Redis clock and, given a rate-limit bucket
+# (KEYS[3]), the request counted in it: one round trip for what a request needs of Redis.
+_LOOKUP_LUA = (
+    ratelimit.GCRA_LUA_FUNCTION
+    + """
 local entry = redis.call('GET', KEYS[1])
-if entry and entry ~= '-' then
-  redis.call('HSET', KEYS[2], ARGV[1], redis.call('TIME')[1])
+if not entry or entry == '-' then
+  return {}
 end
-return entry
+redis.call('HSET', KEYS[2], ARGV[1], redis.call('TIME')[1])
+if KEYS[3] then
+  local counted = gcra(KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]))
+  return {entry, counted[1], counted[2], counted[3], counted[4]}
+end
+return {entry}
 """
+)
 _TAKE_USAGE_LUA = """
 local usage = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
@@ -78,28 +89,36 @@ def enabled() -> bool:
     return bool(settings.REDIS_URL)
 
 
-def find(digest: str) -> ApiKey | None:
-    """The usable key behind `digest` from Redis, its use noted; None when Redis has no
-    entry (or is unreachable): then look in the database."""
+def find(digest: str, tier: str | None = None) -> tuple[ApiKey | None, Decision | None]:
+    """The usable key behind `digest` from Redis, its use noted and, with a rate-limit
+    `tier`, the request counted in the key's allowance (rheo.ratelimit, the key's digest
+    the subject). (None, None) when Redis has no entry (or is unreachable): then look in
+    the database."""
+    keys, args = [PREFIX + digest, USAGE_KEY], [digest]
+    if tier is not None:
+        rate = ratelimit.rate_of(tier)
+        keys.append(ratelimit.bucket(tier, digest))
+        args += [rate.interval_us, rate.limit]
     try:
-        entry = _store().lookup(keys=[PREFIX + digest, USAGE_KEY], args=[digest])
+        found = _store().lookup(keys=keys, args=args)
     except redis.RedisError:
         logger.warning("API key cache unavailable; reading the database", exc_info=True)
-        return None
-    if entry is None or entry == TOMBSTONE:
-        return None
-    values = json.loads(entry)
+        return None, None
+    if not found:
+        return None, None
+    values = json.loads(found[0])
     api_key = ApiKey.from_db(
         connection.alias,
         _KEY_FIELDS,
         [uuid.UUID(values["id"]), uuid.UUID(values["partner_id"]), *values["rest"]],
     )
+    api_key.digest = digest  # known, so never read from the database
     api_key.partner = Partner.from_db(
         connection.alias,
         ["id", "name", "is_active"],
         [api_key.partner_id, values["partner_name"], True],
     )
-    return api_key
+    return api_key, ratelimit.decision_of(tier, found[1:]) if tier is not None else None
 
 
 def remember(api_key: ApiKey) -> bool:

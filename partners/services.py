@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from partners import key_cache, keys, subscriptions
 from partners.models import ApiKey, Partner, User
+from rheo import ratelimit
 from rheo.errors import ServiceError
+from rheo.ratelimit import Decision
 
 logger = logging.getLogger(__name__)
 
@@ -84,15 +86,26 @@ def enable_partner(*, partner: Partner) -> bool:
     return bool(changed)
 
 
-def authenticate_api_key(*, raw_key: str) -> ApiKey:
+@dataclass(frozen=True)
+class Authenticated:
+    api_key: ApiKey
+    rate_limit: Decision | None  # the request counted in `rate_tier`, if one was given
+
+
+def authenticate_api_key(*, raw_key: str, rate_tier: str | None = None) -> Authenticated:
     """The active key behind `raw_key`, with its partner, or ServiceError
-    authentication_failed. Malformed keys are refused before any lookup; with Redis, keys
-    in use are read from there (partners.key_cache), else from the database."""
+    authentication_failed; with `rate_tier`, the request counted in that tier of the key's
+    rate limit (rheo.ratelimit, subject: the key's digest), refusing nothing itself.
+    Malformed keys are refused before any lookup. With Redis, keys in use are read from
+    there, in the round trip that also counts the request (partners.key_cache); else, and
+    on a miss, from the database."""
     if keys.mode_of(raw_key) is None:
         raise ServiceError("authentication_failed", "The API key is malformed.")
     digest = keys.digest(raw_key)
-    if key_cache.enabled() and (cached := key_cache.find(digest)) is not None:
-        return cached
+    if key_cache.enabled():
+        cached, counted = key_cache.find(digest, rate_tier)
+        if cached is not None:
+            return Authenticated(cached, counted)
     api_key = _find_api_key(digest)
     if api_key is None or not secrets.compare_digest(api_key.digest, digest):
         raise ServiceError("authentication_failed", "The API key is not valid.")
@@ -102,7 +115,8 @@ def authenticate_api_key(*, raw_key: str) -> ApiKey:
         raise ServiceError("authentication_failed", "The partner account is disabled.")
     if not (key_cache.enabled() and key_cache.remember(api_key)):
         _touch_last_used(api_key)
-    return api_key
+    counted = ratelimit.hit(rate_tier, digest) if rate_tier is not None else None
+    return Authenticated(api_key, counted)
 
 
 # Every authenticated request runs this lookup: a plain cursor costs a third of the

@@ -91,21 +91,24 @@ def gcra(tat_us: int, now_us: int, rate: Rate) -> tuple[bool, int, int, int, int
     return True, new_tat, remaining, new_tat - now_us, 0
 
 
-_GCRA_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - interval * limit
-if now < allow_at then
-  return {0, 0, tat - now, allow_at - now}
+# One GCRA step on Redis's clock, as a Lua function: for this module's script, and for
+# scripts that count a request in the same round trip as other work (partners.key_cache).
+GCRA_LUA_FUNCTION = """
+local function gcra(key, interval, limit)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allow_at = new_tat - interval * limit
+  if now < allow_at then
+    return {0, 0, tat - now, allow_at - now}
+  end
+  redis.call('SET', key, string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
+  return {1, math.floor((now - allow_at) / interval), new_tat - now, 0}
 end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
-return {1, math.floor((now - allow_at) / interval), new_tat - now, 0}
 """
+_GCRA_LUA = GCRA_LUA_FUNCTION + "return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))"
 
 
 class RedisLimiter:
@@ -146,32 +149,50 @@ def _rate(text: str) -> Rate:
     return Rate.parse(text)
 
 
+def rate_of(tier: str) -> Rate:
+    return _rate(settings.RHEO_RATE_LIMITS[tier])
+
+
+def bucket(tier: str, subject: str) -> str:
+    """The Redis key of `subject`'s allowance in `tier`."""
+    return f"rl:{tier}:{subject}"
+
+
+def decision_of(tier: str, counted) -> Decision:
+    """The Decision from a GCRA step's (allowed, remaining, reset_us, retry_after_us)."""
+    allowed, remaining, reset_us, retry_us = (int(n) for n in counted)
+    return Decision(tier, rate_of(tier), bool(allowed), remaining, reset_us, retry_us)
+
+
 def hit(tier: str, subject: str) -> Decision:
-    """Count one request of `subject` (an API key id) in `tier`."""
-    rate = _rate(settings.RHEO_RATE_LIMITS[tier])
+    """Count one request of `subject` (an API key's digest, a partner's id) in `tier`."""
+    rate = rate_of(tier)
     try:
-        allowed, remaining, reset_us, retry_us = _limiter(settings.REDIS_URL).hit(
-            f"rl:{tier}:{subject}", rate
-        )
+        counted = _limiter(settings.REDIS_URL).hit(bucket(tier, subject), rate)
     except redis.RedisError:
         # The limiter protects the service; it must not take it down. Fail open, loudly.
         logger.exception("Rate limiter unavailable; request allowed without counting")
-        allowed, remaining, reset_us, retry_us = True, rate.limit - 1, 0, 0
-    return Decision(tier, rate, allowed, remaining, reset_us, retry_us)
+        counted = (True, rate.limit - 1, 0, 0)
+    return decision_of(tier, counted)
 
 
 def enforce(request, tier: str, subject: str) -> Decision:
     """Count the request; refuse it with rate_limited (429) when over the tier's limit.
     The decision is kept on the request for RateLimitHeadersMixin."""
+    return refuse_if_over(request, hit(tier, subject))
+
+
+def refuse_if_over(request, decision: Decision) -> Decision:
+    """Keep the decision on the request; raise rate_limited (429) if it refused."""
     from rheo.errors import ServiceError
 
-    request.rate_limit = decision = hit(tier, subject)
+    request.rate_limit = decision
     if not decision.allowed:
         window = decision.rate.window_seconds
         per = "second" if window == 1 else f"{window} seconds"
         raise ServiceError(
             "rate_limited",
-            f"Rate limit of {decision.rate.limit} requests per {per} ({tier}) exceeded; "
+            f"Rate limit of {decision.rate.limit} requests per {per} ({decision.tier}) exceeded; "
             f"retry after {decision.retry_after_seconds} s, with exponential backoff.",
         )
     return decision

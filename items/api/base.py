@@ -19,10 +19,14 @@ class IntegrationAPIView(ratelimit.RateLimitHeadersMixin, APIView):
             raise exceptions.NotAuthenticated(HasApiKey.message)
         super().permission_denied(request, message, code)
 
+    def rate_limit_tier(self, request) -> str:
+        return self.rate_limit_tiers.get(request.method, "read")
+
     def initial(self, request, *args, **kwargs):
+        # Authentication counts the request in its key's allowance (subject: the key's
+        # digest), in the round trip that reads the key (partners.authentication).
         super().initial(request, *args, **kwargs)
-        tier = self.rate_limit_tiers.get(request.method, "read")
-        ratelimit.enforce(request, tier, str(request.auth.pk))
+        ratelimit.refuse_if_over(request, request._request.rate_limit)
 
     @property
     def partner(self):

@@ -175,7 +175,7 @@ def test_the_redis_store_is_shared_by_every_process(partner_a, settings):
 
     other_process = ratelimit.RedisLimiter(settings.REDIS_URL)
     allowed, remaining, *_ = other_process.hit(
-        f"rl:item-sync:{partner_a.api_keys.get().pk}", Rate.parse("3/60s")
+        ratelimit.bucket("item-sync", partner_a.api_keys.get().digest), Rate.parse("3/60s")
     )
 
     assert (allowed, remaining) == (True, 0)
