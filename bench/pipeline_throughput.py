@@ -49,6 +49,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -286,6 +287,40 @@ def run_baseline(url_template: str, first: int, count: int, warmup: int) -> None
         "process_ms": summary(process_ms),
     }
     print("BASELINE " + json.dumps(out), flush=True)
+
+
+def baseline_loop(root: Path, url_template: str, env: dict, count: int) -> dict:
+    """One run of the baseline loop with the code of the checkout at `root` (this one,
+    or an export of another commit: its own bench script, its own items.images)."""
+    proc = subprocess.run(
+        [PYTHON, str(root / "bench" / "pipeline_throughput.py"), "_baseline", url_template,
+         "0", str(count), "3"],
+        cwd=root, env={**env, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+        timeout=600, start_new_session=True,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"baseline failed in {root}:\n{proc.stdout}\n{proc.stderr}")
+    return common.tagged_json(proc.stdout, "BASELINE")
+
+
+def combined_loops(loops: list[dict]) -> dict:
+    """The baseline loops of one side summed (per-image figures over all their images);
+    download and process times as the median of the loops' p50s."""
+    images = sum(loop["images"] for loop in loops)
+    seconds = sum(loop["seconds"] for loop in loops)
+    cpu = sum(loop["cpu_seconds"] for loop in loops)
+    return {
+        "images": images,
+        "loops": len(loops),
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "images_per_s": images / seconds,
+        "ms_per_image": seconds * 1000 / images,
+        "cpu_ms_per_image": cpu * 1000 / images,
+        "download_ms": {"p50": median(loop["download_ms"]["p50"] for loop in loops)},
+        "process_ms": {"p50": median(loop["process_ms"]["p50"] for loop in loops)},
+        "each": loops,
+    }
 
 
 # --- the app's environment -----------------------------------------------------------------
@@ -716,30 +751,53 @@ def run(args, report: dict, watch: common.Watch, tmp: str) -> None:
         watch.our_groups.add(server.proc.pid)
         url_template = f"http://{HOST}:{image_port}/img/{{}}.jpg"
 
-        # Baseline: the image work alone, before anything else of Rheo runs.
+        # Baseline: the image work alone, before anything else of Rheo runs; with
+        # --baseline-against, the other checkout's loop in turn with this one's.
         watch.phase = "baseline"
         common.checkpoint(PG_URL)
         groups = {"image_server": server.proc.pid}
         before = cpu_snapshot(groups)
-        proc = subprocess.run(
-            [PYTHON, SELF, "_baseline", url_template, "0", str(args.baseline_images), "3"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-            start_new_session=True,
-        )  # fmt: skip
+        sides = {"this": ROOT}
+        if args.baseline_against:
+            sides["against"] = Path(args.baseline_against).resolve()
+        loops: dict[str, list[dict]] = {side: [] for side in sides}
+        for round_ in range(args.baseline_rounds):
+            order = list(sides) if round_ % 2 == 0 else list(reversed(sides))  # ABBA...
+            for side in order:
+                loop = baseline_loop(sides[side], url_template, env, args.baseline_images)
+                loops[side].append(loop)
+                log(
+                    f"baseline {side} round {round_ + 1}: {loop['images_per_s']:.2f} images/s,"
+                    f" {loop['cpu_ms_per_image']:.1f} ms CPU/image"
+                )
         after = cpu_snapshot(groups)
-        if proc.returncode != 0:
-            raise RuntimeError(f"baseline failed:\n{proc.stdout}\n{proc.stderr}")
-        base = common.tagged_json(proc.stdout, "BASELINE")
+        report["baseline_served"] = sum(map(len, loops.values())) * (args.baseline_images + 3)
+        base = combined_loops(loops["this"])
         base["items_per_s"] = base["images_per_s"] / per_item
-        served = args.baseline_images + 3
         base["image_server_cpu_ms_per_image"] = (
-            (after["image_server"] - before["image_server"]) * 1000 / served
+            (after["image_server"] - before["image_server"]) * 1000 / report["baseline_served"]
         )
         report["baseline"] = base
         log(
             f"baseline: {base['images_per_s']:.2f} images/s ({base['ms_per_image']:.0f} ms/image,"
             f" {base['cpu_ms_per_image']:.0f} ms CPU/image)"
         )
+        if args.baseline_against:
+            against = combined_loops(loops["against"])
+            against["root"] = str(sides["against"])
+            report["baseline_against"] = against
+            report["baseline_ratios"] = {
+                "images_per_s": base["images_per_s"] / against["images_per_s"],
+                "cpu_ms_per_image": base["cpu_ms_per_image"] / against["cpu_ms_per_image"],
+            }
+            log(
+                f"against {against['root']}: {against['images_per_s']:.2f} images/s, "
+                f"{against['cpu_ms_per_image']:.1f} ms CPU/image; this / against: "
+                f"{report['baseline_ratios']['images_per_s']:.2f} x images/s, "
+                f"{report['baseline_ratios']['cpu_ms_per_image']:.2f} x CPU/image"
+            )
+        if args.baseline_only:
+            return
 
         # The app, as the Procfile runs it.
         watch.phase = "start"
@@ -857,6 +915,18 @@ def main() -> int:
     parser.add_argument(
         "--baseline-images", type=int, default=60, help="images in the baseline loop"
     )
+    parser.add_argument(
+        "--baseline-against",
+        metavar="DIR",
+        help="also run the baseline loop from this checkout (an export of another commit), "
+        "in turn with this one's, and print the ratios",
+    )
+    parser.add_argument(
+        "--baseline-rounds", type=int, default=1, help="baseline loops per side (ABBA order)"
+    )
+    parser.add_argument(
+        "--baseline-only", action="store_true", help="stop after the baseline loops"
+    )
     parser.add_argument("--warmup-items", type=int, default=4)
     parser.add_argument("--paced-items", type=int, default=30, help="0 to skip the paced part")
     parser.add_argument("--paced-rate", type=float, default=2.0, help="items/s when paced")
@@ -888,6 +958,17 @@ def main() -> int:
         run(args, report, watch, tmp)
     report["seconds"] = round(time.monotonic() - started)
     report["foreign_processes"] = watch.summary()
+    if args.baseline_only:
+        report["machine"]["loadavg_at_end"] = os.getloadavg()
+        shown = ("images", "loops", "images_per_s", "cpu_ms_per_image", "process_ms", "root")
+        for side in ("baseline", "baseline_against", "baseline_ratios", "foreign_processes"):
+            figures = report.get(side) or {}
+            if side.startswith("baseline") and side != "baseline_ratios":
+                figures = {k: v for k, v in figures.items() if k in shown}
+            print(f"{side}: {json.dumps(figures)}")
+        out = common.write_results(report, "pipeline_throughput-baseline", args.commit)
+        log(f"results written to {out}")
+        return 0
 
     burst, base = report["burst"], report["baseline"]
     cpu = burst["cpu"]["ms_per_image"]
@@ -899,7 +980,7 @@ def main() -> int:
     pushed = args.warmup_items + args.items + args.paced_items
     expected_images = pushed * args.images_per_item
     counts = report["counts"]
-    requests = report["image_server"]["requests"] - (args.baseline_images + 3)
+    requests = report["image_server"]["requests"] - report["baseline_served"]
     active = burst["active"] + (report.get("paced") or {}).get("active", 0)
     report["sanity"] = {
         "items_pushed": args.items + args.paced_items,

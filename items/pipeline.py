@@ -170,6 +170,16 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
     """Record the outcome on the item, unless a PUT changed it meanwhile (then its work
     is due again at once)."""
     now = timezone.now()
+    saved = [
+        "processing_locked_until",
+        "processing_due_at",
+        "processing_nudged_at",
+        "enhanced_title",
+        "enhanced_description",
+        "enhanced_fingerprint",
+        "search_text",
+        "updated_at",
+    ]
     with transaction.atomic():
         item = Item.objects.select_for_update().get(pk=item_id)
         item.processing_locked_until = None
@@ -199,7 +209,8 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
             _record_images(item, rows)
             ready = any(r.status == ItemImage.Status.READY for r in rows)
             if ready and item.status == Item.Status.DRAFT and not item.deleted_at:
-                services.transition_item(item=item, status=Item.Status.ACTIVE)
+                services.transition_item(item=item, status=Item.Status.ACTIVE, save=False)
+                saved.extend(services.TRANSITION_FIELDS)
             elif not ready and item.status == Item.Status.DRAFT:
                 failures = "; ".join(f"imageUrls[{r.position}]: {r.error_message}" for r in rows)
                 webhooks.emit(
@@ -212,19 +223,8 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
                         "message": f"No image could be used. {failures}"[:500],
                     },
                 )
-        # The job's own columns only: a transition above has saved the status already.
-        item.save(
-            update_fields=[
-                "processing_locked_until",
-                "processing_due_at",
-                "processing_nudged_at",
-                "enhanced_title",
-                "enhanced_description",
-                "enhanced_fingerprint",
-                "search_text",
-                "updated_at",
-            ]
-        )
+        # The job's own columns only, with the status if it turned active: one UPDATE.
+        item.save(update_fields=set(saved))
 
 
 def _record_images(item: Item, rows: list[ItemImage]) -> None:

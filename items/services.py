@@ -225,9 +225,13 @@ def record_activity(*, item: Item, kind: str, message: str, at=None) -> None:
     )
 
 
-def transition_item(*, item: Item, status: str) -> None:
+TRANSITION_FIELDS = ["status", "status_changed_at", "updated_at"]
+
+
+def transition_item(*, item: Item, status: str, save: bool = True) -> None:
     """Move a locked item along its lifecycle, or refuse with conflict. The caller holds
-    the row lock (select_for_update) inside its transaction."""
+    the row lock (select_for_update) inside its transaction. With save=False the caller
+    saves TRANSITION_FIELDS with its own changes before it commits (one UPDATE, not two)."""
     if not item.can_transition_to(status):
         raise ServiceError(
             "conflict", f"Item {item.external_id} cannot go from {item.status} to {status}."
@@ -235,7 +239,8 @@ def transition_item(*, item: Item, status: str) -> None:
     record_activity(item=item, kind="status", message=f"Status {item.status} → {status}")
     item.status = status
     item.status_changed_at = timezone.now()
-    item.save(update_fields=["status", "status_changed_at", "updated_at"])
+    if save:
+        item.save(update_fields=TRANSITION_FIELDS)
     signals.send_on_commit(item, "status")
 
 

@@ -17,6 +17,30 @@ def jpeg_bytes(size=(1200, 800), color=(200, 30, 30), exif=None) -> bytes:
     return out.getvalue()
 
 
+def photo_bytes(size=(640, 480), mode="RGB", **save) -> bytes:
+    """A JPEG of noise over a gradient, so that any re-encoding changes its pixels; `save`
+    goes to Pillow (exif, xmp, comment, icc_profile, progressive, quality...)."""
+    width, height = size
+    noise = Image.effect_noise(size, 40)
+    ramp = Image.linear_gradient("L").resize(size)
+    image = Image.merge("RGB", (noise, ramp, Image.eval(noise, lambda v: 255 - v)))
+    image.paste((255, 0, 0), (0, 0, width // 8, height // 8))  # a red top-left corner
+    if mode != "RGB":
+        image = image.convert(mode)
+    out = io.BytesIO()
+    image.save(out, "JPEG", **save)
+    return out.getvalue()
+
+
+def with_segments(jpeg: bytes, *segments: tuple[int, bytes]) -> bytes:
+    """`jpeg` with (marker, payload) segments put in right after its SOI."""
+    extra = b"".join(
+        bytes((0xFF, marker)) + (len(payload) + 2).to_bytes(2, "big") + payload
+        for marker, payload in segments
+    )
+    return jpeg[:2] + extra + jpeg[2:]
+
+
 def png_bytes(size=(300, 200), mode="RGBA") -> bytes:
     out = io.BytesIO()
     color = {"RGBA": (0, 128, 0, 128), "RGB": (0, 128, 0), "L": 128}[mode]

@@ -5,10 +5,10 @@ import io
 
 import pytest
 from django.test import override_settings
-from PIL import Image
+from PIL import Image, ImageCms
 
-from items import images
-from tests.items.imagehost import ImageHost, jpeg_bytes, png_bytes
+from items import images, jpeg
+from tests.items.imagehost import ImageHost, jpeg_bytes, photo_bytes, png_bytes, with_segments
 
 
 @pytest.fixture
@@ -49,6 +49,140 @@ def test_transparent_png_becomes_a_jpeg_on_white():
 def test_small_images_are_not_enlarged():
     processed = images.process(jpeg_bytes(size=(640, 480)))
     assert (processed.width, processed.height) == (640, 480)
+
+
+def pixels(data: bytes) -> bytes:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.tobytes()
+
+
+def a_phone_photo(**save) -> bytes:
+    """Upright, with the metadata a phone and a photo editor leave behind, and bytes after
+    its end (a second file smuggled in)."""
+    exif = exif_with_gps_and_rotation()
+    exif[0x0112] = 1
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">SerialNumber 12345</x:xmpmeta>'
+    data = photo_bytes(exif=exif, xmp=xmp, comment=b"Dismantler Olsson, cam 2", **save)
+    iptc = (0xED, b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x10By-line: Olsson")
+    return with_segments(data, iptc) + b"<html><script>alert(1)</script></html>"
+
+
+def rgb_coded_photo() -> bytes:
+    """RGB, not YCbCr, inside; only its Adobe segment says so (components numbered 1-3,
+    not named R, G, B as libjpeg-turbo names them)."""
+    data = bytearray(photo_bytes(keep_rgb=True, quality=20))
+    sof, sos = data.index(b"\xff\xc0"), data.index(b"\xff\xda")
+    for number, at in enumerate((sof + 10, sof + 13, sof + 16, sos + 5, sos + 7, sos + 9)):
+        assert data[at] in b"RGB"
+        data[at] = number % 3 + 1
+    return bytes(data)
+
+
+def test_an_upright_jpeg_keeps_its_own_pixels_and_loses_all_metadata():
+    data = a_phone_photo()
+    processed = images.process(data)
+    full = processed.full
+    assert pixels(full) == pixels(data)  # lossless: not decoded and re-encoded
+    assert b"\xff\xe1" not in full  # no APP1: no EXIF, no GPS, no XMP
+    assert b"\xff\xed" not in full  # no APP13: no Photoshop/IPTC
+    for secret in (b"PhoneMaker", b"SerialNumber", b"Olsson", b"script"):
+        assert secret not in full
+    assert full.endswith(b"\xff\xd9")  # nothing after the end of the image
+    hosted = Image.open(io.BytesIO(full))
+    assert (hosted.format, hosted.size) == ("JPEG", (640, 480))
+    assert not hosted.getexif()
+    assert "comment" not in hosted.info
+    assert (processed.width, processed.height) == (640, 480)
+    assert Image.open(io.BytesIO(processed.thumbnail)).size == (400, 300)
+
+
+def test_a_progressive_jpeg_is_kept_as_is_too():
+    data = a_phone_photo(progressive=True, size=(1600, 1200))
+    processed = images.process(data)
+    assert Image.open(io.BytesIO(processed.full)).info.get("progressive") == 1
+    assert pixels(processed.full) == pixels(data)
+    assert Image.open(io.BytesIO(processed.thumbnail)).size == (400, 300)
+
+
+def test_the_colour_profile_is_kept():
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    processed = images.process(photo_bytes(icc_profile=srgb))
+    assert Image.open(io.BytesIO(processed.full)).info["icc_profile"] == srgb
+    assert Image.open(io.BytesIO(processed.thumbnail)).info["icc_profile"] == srgb
+
+
+@pytest.mark.parametrize(
+    ("data", "thumbnail_size"),
+    [
+        (photo_bytes(mode="L"), (400, 300)),  # greyscale
+        (rgb_coded_photo(), (400, 300)),
+        (photo_bytes(size=(300, 200)), (300, 200)),  # smaller than a thumbnail
+    ],
+    ids=["grey", "rgb-coded", "tiny"],
+)
+def test_other_jpegs_served_as_they_are_keep_their_pixels(data, thumbnail_size):
+    processed = images.process(data)
+    assert pixels(processed.full) == pixels(data)
+    assert Image.open(io.BytesIO(processed.thumbnail)).size == thumbnail_size
+
+
+def test_a_rotated_jpeg_is_reencoded_upright():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    processed = images.process(photo_bytes(size=(640, 480), exif=exif))
+    full = Image.open(io.BytesIO(processed.full)).convert("RGB")
+    assert full.size == (480, 640)
+    assert not full.getexif()
+    # The red corner, top-left as stored, is top-right once upright.
+    assert full.getpixel((470, 10))[0] > 200 and full.getpixel((10, 10))[0] < 200
+    assert Image.open(io.BytesIO(processed.thumbnail)).size == (300, 400)
+
+
+@pytest.mark.parametrize(
+    ("data", "size"),
+    [
+        (photo_bytes(mode="CMYK"), (640, 480)),
+        (photo_bytes(size=(3000, 2000)), (2048, 1365)),
+        (photo_bytes(size=(8400, 1200)), (2048, 293)),  # decoded at half scale
+        (photo_bytes(quality=100), (640, 480)),  # too many bytes for its pixels
+    ],
+    ids=["cmyk", "oversized", "far-oversized", "quality-100"],
+)
+def test_jpegs_that_need_a_change_are_reencoded(data, size):
+    processed = images.process(data)
+    full = Image.open(io.BytesIO(processed.full))
+    assert (full.mode, full.size) == ("RGB", size)
+    assert (processed.width, processed.height) == size
+    assert len(processed.full) < len(data)
+    assert max(Image.open(io.BytesIO(processed.thumbnail)).size) == 400
+
+
+def truncated_in_its_scan() -> bytes:
+    data = photo_bytes()
+    return data[: len(data) // 2]
+
+
+def with_a_broken_huffman_table() -> bytes:
+    data = bytearray(photo_bytes())
+    dht = data.index(b"\xff\xc4")
+    data[dht + 5 : dht + 21] = b"\xff" * 16  # code counts no Huffman table can have
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "data", [truncated_in_its_scan(), with_a_broken_huffman_table()], ids=["truncated", "dht"]
+)
+def test_a_broken_jpeg_is_refused(data):
+    with pytest.raises(images.ImageError) as refused:
+        images.process(data)
+    assert (refused.value.code, refused.value.permanent) == ("image_invalid", True)
+
+
+def test_a_marker_structure_not_followed_is_left_to_the_reencode():
+    data = photo_bytes()
+    assert jpeg.strip(data[:-2]) is None  # no end marker
+    assert jpeg.strip(data[:2] + b"junk" + data[2:]) is None
+    assert jpeg.strip(with_segments(data, (0xC3, b"\0" * 9))) is None  # a lossless frame
 
 
 @pytest.mark.parametrize(

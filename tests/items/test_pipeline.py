@@ -12,7 +12,7 @@ from items import pipeline
 from items.models import Item, ItemImage, StoredImage
 from items.signals import item_changed
 from tests.conftest import item_body
-from tests.items.imagehost import ImageHost, jpeg_bytes, png_bytes
+from tests.items.imagehost import ImageHost, jpeg_bytes, photo_bytes, png_bytes
 from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +126,20 @@ def test_urls_that_fail_for_good_are_reported_and_one_good_image_is_enough(
         },
     ]
     assert host.hits["/parts/gone.jpg"] == 1  # a 404 is not retried
+
+
+def test_a_broken_jpeg_is_refused_and_nothing_of_it_is_hosted(
+    api_a, committed, worker, photos, host, media
+):
+    whole = photo_bytes()
+    broken = host.serve("/parts/broken.jpg", whole[: len(whole) // 2])
+    push(api_a, committed, imageUrls=[broken, photos[0]])
+    worker()
+    body = api_a.get("ERP_PART_12345").json()
+    assert [i["sourceUrl"] for i in body["images"]] == [photos[0]]
+    assert [(i["code"], i["field"]) for i in body["issues"]] == [("image_invalid", "imageUrls[0]")]
+    assert StoredImage.objects.count() == 1
+    assert len([f for f in media.rglob("*") if f.is_file()]) == 2  # one full, one thumbnail
 
 
 def test_transient_failures_are_retried_three_times_then_the_item_fails(
