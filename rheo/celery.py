@@ -52,7 +52,15 @@ def send(task_name: str, *args, countdown: float | None = None) -> None:
         _local.producer = app.amqp.Producer(app.connection_for_write(), auto_declare=False)
         _local.pid = os.getpid()
     app.send_task(
-        task_name, args=list(args), countdown=countdown, producer=_local.producer, declare=[]
+        task_name,
+        args=list(args),
+        countdown=countdown,
+        producer=_local.producer,
+        declare=[],
+        # The args shown in monitoring: ids, so plain repr() does what Celery's saferepr
+        # (a tenth of sending) would.
+        argsrepr=repr(list(args)),
+        kwargsrepr="{}",
     )
 
 

@@ -83,3 +83,4 @@ def test_tasks_sent_through_the_threads_producer_reach_their_queue_after_a_dropp
     ]
     assert sent == [("rheo.test_nudge", ["first"]), ("rheo.test_nudge", ["second"])]
     assert messages[0]["headers"]["eta"] is not None  # the countdown travelled
+    assert messages[-1]["headers"]["argsrepr"] == "['first']"  # what monitoring shows
