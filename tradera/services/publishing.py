@@ -98,13 +98,33 @@ def publish_listing(*, listing_id: int) -> None:
 
 def _advance(listing: TraderaListing) -> None:
     item = listing.item
-    client = for_mode(item.livemode)
-    seller = seller_for(item, client)
+    seller = seller_for(item, for_mode(item.livemode))
+    images = []
+    if not listing.committed:
+        images = list(item.images.filter(status=ItemImage.Status.READY).select_related("stored"))
+    # The calls this step makes when all goes well, paid for in one budget round trip;
+    # those it does not make (it stops half-way) are given back.
+    client = for_mode(item.livemode).paid_ahead(_calls_ahead(listing, len(images)))
+    try:
+        _submit(listing, client, seller, images)
+    finally:
+        client.refund()
+
+
+def _calls_ahead(listing: TraderaListing, images: int) -> list[str]:
+    calls = [] if listing.committed else ["AddItem", *["AddItemImage"] * images]
+    if not listing.commit_acknowledged:
+        calls.append("AddItemCommit")
+    return [*calls, "GetRequestResults"]
+
+
+def _submit(listing: TraderaListing, client, seller: Seller, images: list[ItemImage]) -> None:
+    item = listing.item
     if not listing.committed:
         # Nothing of an uncommitted request can go live: a fresh one replaces it, so it
         # is saved only once it is complete, durably before the commit is sent.
         queued = client.add_item(seller, mapping.auction_for(item))
-        for image in item.images.filter(status=ItemImage.Status.READY).select_related("stored"):
+        for image in images:
             with default_storage.open(image.stored.full) as data:
                 client.add_item_image(seller, queued.request_id, data.read(), "jpeg")
         with transaction.atomic():
