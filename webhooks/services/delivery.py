@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from rheo import outbound
@@ -70,7 +71,7 @@ def attempt_delivery(*, delivery_id) -> None:
     """Attempt one due delivery, if it is still pending, due and not held by another
     worker; otherwise do nothing (so duplicate nudges are harmless). At most
     RHEO_WEBHOOK_MAX_IN_FLIGHT attempts run at once per endpoint; a delivery over that
-    share is put back a moment without spending an attempt."""
+    share is parked without spending an attempt."""
     now = timezone.now()
     with transaction.atomic():
         # Lock order everywhere: the endpoint, then its deliveries. The endpoint is found
@@ -92,16 +93,29 @@ def attempt_delivery(*, delivery_id) -> None:
             status=Delivery.Status.PENDING,
             next_attempt_at__lte=now,
         )
-        in_flight = Delivery.objects.filter(
-            endpoint_id=endpoint_id, status=Delivery.Status.PENDING, locked_until__gt=now
-        ).count()
-        if in_flight >= settings.RHEO_WEBHOOK_MAX_IN_FLIGHT:
+        # Claimed only while the endpoint has a free slot: the count of its attempts in
+        # flight is part of the claim's UPDATE (one statement; the endpoint's lock keeps it
+        # true until commit).
+        in_flight = (
+            Delivery.objects.filter(
+                endpoint_id=endpoint_id, status=Delivery.Status.PENDING, locked_until__gt=now
+            )
+            .order_by()
+            .values("endpoint_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        claimed = (
+            claimable.alias(in_flight=Coalesce(Subquery(in_flight), 0))
+            .filter(in_flight__lt=settings.RHEO_WEBHOOK_MAX_IN_FLIGHT)
+            .update(locked_until=now + LEASE, parked=False)
+        )
+        if not claimed:
+            # Over the endpoint's share (or not ours to claim: then this changes nothing).
             # Parked: still due, it waits for an attempt to this endpoint to end and wake
             # it (in _record_attempt), not on a timer, so a dead endpoint's backlog costs
             # nothing while it waits. The sweeper is the fallback.
             claimable.update(parked=True, nudged_at=now)
-            return
-        if not claimable.update(locked_until=now + LEASE, parked=False):
             return
     delivery = Delivery.objects.select_related("event").get(pk=delivery_id)
     _post(delivery, endpoint)
