@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/profile_publish.py [--items 100] [--top 25]
 
-Fresh database rheo_bench_publish and Redis db 7; the Tradera sandbox (processing 0 s),
-an image host and a webhook receiver each run as a process of their own, so only Rheo's
-side is measured. --items items with autoPublishTradera, one 1600x1200 photo each (the
-image cache of pipeline_throughput.py), are pushed through the project's services and
+Fresh database rheo_bench_publish; the call budget in Redis db 7 (its keys only). The
+Tradera sandbox (processing 0 s), an image host and a webhook receiver each run as a
+process of their own, so only Rheo's side is measured. --items items with
+autoPublishTradera, one 1600x1200 photo each (the image cache of pipeline_throughput.py),
+are pushed through the project's services and
 their image jobs run (not measured); then, in this process, `publish_listing` for every
 listing and `attempt_delivery` for every `listing.created` delivery, one after the other,
 as a worker's task would run them (without Celery's own message handling; nudges go to an
@@ -283,9 +284,12 @@ def wait_for_port(port: int, seconds: float) -> None:
 
 
 def subprocess_redis_flush() -> None:
+    """The sandbox's call budget is all this uses of Redis (the broker is in memory)."""
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter("tradera:budget:sandbox:*"):
+        client.delete(key)
 
 
 if __name__ == "__main__":
