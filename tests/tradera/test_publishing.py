@@ -12,6 +12,7 @@ from tests.conftest import item_body
 from tests.tradera.conftest import push
 from tests.webhooks.conftest import Receiver
 from tradera import client as tradera_client
+from tradera import services as tradera_services
 from tradera.models import TraderaAccount, TraderaListing
 from webhooks import selectors
 from webhooks import services as webhooks
@@ -212,6 +213,19 @@ def test_a_live_item_without_a_connected_account_fails_as_not_connected(
     assert (listing.status, listing.error_code) == ("sync_error", "tradera_not_connected")
     assert events("listing.failed")[0]["data"]["error"]["code"] == "tradera_not_connected"
     assert sandbox.calls().get("AddItem") is None
+
+
+def test_an_item_is_queued_for_tradera_once_however_often_it_is_started(
+    api_a_test, committed, worker, photo, sandbox, broker_messages
+):
+    push(api_a_test, committed, photo)
+    worker()
+    item = Item.objects.get()
+    with committed():
+        tradera_services.start_publishing(item=item)  # a duplicate activation signal
+    assert broker_messages("tradera") == []
+    assert TraderaListing.objects.count() == 1
+    assert len(live_auctions(sandbox)) == 1
 
 
 def test_items_without_auto_publish_stay_off_tradera(api_a_test, committed, worker, photo):

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -63,12 +63,14 @@ def start_publishing(*, item: Item) -> None:
     if not item.auto_publish_tradera:
         return
     now = timezone.now()
-    with transaction.atomic():
-        listing, created = TraderaListing.objects.get_or_create(
-            item=item, defaults={"next_attempt_at": now, "nudged_at": now}
-        )
-        if created:
+    # An INSERT that the one-listing-per-item constraint refuses the second time (an item
+    # is activated once), rather than get_or_create's SELECT, savepoint and INSERT.
+    try:
+        with transaction.atomic():
+            listing = TraderaListing.objects.create(item=item, next_attempt_at=now, nudged_at=now)
             _nudge_on_commit(listing.pk)
+    except IntegrityError:
+        return  # queued already
 
 
 def _nudge_on_commit(listing_id, countdown: float | None = None) -> None:
