@@ -6,13 +6,14 @@ Fresh database rheo_bench_publish; the call budget in Redis db 7 (its keys only)
 Tradera sandbox (processing 0 s), an image host and a webhook receiver each run as a
 process of their own, so only Rheo's side is measured. --items items with
 autoPublishTradera, one 1600x1200 photo each (the image cache of pipeline_throughput.py),
-are pushed through the project's services and
-their image jobs run (not measured); then, in this process, `publish_listing` for every
-listing and `attempt_delivery` for every `listing.created` delivery, one after the other,
-as a worker's task would run them (without Celery's own message handling; nudges go to an
-in-memory broker). Prints, per publish and per delivery: CPU ms (process time, without
-and with cProfile), SQL statements and commits (CaptureQueriesContext), Tradera calls
-(the sandbox's count), and the functions with the most cumulative time.
+in partners of 50, are pushed through the project's services and their image jobs run
+(not measured); then, in this process, `publish_listing` for every listing and
+`attempt_delivery` for every `listing.created` delivery, one after the other, as a
+worker's task would run them (without Celery's own message handling; nudges go to an
+in-memory broker). The first half of each is timed, the second half profiled. Prints, per
+publish and per delivery: CPU ms (process time, without and with cProfile), SQL round
+trips and explicit COMMITs (CaptureQueriesContext), one call's statements, Tradera calls
+(the sandbox's count), and the functions with the most cumulative and own CPU time.
 """
 
 import argparse

@@ -11,8 +11,8 @@ and asked about, never re-created.
 What crash recovery does not need is not saved on its own: a request is saved only when
 it is about to be committed (if the job dies before, the request can never go live, and
 the resumed job replaces it either way), and Tradera's acknowledgement of the commit
-rides on the listing's next save (if that is lost, the commit is only sent again, which
-Tradera takes as a no-op). So a publish commits three times: the claim, the request
+rides on the listing's next save (if that is lost, the commit is only sent again, as
+after a lost answer). So a publish commits three times: the claim, the request
 before AddItemCommit, the outcome.
 """
 
