@@ -35,9 +35,10 @@ def auction_for(item: Item) -> NewAuction:
 
 def category_for(item: Item) -> int:
     words = item.title.lower()
-    for rule in CategoryRule.objects.all():
-        if rule.keyword.lower() in words:
-            return rule.category_id
+    # Two columns, not model instances: every publish reads every rule.
+    for keyword, category_id in CategoryRule.objects.values_list("keyword", "category_id"):
+        if keyword.lower() in words:
+            return category_id
     return OTHER_PARTS
 
 

@@ -11,15 +11,22 @@ call on Redis's clock, exact across processes and machines. Without Redis (the e
 default, one machine) it lives in the process. When the budget is spent, `spend` answers
 `Deferred(until)`: the work waits for the window, it has not failed.
 
+A job that knows its next calls (a publish: AddItem, its images, AddItemCommit,
+GetRequestResults) pays for them at once with `spend_ahead`, one round trip for all, and
+gives back with `refund` those it did not make (it stopped half-way), so the count stays
+exact. Calls paid ahead are recorded as made at the latest moment they can be (`ahead`
+seconds on), so they leave the window no earlier than Tradera's own count of them.
+
 For admin, spent calls are also counted per operation and UTC day in a Redis hash,
 `tradera:budget:<name>:ops:<YYYY-MM-DD>` (kept 35 days); `usage(day)` reads it.
 """
 
+import bisect
 import logging
 import math
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal, Protocol
@@ -39,6 +46,14 @@ class Spent:
 
 
 @dataclass(frozen=True)
+class Prepaid:
+    """Calls paid ahead (spend_ahead): what `refund` needs to give back unused ones."""
+
+    receipt: tuple[str, ...]  # the calls as recorded; empty when nothing was recorded
+    day: date  # the UTC day their operations were counted under
+
+
+@dataclass(frozen=True)
 class Deferred:
     until: datetime
 
@@ -52,6 +67,12 @@ class Budget(Protocol):
         self, purpose: Purpose, calls: int = 1, *, operation: str = ""
     ) -> Spent | Deferred: ...
 
+    def spend_ahead(
+        self, purpose: Purpose, operations: list[str], *, ahead_seconds: float
+    ) -> Prepaid | Deferred | None: ...
+
+    def refund(self, prepaid: Prepaid, operations: list[str]) -> None: ...
+
     def block_until(self, until: datetime) -> None:
         """Tradera said its quota is spent (429): spend nothing more before `until`."""
 
@@ -62,16 +83,27 @@ class UnlimitedBudget:
     def spend(self, purpose: Purpose, calls: int = 1, *, operation: str = "") -> Spent:
         return Spent(remaining=math.inf)  # type: ignore[arg-type]
 
+    def spend_ahead(self, purpose: Purpose, operations: list[str], *, ahead_seconds: float):
+        return None  # nothing to pay: each call goes as it comes
+
+    def refund(self, prepaid: Prepaid, operations: list[str]) -> None:
+        pass
+
     def block_until(self, until: datetime) -> None:
         pass
 
 
+# KEYS: the calls, the 429 block, the day's count per operation, the sequence.
+# ARGV: limit, calls, window (µs), ahead (µs: the calls are recorded as made that much
+# later), then the operation of each call to count for admin (none, or one per call).
+# Answers {allowed, now or free-at, remaining, the calls as recorded...}.
 _SPEND_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit = tonumber(ARGV[1])
 local calls = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
+local ahead = tonumber(ARGV[4])
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then
   return {0, string.format('%.0f', blocked), 0}
@@ -86,16 +118,32 @@ if used + calls > limit then
   if #oldest == 2 then free_at = tonumber(oldest[2]) + window end
   return {0, string.format("%.0f", free_at), 0}
 end
-for _ = 1, calls do
-  local seq = redis.call('INCR', KEYS[4])
-  redis.call('ZADD', KEYS[1], now, string.format('%.0f', now) .. ':' .. seq)
+local receipt = {}
+for i = 1, calls do
+  local member = string.format('%.0f', now + ahead) .. ':' .. redis.call('INCR', KEYS[4])
+  redis.call('ZADD', KEYS[1], now + ahead, member)
+  receipt[i] = member
 end
-redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
-if ARGV[4] ~= '' then
-  redis.call('HINCRBY', KEYS[3], ARGV[4], calls)
+redis.call('PEXPIRE', KEYS[1], math.ceil((window + ahead) / 1000))
+for i = 5, #ARGV do
+  redis.call('HINCRBY', KEYS[3], ARGV[i], 1)
+end
+if #ARGV >= 5 then
   redis.call('EXPIRE', KEYS[3], 35 * 86400)
 end
-return {1, string.format('%.0f', now), limit - used - calls}
+return {1, string.format('%.0f', now), limit - used - calls, unpack(receipt)}
+"""
+
+# KEYS: the calls, the day's count per operation. ARGV: n, n recorded calls, operations.
+_REFUND_LUA = """
+local n = tonumber(ARGV[1])
+for i = 2, n + 1 do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+end
+for i = n + 2, #ARGV do
+  redis.call('HINCRBY', KEYS[2], ARGV[i], -1)
+end
+return n
 """
 
 
@@ -125,6 +173,7 @@ class CallBudget:
             else None
         )
         self._script = self._redis.register_script(_SPEND_LUA) if self._redis else None
+        self._refund_script = self._redis.register_script(_REFUND_LUA) if self._redis else None
         self._local = _LocalWindow()
 
     def limit(self, purpose: Purpose) -> int:
@@ -134,27 +183,64 @@ class CallBudget:
         limit = self.limit(purpose)
         if calls > limit:
             raise ValueError(f"{calls} calls can never fit in {purpose}'s {limit} a window")
+        decision, _receipt = self._spend(limit, calls, [operation] * calls if operation else [], 0)
+        return decision
+
+    def spend_ahead(
+        self, purpose: Purpose, operations: list[str], *, ahead_seconds: float
+    ) -> Prepaid | Deferred | None:
+        """Pay for these calls (one operation each) at once, or for none of them. None when
+        they could never fit in the purpose's share: then they are paid one by one."""
+        if len(operations) > self.limit(purpose):
+            return None
+        day = datetime.now(UTC).date()
+        decision, receipt = self._spend(
+            self.limit(purpose), len(operations), operations, int(ahead_seconds * MICROS), day
+        )
+        return decision if isinstance(decision, Deferred) else Prepaid(receipt=receipt, day=day)
+
+    def refund(self, prepaid: Prepaid, operations: list[str]) -> None:
+        """Give back calls paid ahead that were not made, one of these operations each."""
+        unused = list(prepaid.receipt[len(prepaid.receipt) - len(operations) :])
+        if not unused:
+            return
+        if self._refund_script is None:
+            self._local.refund(unused, operations, prepaid.day)
+            return
+        try:
+            self._refund_script(
+                keys=[self._key("calls"), self._ops_key(prepaid.day)],
+                args=[len(unused), *unused, *operations],
+            )
+        except redis.RedisError:  # counted too many: the budget errs on Tradera's side
+            logger.exception("Tradera call budget unavailable; unused calls not given back")
+
+    def _spend(self, limit: int, calls: int, operations: list[str], ahead_us: int, day=None):
         window_us = self.window_seconds * MICROS
         if self._script is None:
-            allowed, at_us, remaining = self._local.spend(limit, calls, window_us, operation)
+            allowed, at_us, remaining, *receipt = self._local.spend(
+                limit, calls, window_us, operations, ahead_us
+            )
         else:
             try:
-                allowed, at_us, remaining = self._script(
+                allowed, at_us, remaining, *receipt = self._script(
                     keys=[
                         self._key("calls"),
                         self._key("blocked"),
-                        self._ops_key(),
+                        self._ops_key(day),
                         self._key("seq"),
                     ],
-                    args=[limit, calls, window_us, operation],
+                    args=[limit, calls, window_us, ahead_us, *operations],
                 )
             except redis.RedisError:
                 # Tradera's own 429 still stops us; an unreachable Redis must not stop Rheo.
                 logger.exception("Tradera call budget unavailable; call allowed without counting")
-                return Spent(remaining=0)
+                return Spent(remaining=0), ()
         if int(allowed):
-            return Spent(remaining=int(remaining))
-        return Deferred(until=datetime.fromtimestamp(int(at_us) / MICROS, UTC))
+            return Spent(remaining=int(remaining)), tuple(
+                r.decode() if isinstance(r, bytes) else r for r in receipt
+            )
+        return Deferred(until=datetime.fromtimestamp(int(at_us) / MICROS, UTC)), ()
 
     def block_until(self, until: datetime) -> None:
         until_us = int(until.timestamp() * MICROS)
@@ -180,9 +266,9 @@ class CallBudget:
         """Calls spent per operation on a UTC day (today by default)."""
         day = day or datetime.now(UTC).date()
         if self._redis is None:
-            return dict(self._local.ops.get(day, {}))
+            return {op: n for op, n in self._local.ops.get(day, {}).items() if n}
         raw = self._redis.hgetall(self._ops_key(day))
-        return {k.decode(): int(v) for k, v in raw.items()}
+        return {k.decode(): int(v) for k, v in raw.items() if int(v)}  # refunds leave 0s
 
     def _key(self, part: str) -> str:
         return f"tradera:budget:{self.name}:{part}"
@@ -193,15 +279,15 @@ class CallBudget:
 
 
 class _LocalWindow:
-    """The Lua script again, for one process without Redis."""
+    """The Lua scripts again, for one process without Redis."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._calls: deque[int] = deque()
+        self._calls: list[int] = []  # sorted: calls paid ahead are recorded later
         self.blocked_until_us = 0
         self.ops: dict[date, Counter] = {}
 
-    def spend(self, limit: int, calls: int, window_us: int, operation: str):
+    def spend(self, limit: int, calls: int, window_us: int, operations: list[str], ahead_us):
         with self._lock:
             now = time.time_ns() // 1000
             if self.blocked_until_us > now:
@@ -212,11 +298,19 @@ class _LocalWindow:
                 index = used + calls - limit - 1
                 oldest = self._calls[index] if 0 <= index < used else now
                 return 0, oldest + window_us, 0
-            self._calls.extend([now] * calls)
-            if operation:
-                day = datetime.fromtimestamp(now / MICROS, UTC).date()
-                self.ops.setdefault(day, Counter())[operation] += calls
-            return 1, now, limit - used - calls
+            for _ in range(calls):
+                bisect.insort(self._calls, now + ahead_us)
+            day = datetime.fromtimestamp(now / MICROS, UTC).date()
+            self.ops.setdefault(day, Counter()).update(operations)
+            return 1, now, limit - used - calls, *[str(now + ahead_us)] * calls
+
+    def refund(self, receipt: list[str], operations: list[str], day: date) -> None:
+        with self._lock:
+            for recorded in receipt:
+                index = bisect.bisect_left(self._calls, int(recorded))
+                if index < len(self._calls) and self._calls[index] == int(recorded):
+                    del self._calls[index]
+            self.ops.setdefault(day, Counter()).subtract(operations)
 
     def used(self, window_us: int) -> int:
         with self._lock:
@@ -224,5 +318,4 @@ class _LocalWindow:
             return len(self._calls)
 
     def _forget(self, now: int, window_us: int) -> None:
-        while self._calls and self._calls[0] <= now - window_us:
-            self._calls.popleft()
+        del self._calls[: bisect.bisect_right(self._calls, now - window_us)]

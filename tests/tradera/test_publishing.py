@@ -12,6 +12,7 @@ from tests.conftest import item_body
 from tests.tradera.conftest import push
 from tests.webhooks.conftest import Receiver
 from tradera import client as tradera_client
+from tradera import services as tradera_services
 from tradera.models import TraderaAccount, TraderaListing
 from webhooks import selectors
 from webhooks import services as webhooks
@@ -138,6 +139,41 @@ def test_a_lost_commit_answer_is_not_sent_as_a_new_auction(
     assert sandbox.calls().get("AddItem") == 1
 
 
+def test_a_commit_tradera_acknowledged_is_not_sent_again_when_the_poll_fails(
+    api_a_test, committed, worker, photo, sandbox, clock
+):
+    sandbox.fail("server_error", operation="GetRequestResults", count=1)
+    push(api_a_test, committed, photo)
+    worker()
+    assert TraderaListing.objects.get().commit_acknowledged  # saved with the retry's state
+    clock.shift(timedelta(seconds=1.1))
+    worker()
+    assert TraderaListing.objects.get().status == "active"
+    assert sandbox.calls() == {
+        "AddItem": 1,
+        "AddItemImage": 1,
+        "AddItemCommit": 1,
+        "GetRequestResults": 2,
+    }
+
+
+def test_the_call_budget_counts_exactly_the_calls_tradera_received(
+    api_a_test, committed, worker, photo, sandbox, clock
+):
+    budget = tradera_client.for_mode(False).budget
+    used, by_operation = budget.used(), budget.usage()
+    sandbox.fail("server_error", operation="AddItemImage", count=1)  # stops after 2 of 4
+    push(api_a_test, committed, photo)
+    worker()
+    clock.shift(timedelta(seconds=1.1))
+    worker()
+
+    assert TraderaListing.objects.get().status == "active"
+    spent = {op: n - by_operation.get(op, 0) for op, n in budget.usage().items()}
+    assert {op: n for op, n in spent.items() if n} == sandbox.calls()
+    assert budget.used() - used == sum(sandbox.calls().values()) == 6
+
+
 def test_an_expired_token_fails_at_once_without_retries(
     api_a_test, committed, worker, photo, sandbox, partner_a, receiver
 ):
@@ -177,6 +213,19 @@ def test_a_live_item_without_a_connected_account_fails_as_not_connected(
     assert (listing.status, listing.error_code) == ("sync_error", "tradera_not_connected")
     assert events("listing.failed")[0]["data"]["error"]["code"] == "tradera_not_connected"
     assert sandbox.calls().get("AddItem") is None
+
+
+def test_an_item_is_queued_for_tradera_once_however_often_it_is_started(
+    api_a_test, committed, worker, photo, sandbox, broker_messages
+):
+    push(api_a_test, committed, photo)
+    worker()
+    item = Item.objects.get()
+    with committed():
+        tradera_services.start_publishing(item=item)  # a duplicate activation signal
+    assert broker_messages("tradera") == []
+    assert TraderaListing.objects.count() == 1
+    assert len(live_auctions(sandbox)) == 1
 
 
 def test_items_without_auto_publish_stay_off_tradera(api_a_test, committed, worker, photo):

@@ -148,3 +148,58 @@ def test_traderas_429_stops_every_caller_until_its_retry_time(sandbox, seller):
 
     later = budget.spend("sync")
     assert isinstance(later, Deferred) and 590 <= later.seconds <= 600
+
+
+PUBLISH_CALLS = ["AddItem", "AddItemImage", "AddItemCommit", "GetRequestResults"]
+
+
+@pytest.mark.parametrize("make", BUDGETS)
+def test_calls_paid_ahead_count_once_each_and_unused_ones_are_given_back(make):
+    budget = make(allowance=10, sync_reserve=0)
+
+    prepaid = budget.spend_ahead("publish", PUBLISH_CALLS, ahead_seconds=60)
+    assert budget.used() == 4
+    budget.refund(prepaid, ["AddItemCommit", "GetRequestResults"])  # stopped half-way
+
+    assert budget.used() == 2
+    assert budget.usage() == {"AddItem": 1, "AddItemImage": 1}
+    assert [isinstance(budget.spend("sync"), Spent) for _ in range(9)] == [True] * 8 + [False]
+
+
+@pytest.mark.parametrize("make", BUDGETS)
+def test_calls_paid_ahead_are_paid_all_together_or_not_at_all(make):
+    budget = make(allowance=4, sync_reserve=0)
+    budget.spend("sync")
+
+    assert isinstance(budget.spend_ahead("publish", PUBLISH_CALLS, ahead_seconds=60), Deferred)
+    assert budget.used() == 1
+    # More than the share could ever hold: the caller pays them one by one instead.
+    assert budget.spend_ahead("publish", [*PUBLISH_CALLS, "EndItem"], ahead_seconds=60) is None
+
+
+@pytest.mark.parametrize("make", BUDGETS)
+def test_calls_paid_ahead_stay_in_the_window_until_they_could_last_have_been_made(make):
+    budget = make(allowance=2, sync_reserve=0, window_seconds=3600)
+    before = datetime.now(UTC)
+    budget.spend_ahead("publish", ["AddItem", "AddItemCommit"], ahead_seconds=60)
+
+    deferred = budget.spend("publish")
+
+    # Not before Tradera, counting from when the calls are made, lets one more through.
+    assert isinstance(deferred, Deferred)
+    assert deferred.until >= before + timedelta(hours=1, seconds=60)
+
+
+def test_a_client_spends_what_it_paid_ahead_and_refunds_the_rest(sandbox, seller):
+    budget = local_budget(allowance=10, sync_reserve=0)
+    client = TraderaClient(sandbox.api_url, **SANDBOX_APP, timeout=1, budget=budget)
+    job = client.paid_ahead(["EndItem", "EndItem", "SetPricesOnNonShopItems"])
+    assert budget.used() == 3
+
+    job.end_item(seller, 1)
+    job.end_item(seller, 1)
+    job.end_item(seller, 1)  # one more than paid: paid for on its own
+    job.refund()
+
+    assert budget.usage() == {"EndItem": 3} == sandbox.calls()
+    assert budget.used() == 3

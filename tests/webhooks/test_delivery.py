@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from items.models import Item
 from tests.webhooks.conftest import Reply
-from webhooks import services
+from webhooks import services, signing
 from webhooks.models import Delivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +71,7 @@ def test_delivery_is_signed_so_the_standard_webhooks_library_verifies_it(
     with pytest.raises(WebhookVerificationError):
         wh.verify(tampered, request.headers)
     with pytest.raises(WebhookVerificationError):
-        Webhook(services.signing.generate_secret()).verify(request.body, request.headers)
+        Webhook(signing.generate_secret()).verify(request.body, request.headers)
 
     delivery = only_delivery()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("succeeded", 1, 200)

@@ -2,13 +2,15 @@
 
 Every call is first paid for from the call budget (tradera.quota); a spent budget raises
 TraderaError("budget_spent", retry_after=...) without calling Tradera. Tradera's own 429
-blocks the budget until its Retry-After, for every process.
+blocks the budget until its Retry-After, for every process. A job that knows its next
+calls pays for them at once (`paid_ahead`, then `refund`).
 """
 
 import base64
 import copy
 import json
 import xml.etree.ElementTree as ET
+from collections import Counter
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
@@ -32,7 +34,7 @@ from tradera.client.types import (
     Token,
 )
 from tradera.client.wire import Credentials, Reader, element, envelope, leaf, post
-from tradera.quota import Budget, Deferred, Purpose, UnlimitedBudget
+from tradera.quota import Budget, Deferred, Prepaid, Purpose, UnlimitedBudget
 
 PUBLIC, RESTRICTED, ORDER = "PublicService.asmx", "RestrictedService.asmx", "OrderService.asmx"
 
@@ -76,6 +78,8 @@ class TraderaClient:
         self.budget = budget or UnlimitedBudget()
         self.purpose = purpose
         self._pool = urllib3.PoolManager(num_pools=4, maxsize=8)
+        self._paid: Counter[str] = Counter()  # calls paid ahead, not made yet
+        self._prepaid: Prepaid | None = None
 
     def sandbox_seller(self, name: str) -> Seller:
         """Test mode: the sandbox's seller account of that name (a partner's), created on
@@ -114,7 +118,34 @@ class TraderaClient:
         reading publish results in its pass)."""
         clone = copy.copy(self)
         clone.purpose = purpose
+        clone._paid, clone._prepaid = Counter(), None
         return clone
+
+    def paid_ahead(self, operations: list[str]) -> "TraderaClient":
+        """The same client for one job's next calls, these operations (all of one share),
+        paid for at once: one round trip to the budget instead of one a call. Its calls
+        of those operations spend what was paid; `refund()` gives back what the job did
+        not call. Raises TraderaError("budget_spent") when they do not all fit now, as a
+        call would; more calls than the share could ever hold are paid one by one."""
+        clone = self.charged_to(self.purpose)  # type: ignore[arg-type]
+        if len(operations) < 2:
+            return clone
+        purpose = self.purpose or OPERATIONS[operations[0]][1]
+        decision = self.budget.spend_ahead(
+            purpose, operations, ahead_seconds=self.timeout * len(operations)
+        )
+        if isinstance(decision, Deferred):
+            raise _budget_spent(purpose, decision)
+        if decision is not None:
+            clone._paid, clone._prepaid = Counter(operations), decision
+        return clone
+
+    def refund(self) -> None:
+        """Give back the calls paid ahead (paid_ahead) that were not made."""
+        unused = list(self._paid.elements())
+        if unused and self._prepaid is not None:
+            self.budget.refund(self._prepaid, unused)
+        self._paid.clear()
 
     # --- Publishing (the queued flow) --------------------------------------------------
 
@@ -244,14 +275,12 @@ class TraderaClient:
 
     def _call(self, operation: str, body: ET.Element, seller: Seller | None) -> ET.Element:
         service, purpose = OPERATIONS[operation]
-        decision = self.budget.spend(self.purpose or purpose, operation=operation)
-        if isinstance(decision, Deferred):
-            raise TraderaError(
-                errors.BUDGET_SPENT,
-                f"Rheo's Tradera call budget for {self.purpose or purpose} is spent until "
-                f"{decision.until.isoformat()}.",
-                retry_after=decision.seconds,
-            )
+        if self._paid[operation] > 0:
+            self._paid[operation] -= 1
+        else:
+            decision = self.budget.spend(self.purpose or purpose, operation=operation)
+            if isinstance(decision, Deferred):
+                raise _budget_spent(self.purpose or purpose, decision)
         payload = envelope(body, self.credentials, seller)
         url = urljoin(self.base_url, service)
         try:
@@ -261,6 +290,14 @@ class TraderaClient:
                 until = datetime.now(UTC).timestamp() + exc.retry_after
                 self.budget.block_until(datetime.fromtimestamp(until, UTC))
             raise
+
+
+def _budget_spent(purpose: Purpose, decision: Deferred) -> TraderaError:
+    return TraderaError(
+        errors.BUDGET_SPENT,
+        f"Rheo's Tradera call budget for {purpose} is spent until {decision.until.isoformat()}.",
+        retry_after=decision.seconds,
+    )
 
 
 def _item_request(item: NewAuction) -> ET.Element:

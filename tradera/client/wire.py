@@ -21,6 +21,7 @@ _T = f"{{{NS}}}"
 _SOAP = f"{{{SOAP_NS}}}"
 _UNABLE = "Server was unable to process request. ---> "
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
+_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
 
 ET.register_namespace("soap", SOAP_NS)
 
@@ -80,7 +81,9 @@ def envelope(body: ET.Element, credentials: Credentials, seller: Seller | None) 
     root = ET.Element(_SOAP + "Envelope")
     root.append(header)
     ET.SubElement(root, _SOAP + "Body").append(body)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    # Serialised as text and encoded once: ElementTree's encoding writer costs three
+    # times as much on an image's 0.5 MB of base64 (the same bytes either way).
+    return _DECLARATION + ET.tostring(root, encoding="unicode").encode()
 
 
 def post(

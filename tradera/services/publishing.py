@@ -1,20 +1,27 @@
 """Publishing an item as a Tradera auction, through Tradera's queued flow.
 
-AddItem (saved at once: the request id, and the auction id to be), each image, then
-AddItemCommit, then GetRequestResults until Tradera has processed it. The listing row
-carries the job's state like an item's (due, leased, nudged, attempts), and remembers how
-far the flow got, so a job that resumes after a crash or a lost answer never makes a
-second auction: a request that was never committed never goes live and is replaced; one
-whose commit was sent is only ever committed again and asked about, never re-created.
+AddItem, each image, then (the request id, the auction id to be and `committed` saved and
+committed to the database first) AddItemCommit, then GetRequestResults until Tradera has
+processed it. The listing row carries the job's state like an item's (due, leased,
+nudged, attempts), and remembers how far the flow got, so a job that resumes after a
+crash or a lost answer never makes a second auction: a request that was never committed
+never goes live and is replaced; one whose commit was sent is only ever committed again
+and asked about, never re-created.
+
+What crash recovery does not need is not saved on its own: a request is saved only when
+it is about to be committed (if the job dies before, the request can never go live, and
+the resumed job replaces it either way), and Tradera's acknowledgement of the commit
+rides on the listing's next save (if that is lost, the commit is only sent again, as
+after a lost answer). So a publish commits three times: the claim, the request
+before AddItemCommit, the outcome.
 """
 
 import logging
-import math
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -56,12 +63,14 @@ def start_publishing(*, item: Item) -> None:
     if not item.auto_publish_tradera:
         return
     now = timezone.now()
-    with transaction.atomic():
-        listing, created = TraderaListing.objects.get_or_create(
-            item=item, defaults={"next_attempt_at": now, "nudged_at": now}
-        )
-        if created:
+    # An INSERT that the one-listing-per-item constraint refuses the second time (an item
+    # is activated once), rather than get_or_create's SELECT, savepoint and INSERT.
+    try:
+        with transaction.atomic():
+            listing = TraderaListing.objects.create(item=item, next_attempt_at=now, nudged_at=now)
             _nudge_on_commit(listing.pk)
+    except IntegrityError:
+        return  # queued already
 
 
 def _nudge_on_commit(listing_id, countdown: float | None = None) -> None:
@@ -91,34 +100,58 @@ def publish_listing(*, listing_id: int) -> None:
 
 def _advance(listing: TraderaListing) -> None:
     item = listing.item
-    client = for_mode(item.livemode)
-    seller = _seller_for(item, client)
+    seller = seller_for(item, for_mode(item.livemode))
+    images = []
     if not listing.committed:
-        # Nothing of an uncommitted request can go live: a fresh one replaces it.
+        images = list(item.images.filter(status=ItemImage.Status.READY).select_related("stored"))
+    # The calls this step makes when all goes well, paid for in one budget round trip;
+    # those it does not make (it stops half-way) are given back.
+    client = for_mode(item.livemode).paid_ahead(_calls_ahead(listing, len(images)))
+    try:
+        _submit(listing, client, seller, images)
+    finally:
+        client.refund()
+
+
+def _calls_ahead(listing: TraderaListing, images: int) -> list[str]:
+    calls = [] if listing.committed else ["AddItem", *["AddItemImage"] * images]
+    if not listing.commit_acknowledged:
+        calls.append("AddItemCommit")
+    return [*calls, "GetRequestResults"]
+
+
+def _submit(listing: TraderaListing, client, seller: Seller, images: list[ItemImage]) -> None:
+    item = listing.item
+    if not listing.committed:
+        # Nothing of an uncommitted request can go live: a fresh one replaces it, so it
+        # is saved only once it is complete, durably before the commit is sent.
         queued = client.add_item(seller, mapping.auction_for(item))
-        _save(
-            listing,
-            request_id=queued.request_id,
-            tradera_item_id=queued.item_id,
-            ad_id=f"pending-{queued.request_id}",
-        )
-        items.record_activity(
-            item=item, kind="tradera", message=f"Sent to Tradera (request {queued.request_id})"
-        )
-        for image in item.images.filter(status=ItemImage.Status.READY).select_related("stored"):
+        for image in images:
             with default_storage.open(image.stored.full) as data:
                 client.add_item_image(seller, queued.request_id, data.read(), "jpeg")
-        _save(listing, committed=True)
+        with transaction.atomic():
+            save_fields(
+                listing,
+                request_id=queued.request_id,
+                tradera_item_id=queued.item_id,
+                ad_id=f"pending-{queued.request_id}",
+                committed=True,
+            )
+            items.record_activity(
+                item=item,
+                kind="tradera",
+                message=f"Sent to Tradera (request {queued.request_id})",
+            )
     if not listing.commit_acknowledged:  # sent again only if its answer was lost
         client.add_item_commit(seller, listing.request_id)
-        _save(listing, commit_acknowledged=True)
+        listing.commit_acknowledged = True  # saved with the next change (save_fields)
     result = _results_for_account(client, seller, listing).get(listing.request_id)
     if result is None or result.pending:
         _again_in(listing, POLL_DELAY, spend_attempt=False)
         return
     if error := result.error():
         if not error.permanent:  # Tradera asks for the request to be sent again
-            _save(listing, committed=False, commit_acknowledged=False, request_id=None)
+            save_fields(listing, committed=False, commit_acknowledged=False, request_id=None)
         raise error
     _go_live(listing)
 
@@ -147,7 +180,8 @@ def _results_for_account(client, seller, listing) -> dict:
     return results
 
 
-def _seller_for(item: Item, client) -> Seller:
+def seller_for(item: Item, client) -> Seller:
+    """The Tradera seller the item's partner publishes as, in the item's mode."""
     account = TraderaAccount.objects.filter(partner=item.partner, livemode=item.livemode).first()
     if account is None and not item.livemode:
         # Test mode needs no connecting: a sandbox seller of the partner's own.
@@ -173,21 +207,11 @@ def _go_live(listing: TraderaListing) -> None:
     item = listing.item
     ad_id = str(listing.tradera_item_id)
     with transaction.atomic():
-        changed = TraderaListing.objects.filter(
-            pk=listing.pk, status=TraderaListing.Status.PENDING_SYNC
-        ).update(
-            status=TraderaListing.Status.ACTIVE,
-            ad_id=ad_id,
-            published_at=timezone.now(),
-            next_attempt_at=None,
-            locked_until=None,
-            error_code="",
-            error_message="",
-        )
-        if changed:
-            listing.refresh_from_db(fields=["wanted_price", "end_wanted"])
-            if listing.wanted_price is not None or listing.end_wanted:
-                _nudge_changes_on_commit(listing.pk)  # asked for while it was being published
+        asked = _mark_live(listing.pk, ad_id)
+        if asked is not None:
+            wanted_price, end_wanted = asked
+            if wanted_price is not None or end_wanted:
+                nudge_changes_on_commit(listing.pk)  # asked for while it was being published
             webhooks.emit(
                 item.partner,
                 "listing.created",
@@ -197,10 +221,35 @@ def _go_live(listing: TraderaListing) -> None:
             )
 
 
+def _mark_live(listing_id: int, ad_id: str) -> tuple | None:
+    """The listing goes live if it is still being published: one UPDATE that also returns
+    the changes asked for meanwhile (wanted_price, end_wanted); None if it was not pending
+    (another job's poll took it live first)."""
+    qn = connection.ops.quote_name
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {qn(TraderaListing._meta.db_table)} SET status = %s, ad_id = %s, "  # noqa: S608 - our own names
+            "published_at = %s, updated_at = %s, next_attempt_at = NULL, locked_until = NULL, "
+            "error_code = '', error_message = '', commit_acknowledged = %s "
+            "WHERE id = %s AND status = %s RETURNING wanted_price, end_wanted",
+            [
+                str(TraderaListing.Status.ACTIVE),
+                ad_id,
+                now,
+                now,
+                True,
+                listing_id,
+                str(TraderaListing.Status.PENDING_SYNC),
+            ],
+        )
+        return cursor.fetchone()
+
+
 def _after_error(listing: TraderaListing, exc: TraderaError) -> None:
     if exc.deferred:  # the quota: wait for the window without spending an attempt
         wait = timedelta(seconds=exc.retry_after) if exc.retry_after else DEFERRED_DELAY
-        _save(listing, error_code="tradera_quota_wait", error_message=exc.message[:500])
+        save_fields(listing, error_code="tradera_quota_wait", error_message=exc.message[:500])
         _again_in(listing, wait, spend_attempt=False)
     elif exc.permanent or listing.attempts + 1 >= MAX_ATTEMPTS:
         _fail(listing, FAILURE_CODES.get(exc.code, f"tradera_{exc.code}"), exc.message)
@@ -209,7 +258,7 @@ def _after_error(listing: TraderaListing, exc: TraderaError) -> None:
         items.record_activity(
             item=listing.item, kind="tradera", message=f"Tradera publish failed, retrying: {exc}"
         )
-        _save(listing, error_code=f"tradera_{exc.code}", error_message=exc.message[:500])
+        save_fields(listing, error_code=f"tradera_{exc.code}", error_message=exc.message[:500])
         _again_in(listing, RETRY_BASE * 2**listing.attempts, spend_attempt=True)
 
 
@@ -233,7 +282,7 @@ def retry_publish(*, listing: TraderaListing) -> None:
         if item.deleted_at is not None or item.status != Item.Status.ACTIVE:
             state = "deleted" if item.deleted_at else item.status
             raise ServiceError("conflict", f"Its item is {state}; only active items are published.")
-        _save(
+        save_fields(
             listing,
             status=TraderaListing.Status.PENDING_SYNC,
             attempts=0,
@@ -252,7 +301,7 @@ def _again_in(listing: TraderaListing, delay: timedelta, *, spend_attempt: bool)
     with transaction.atomic():
         if spend_attempt:
             listing.attempts += 1
-        _save(
+        save_fields(
             listing,
             attempts=listing.attempts,
             next_attempt_at=now + delay,
@@ -265,7 +314,7 @@ def _again_in(listing: TraderaListing, delay: timedelta, *, spend_attempt: bool)
 def _fail(listing: TraderaListing, code: str, message: str) -> None:
     item = listing.item
     with transaction.atomic():
-        _save(
+        save_fields(
             listing,
             status=TraderaListing.Status.SYNC_ERROR,
             error_code=code,
@@ -281,145 +330,20 @@ def _fail(listing: TraderaListing, code: str, message: str) -> None:
         )
 
 
-def _save(listing: TraderaListing, **fields) -> None:
+def save_fields(listing: TraderaListing, **fields) -> None:
+    """Save these fields of the listing, and `commit_acknowledged`, which _advance sets
+    without a save of its own."""
     for name, value in fields.items():
         setattr(listing, name, value)
-    listing.save(update_fields=[*fields, "updated_at"])
+    listing.save(update_fields=[*fields, "commit_acknowledged", "updated_at"])
 
-
-# --- Changes to a running auction ------------------------------------------------------
 
 CHANGES_TASK = "tradera.apply_changes"
-ENDING_STATUSES = {"not_listed", "sold", "archived"}
-PRICE_LOCKED = "tradera_price_locked_by_bids"
-END_REFUSED = "tradera_end_refused_has_bids"
 
 
-def request_changes(*, item: Item, change: str) -> None:
-    """The item changed in Rheo: its auction should follow (a new opening price, or an
-    end when the item is de-listed, sold elsewhere, archived or deleted)."""
-    listing = TraderaListing.objects.filter(item=item).first()
-    if listing is None or listing.status not in (
-        TraderaListing.Status.ACTIVE,
-        TraderaListing.Status.PENDING_SYNC,
-    ):
-        return
-    if change == "price":
-        fields = {"wanted_price": item.price}
-    elif change == "deleted" or (change == "status" and item.status in ENDING_STATUSES):
-        fields = {"end_wanted": True}
-    else:
-        return
-    with transaction.atomic():
-        TraderaListing.objects.filter(pk=listing.pk).update(**fields)
-        _nudge_changes_if_running(listing)
-
-
-def _nudge_changes_if_running(listing: TraderaListing) -> None:
-    if listing.status == TraderaListing.Status.ACTIVE:
-        _nudge_changes_on_commit(listing.pk)
-    # A listing still being published takes its changes when it goes live (_go_live).
-
-
-def end_listing(*, listing: TraderaListing) -> bool:
-    """Staff end the auction; the item stays in Rheo's marketplace. The same path as an
-    item leaving the marketplace (apply_changes), so an auction with bids, which Tradera
-    will not end, runs on and shows as an issue rather than failing. False when an end is
-    already on its way; refused when no auction is running or being published."""
-    with transaction.atomic():
-        listing = (
-            TraderaListing.objects.select_for_update(of=("self",))
-            .select_related("item")
-            .get(pk=listing.pk)
-        )
-        if listing.status not in (
-            TraderaListing.Status.ACTIVE,
-            TraderaListing.Status.PENDING_SYNC,
-        ):
-            raise ServiceError("conflict", f"The listing is {listing.status}; no auction runs.")
-        if listing.end_wanted:
-            return False
-        _save(listing, end_wanted=True)
-        items.record_activity(
-            item=listing.item, kind="tradera", message="Tradera auction ended by Rheo"
-        )
-        _nudge_changes_if_running(listing)
-    return True
-
-
-def _nudge_changes_on_commit(listing_id, countdown: float | None = None) -> None:
+def nudge_changes_on_commit(listing_id, countdown: float | None = None) -> None:
+    """Ask for tradera.services.changes.apply_changes once the transaction commits."""
     send_on_commit(CHANGES_TASK, listing_id, countdown=countdown)
-
-
-def apply_changes(*, listing_id: int) -> None:
-    """Bring the running auction in line with the item. Tradera refuses both changes once
-    the auction has bids; that is recorded as an issue the partner sees, not retried."""
-    now = timezone.now()
-    claimed = TraderaListing.objects.filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
-        pk=listing_id,
-        status=TraderaListing.Status.ACTIVE,
-    ).update(locked_until=now + LEASE)
-    if not claimed:
-        return
-    listing = TraderaListing.objects.select_related("item__partner").get(pk=listing_id)
-    item = listing.item
-    try:
-        client = for_mode(item.livemode)
-        seller = _seller_for(item, client)
-        if listing.end_wanted:
-            if client.end_item(seller, listing.tradera_item_id):
-                listing.status = TraderaListing.Status.ENDED
-                _drop_issue(listing, END_REFUSED)
-                items.record_activity(item=item, kind="tradera", message="Tradera auction ended")
-            else:
-                _add_issue(
-                    listing,
-                    END_REFUSED,
-                    "The Tradera auction has bids and cannot be ended; it runs to its end, "
-                    "and a sale there is still reported with item.sold.",
-                )
-            listing.end_wanted = False
-        elif listing.wanted_price is not None:
-            change = client.set_prices(
-                seller, listing.tradera_item_id, math.ceil(listing.wanted_price)
-            )
-            if change.ok:
-                _drop_issue(listing, PRICE_LOCKED)
-                items.record_activity(
-                    item=item,
-                    kind="tradera",
-                    message=f"Tradera price set to {math.ceil(listing.wanted_price)} SEK",
-                )
-            else:
-                _add_issue(
-                    listing,
-                    PRICE_LOCKED,
-                    "The Tradera auction has bids, so its price cannot change: "
-                    + "; ".join(change.errors),
-                )
-            listing.wanted_price = None
-    except (TraderaError, NotPublishable) as exc:
-        if isinstance(exc, TraderaError) and not exc.permanent:
-            wait = timedelta(seconds=exc.retry_after) if exc.retry_after else RETRY_BASE * 4
-            _save(listing, locked_until=None)
-            with transaction.atomic():
-                _nudge_changes_on_commit(listing.pk, countdown=wait.total_seconds())
-            return
-        _add_issue(listing, f"tradera_{getattr(exc, 'code', 'error')}", exc.message)
-        listing.end_wanted, listing.wanted_price = False, None
-    listing.locked_until = None
-    listing.save(update_fields=["status", "end_wanted", "wanted_price", "issues", "locked_until"])
-
-
-def _add_issue(listing: TraderaListing, code: str, message: str) -> None:
-    _drop_issue(listing, code)
-    items.record_activity(item=listing.item, kind="tradera", message=message)
-    listing.issues = [*listing.issues, {"code": code, "message": message[:500]}]
-
-
-def _drop_issue(listing: TraderaListing, code: str) -> None:
-    listing.issues = [i for i in listing.issues if i["code"] != code]
 
 
 def sweep_listings(*, limit: int = 500) -> int:
