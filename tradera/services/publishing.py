@@ -1,19 +1,16 @@
 """Publishing an item as a Tradera auction, through Tradera's queued flow.
 
-AddItem, each image, then (the request id, the auction id to be and `committed` saved and
-committed to the database first) AddItemCommit, then GetRequestResults until Tradera has
-processed it. The listing row carries the job's state like an item's (due, leased,
-nudged, attempts), and remembers how far the flow got, so a job that resumes after a
-crash or a lost answer never makes a second auction: a request that was never committed
-never goes live and is replaced; one whose commit was sent is only ever committed again
-and asked about, never re-created.
+AddItem (its request id saved at once), each image, `committed` saved, AddItemCommit,
+then GetRequestResults until Tradera has processed it. The listing row carries the job's
+state like an item's (due, leased, nudged, attempts), and remembers how far the flow got,
+so a job that resumes after a crash or a lost answer never makes a second auction: a
+request that was never committed never goes live and is replaced; one whose commit was
+sent is only ever committed again and asked about, never re-created.
 
-What crash recovery does not need is not saved on its own: a request is saved only when
-it is about to be committed (if the job dies before, the request can never go live, and
-the resumed job replaces it either way), and Tradera's acknowledgement of the commit
-rides on the listing's next save (if that is lost, the commit is only sent again, as
-after a lost answer). So a publish commits three times: the claim, the request
-before AddItemCommit, the outcome.
+What crash recovery does not need is not saved on its own: Tradera's acknowledgement of
+the commit rides on the listing's next save (if that is lost, the commit is only sent
+again, as after a lost answer). So a publish commits four times: the claim, the request,
+`committed` before AddItemCommit, the outcome.
 """
 
 import logging
@@ -123,25 +120,26 @@ def _calls_ahead(listing: TraderaListing, images: int) -> list[str]:
 def _submit(listing: TraderaListing, client, seller: Seller, images: list[ItemImage]) -> None:
     item = listing.item
     if not listing.committed:
-        # Nothing of an uncommitted request can go live: a fresh one replaces it, so it
-        # is saved only once it is complete, durably before the commit is sent.
+        # Nothing of an uncommitted request can go live: a fresh one replaces it. Its id
+        # is saved at once all the same (GET shows the pending ad id while the images
+        # go), and `committed` durably before the commit is sent.
         queued = client.add_item(seller, mapping.auction_for(item))
-        for image in images:
-            with default_storage.open(image.stored.full) as data:
-                client.add_item_image(seller, queued.request_id, data.read(), "jpeg")
         with transaction.atomic():
             save_fields(
                 listing,
                 request_id=queued.request_id,
                 tradera_item_id=queued.item_id,
                 ad_id=f"pending-{queued.request_id}",
-                committed=True,
             )
             items.record_activity(
                 item=item,
                 kind="tradera",
                 message=f"Sent to Tradera (request {queued.request_id})",
             )
+        for image in images:
+            with default_storage.open(image.stored.full) as data:
+                client.add_item_image(seller, queued.request_id, data.read(), "jpeg")
+        save_fields(listing, committed=True)
     if not listing.commit_acknowledged:  # sent again only if its answer was lost
         client.add_item_commit(seller, listing.request_id)
         listing.commit_acknowledged = True  # saved with the next change (save_fields)
