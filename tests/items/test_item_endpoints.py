@@ -302,3 +302,13 @@ def test_lifecycle_transitions(api_a, source, target):
             services.transition_item(item=item, status=target)
         assert refused.value.code == "conflict"
         assert Item.objects.get().status == source
+
+
+def test_the_api_answers_json_whatever_the_accept_header_asks(api_a):
+    api_a.put("P1")
+
+    response = api_a.get("P1", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["externalId"] == "P1"
