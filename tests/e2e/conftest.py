@@ -89,14 +89,13 @@ class Page:
     def _click(self, click, loads_page: bool):
         """A click that loads a page returns once the new page is there (Selenium's own
         click does not wait for the navigation it starts)."""
-        from selenium.webdriver.support.expected_conditions import staleness_of
         from selenium.webdriver.support.wait import WebDriverWait
 
         before = self.find("html") if loads_page else None
         click()
         if before is not None:
             wait = WebDriverWait(self.driver, 10)
-            wait.until(staleness_of(before))
+            wait.until(lambda _driver: _gone(before))
             wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
         return self
 
@@ -112,3 +111,20 @@ class Page:
 @pytest.fixture
 def page(chromium, live_server, request) -> Page:
     return Page(chromium, live_server.url, request.node.name)
+
+
+def _gone(element) -> bool:
+    """Whether `element`'s page has been replaced. Selenium's staleness_of expects a
+    StaleElementReferenceException; Chromium sometimes answers, mid-navigation, that the
+    node "does not belong to the document" instead, which means the same."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
