@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from items import enhancer, images, services
 from items.models import Item, ItemImage, StoredImage
+from rheo import sweeping
 from rheo.celery import send_on_commit
 from webhooks import services as webhooks
 
@@ -243,21 +244,12 @@ def _record_images(item: Item, rows: list[ItemImage]) -> None:
 def sweep_items(*, limit: int = SWEEP_BATCH) -> int:
     """Nudge items whose work is due, not held by a worker, and whose last nudge is older
     than the nudge grace (lost, or due only now). Returns how many were nudged."""
-    now = timezone.now()
-    with transaction.atomic():
-        due = (
-            Item.objects.select_for_update(skip_locked=True)
-            .filter(processing_due_at__lte=now, deleted_at__isnull=True)
-            .filter(Q(processing_locked_until__isnull=True) | Q(processing_locked_until__lte=now))
-            .filter(
-                Q(processing_nudged_at__isnull=True)
-                | Q(processing_nudged_at__lte=now - nudge_grace())
-            )
-            .order_by("processing_due_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        ids = list(due)
-        Item.objects.filter(pk__in=ids).update(processing_nudged_at=now)
-        for item_id in ids:
-            nudge_on_commit(item_id)
-    return len(ids)
+    return sweeping.nudge_due(
+        Item.objects.filter(deleted_at__isnull=True),
+        due_field="processing_due_at",
+        lock_field="processing_locked_until",
+        nudged_field="processing_nudged_at",
+        grace=nudge_grace(),
+        nudge=nudge_on_commit,
+        limit=limit,
+    )

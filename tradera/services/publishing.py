@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from items import services as items
 from items.models import Item, ItemImage
+from rheo import sweeping
 from rheo.celery import send_on_commit
 from rheo.errors import ServiceError
 from tradera import mapping
@@ -347,19 +348,12 @@ def nudge_changes_on_commit(listing_id, countdown: float | None = None) -> None:
 def sweep_listings(*, limit: int = 500) -> int:
     """Nudge listings whose publish is due, not held by a worker, and whose last nudge is
     older than the nudge grace (lost, or due only now)."""
-    now = timezone.now()
-    grace = timedelta(seconds=settings.RHEO_NUDGE_GRACE_SECONDS)
-    with transaction.atomic():
-        due = (
-            TraderaListing.objects.select_for_update(skip_locked=True)
-            .filter(status=TraderaListing.Status.PENDING_SYNC, next_attempt_at__lte=now)
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-            .filter(Q(nudged_at__isnull=True) | Q(nudged_at__lte=now - grace))
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        ids = list(due)
-        TraderaListing.objects.filter(pk__in=ids).update(nudged_at=now)
-        for listing_id in ids:
-            _nudge_on_commit(listing_id)
-    return len(ids)
+    return sweeping.nudge_due(
+        TraderaListing.objects.filter(status=TraderaListing.Status.PENDING_SYNC),
+        due_field="next_attempt_at",
+        lock_field="locked_until",
+        nudged_field="nudged_at",
+        grace=timedelta(seconds=settings.RHEO_NUDGE_GRACE_SECONDS),
+        nudge=_nudge_on_commit,
+        limit=limit,
+    )

@@ -17,7 +17,7 @@ from django.db.models import Count, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from rheo import outbound
+from rheo import outbound, sweeping
 from rheo.errors import ServiceError
 from webhooks import signing
 from webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
@@ -259,21 +259,15 @@ def retry_delay(attempts_made: int, *, overloaded: bool) -> timedelta:
 def sweep_deliveries(*, limit: int = SWEEP_BATCH) -> int:
     """Nudge deliveries that are due, not held by a worker, and whose last nudge is older
     than NUDGE_GRACE (lost, or due only now). Returns how many were nudged."""
-    now = timezone.now()
-    with transaction.atomic():
-        due = (
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
-            .filter(Q(nudged_at__isnull=True) | Q(nudged_at__lte=now - NUDGE_GRACE))
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        ids = list(due)
-        Delivery.objects.filter(pk__in=ids).update(nudged_at=now)
-        for delivery_id in ids:
-            nudge_on_commit(delivery_id)
-    return len(ids)
+    return sweeping.nudge_due(
+        Delivery.objects.filter(status=Delivery.Status.PENDING),
+        due_field="next_attempt_at",
+        lock_field="locked_until",
+        nudged_field="nudged_at",
+        grace=NUDGE_GRACE,
+        nudge=nudge_on_commit,
+        limit=limit,
+    )
 
 
 def redeliver(*, delivery: Delivery) -> Delivery:
