@@ -40,17 +40,22 @@ _local = threading.local()
 
 
 def send(task_name: str, *args, countdown: float | None = None) -> None:
-    """Send a task through this thread's own producer, declaring no queue.
+    """Send a task: on a Redis broker, one LPUSH of the message (rheo.broker.TaskPublisher);
+    with a countdown, or on another broker, through Celery with this thread's own producer,
+    declaring no queue.
 
     Celery would take a producer from its pool and give it back, and declare the task's
-    queue, for every message: together a fifth of sending one (every PUT that creates
-    an item sends one; bench/README.md). A direct-exchange task goes straight to its
-    queue, which the worker consuming it declares, so the declaration adds nothing; the
-    producer is made once per thread (and again in a forked child), its connection
-    revived by kombu's publish retry when the broker drops it."""
+    queue, for every message: together a fifth of sending one. A direct-exchange task goes
+    straight to its queue, which the worker consuming it declares, so the declaration adds
+    nothing; the producer is made once per thread (and again in a forked child), its
+    connection revived by kombu's publish retry when the broker drops it."""
     if getattr(_local, "pid", None) != os.getpid():
+        _local.publisher = _redis_publisher()
         _local.producer = app.amqp.Producer(app.connection_for_write(), auto_declare=False)
         _local.pid = os.getpid()
+    if countdown is None and _local.publisher is not None:
+        _local.publisher.send(task_name, list(args))
+        return
     app.send_task(
         task_name,
         args=list(args),
@@ -62,6 +67,14 @@ def send(task_name: str, *args, countdown: float | None = None) -> None:
         argsrepr=repr(list(args)),
         kwargsrepr="{}",
     )
+
+
+def _redis_publisher():
+    from rheo.broker import RedisTransport, TaskPublisher
+
+    if app.conf.broker_transport != f"{RedisTransport.__module__}:{RedisTransport.__name__}":
+        return None
+    return TaskPublisher(app, app.conf.broker_url)
 
 
 @task_prerun.connect
