@@ -114,6 +114,7 @@ def test_the_publisher_writes_the_message_celery_would_write():
     import json
 
     import redis
+
     from rheo.celery import app
 
     client = redis.Redis.from_url(settings.REDIS_URL)
