@@ -11,11 +11,14 @@ rediss:// brokers.
 
 import base64
 import uuid
+from dataclasses import dataclass
 
 import redis
 from celery.utils.nodenames import anon_nodename
 from kombu.transport import redis as kombu_redis
 from kombu.utils import json
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 class Channel(kombu_redis.Channel):
@@ -43,20 +46,26 @@ class TaskPublisher:
     kombu's serialization, retry wrapper and virtual exchange. Every PUT that creates an
     item sends one, so that machinery was the largest part of a PUT that was its own
     (bench/README.md). The message is Celery's own (its protocol 2, built by Celery's
-    `as_task_v2`) and the queue its router's, looked up once per task name; only the
+    `as_task_v2`), with the queue its router chooses and the time limits the task declares,
+    looked up once per task name, as send_task would look them up; only the
     envelope, the transport's wire format, is written here (tests/rheo/test_broker.py
-    compares it with what Celery sends). Tasks with an ETA still go through Celery.
-    redis-py retries a command once its connection is dropped, as kombu's publish did."""
+    compares it with what Celery sends). Tasks with an ETA still go through Celery."""
 
     def __init__(self, app, url: str):
         self.app = app
-        self.client = redis.Redis.from_url(url)
+        # The sending thread's own connection (rheo.celery keeps a publisher per thread),
+        # made anew and the command sent again when Redis has dropped it (a duplicate
+        # nudge does nothing).
+        self.client = redis.Redis.from_url(
+            url, single_connection_client=True, retry=Retry(NoBackoff(), 1)
+        )
         self.origin = anon_nodename()
-        self.queues: dict[str, str] = {}
+        self.routes: dict[str, _Route] = {}
 
     def send(self, task_name: str, args: list) -> str:
         task_id = str(uuid.uuid4())
-        queue = self.queues.get(task_name) or self._route(task_name)
+        route = self.routes.get(task_name) or self._route(task_name)
+        queue = route.queue
         message = self.app.amqp.as_task_v2(
             task_id,
             task_name,
@@ -67,6 +76,8 @@ class TaskPublisher:
             origin=self.origin,
             reply_to=self.app.thread_oid,
             ignore_result=None,
+            time_limit=route.time_limit,
+            soft_time_limit=route.soft_time_limit,
         )
         body = base64.b64encode(json.dumps(message.body).encode()).decode()
         envelope = {
@@ -88,7 +99,19 @@ class TaskPublisher:
         self.client.lpush(queue, json.dumps(envelope))
         return task_id
 
-    def _route(self, task_name: str) -> str:
-        queue = self.app.amqp.router.route({}, task_name)["queue"].name
-        self.queues[task_name] = queue
-        return queue
+    def _route(self, task_name: str) -> "_Route":
+        task = self.app.tasks.get(task_name)  # registered where its tasks.py was imported
+        route = _Route(
+            queue=self.app.amqp.router.route({}, task_name, task_type=task)["queue"].name,
+            time_limit=getattr(task, "time_limit", None),
+            soft_time_limit=getattr(task, "soft_time_limit", None),
+        )
+        self.routes[task_name] = route
+        return route
+
+
+@dataclass(frozen=True)
+class _Route:
+    queue: str
+    time_limit: float | None
+    soft_time_limit: float | None

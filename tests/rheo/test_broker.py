@@ -119,6 +119,8 @@ def test_the_publisher_writes_the_message_celery_would_write():
 
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.delete("images")
+    app.loader.import_default_modules()  # the tasks registered, as a worker has them
+    assert "items.process_item" in app.tasks
     item_id = "5d1c7a8e-0f43-4d0b-9a55-2f7f7b1c0e11"
     # Celery's own message, through kombu's transport (the connection is explicit: Celery
     # prefers CELERY_BROKER_URL, the tests' memory://).
@@ -136,3 +138,4 @@ def test_the_publisher_writes_the_message_celery_would_write():
         base64.b64decode(celerys["body"])
     )
     assert ours["headers"]["argsrepr"] == f"['{item_id}']"
+    assert ours["headers"]["timelimit"] == [600, 540]  # the task's own limits travel
