@@ -5,13 +5,21 @@ its background job only once that transaction has committed."""
 import hashlib
 import json
 import uuid
-from contextlib import nullcontext
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    models,
+    transaction,
+)
 from django.utils import timezone
 
 from items import pipeline, selectors, signals
@@ -271,8 +279,6 @@ def _insert_unless_exists(item: Item) -> bool:
     # The connection itself, not django.db.connection: every attribute read through that
     # proxy is a thread-local lookup, and preparing ~40 values reads hundreds.
     conn = connections[DEFAULT_DB_ALIAS]
-    ops = conn.ops
-    columns = ", ".join(ops.quote_name(f.column) for f in fields)
     as_is = _PASSED_AS_IS if conn.vendor == "postgresql" else {}
     params = [
         # None is NULL for every field type.
@@ -282,24 +288,56 @@ def _insert_unless_exists(item: Item) -> bool:
         else f.get_db_prep_save(value, conn)
         for f in fields
     ]
-    # Only the model's own names are interpolated; every value is a bound parameter.
-    sql = (
-        f"INSERT INTO {ops.quote_name(Item._meta.db_table)} ({columns}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT DO NOTHING RETURNING {ops.quote_name(Item._meta.pk.column)}"
-    )
     try:
-        # Inside a transaction (a caller's, or a test's) the refusal must not abort it.
-        savepoint = transaction.atomic() if conn.in_atomic_block else nullcontext()
-        with savepoint, conn.cursor() as cursor:
-            cursor.execute(sql, params)
-            inserted = cursor.fetchone() is not None
+        inserted = _run_insert(conn, _insert_sql(conn.vendor), params)
     except IntegrityError as exc:
         if PLAN_LIMIT_ERROR not in str(exc):
             raise
         raise _plan_limit_error(item) from None
     item._state.adding = not inserted
     return inserted
+
+
+def _run_insert(conn, sql: str, params: list) -> bool:
+    """Runs the INSERT, on its own in autocommit or in a savepoint inside a transaction (a
+    caller's, or a test's), where the plan limit's refusal must not abort it.
+
+    In autocommit it is the request's first statement, and the statement itself is the
+    connection's health check: Django's would first send `SELECT 1`, a round trip of its
+    own (on every PUT that creates an item). On a connection the database has closed since
+    (a restart, an idle timeout) the INSERT fails before it reaches the table and runs
+    once more on a new connection."""
+    if conn.in_atomic_block:
+        with transaction.atomic(), conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone() is not None
+    checking_health = conn.health_check_enabled and not conn.health_check_done
+    conn.health_check_done = True
+    for attempt in range(2):
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone() is not None
+        except (OperationalError, InterfaceError):
+            if attempt or not checking_health or conn.is_usable():
+                raise
+            # Had it failed after its commit, the second run finds the item there and
+            # inserts nothing: the PUT then goes on as an update of it.
+            conn.close()
+    raise AssertionError("unreachable")
+
+
+@cache
+def _insert_sql(vendor: str) -> str:
+    ops = connections[DEFAULT_DB_ALIAS].ops
+    fields = Item._meta.concrete_fields
+    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+    # Only the model's own names are interpolated; every value is a bound parameter.
+    return (
+        f"INSERT INTO {ops.quote_name(Item._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT DO NOTHING RETURNING {ops.quote_name(Item._meta.pk.column)}"
+    )
 
 
 # What the database's plan limit trigger says when it refuses an INSERT (migration 0007).
