@@ -2,7 +2,7 @@
 pipeline_throughput.py) share: where things are, the machine and commit a result records,
 the PostgreSQL database and Redis db each benchmark owns for one run, subprocesses in
 process groups of their own, CPU accounting from /proc, watching for other work on the
-machine, and the result JSON.
+machine, the result JSON, and the small local HTTP servers (image host, webhook receiver).
 
 Imported as `bench.common`: each script puts the project's root on sys.path first. psycopg
 and redis are imported only inside the functions that use them, so the small servers the
@@ -20,10 +20,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -550,3 +552,35 @@ def wait_for_quiet(watch: Watch, seconds: float) -> None:
         log(f"waiting up to {seconds:.0f} s for 20 s without other work running")
         if not watch.wait_quiet(20, seconds):
             log(f"not quiet; starting anyway. Running now: {sorted(watch.scan().values())}")
+
+
+# --- the small local servers the benchmarks start (image host, webhook receiver) ----------
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing (one line per request would cost the machine
+    what is being measured) and answers with `reply`."""
+
+    def reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+    """Serves `handler` on HOST:port, a thread per connection, until the process is
+    stopped (SIGTERM exits cleanly); prints READY once it listens (Child.wait_for_line)."""
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 256
+
+    server = Server((HOST, port), handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print("READY", flush=True)
+    server.serve_forever()

@@ -41,7 +41,6 @@ import os
 import random
 import re
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -207,47 +206,30 @@ def run_image_server(port: int, folder: str) -> None:
     """GET /img/<n>.jpg serves <folder>/<n>.jpg (read from the page cache each time);
     GET /stats answers with the counters. One thread per connection; the connection is
     closed after each response (rheo.outbound uses one connection per exchange anyway)."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     stats = {"requests": 0, "bytes": 0, "not_found": 0}
     lock = threading.Lock()
     pattern = re.compile(r"/img/(\d+)\.jpg")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(common.QuietHandler):
         def do_GET(self):
             if self.path == "/stats":
                 with lock:
                     body = json.dumps(stats).encode()
-                content_type = "application/json"
-                status = 200
-            else:
-                match = pattern.fullmatch(self.path)
-                try:
-                    body = (Path(folder) / f"{match.group(1)}.jpg").read_bytes()
-                    status, content_type = 200, "image/jpeg"
-                except (AttributeError, OSError):
-                    body, status, content_type = b"not found", 404, "text/plain"
-                with lock:
-                    stats["requests"] += 1
-                    stats["bytes"] += len(body)
-                    stats["not_found"] += status == 404
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                self.reply(200, body)
+                return
+            match = pattern.fullmatch(self.path)
+            try:
+                body = (Path(folder) / f"{match.group(1)}.jpg").read_bytes()
+                status, content_type = 200, "image/jpeg"
+            except (AttributeError, OSError):
+                body, status, content_type = b"not found", 404, "text/plain"
+            with lock:
+                stats["requests"] += 1
+                stats["bytes"] += len(body)
+                stats["not_found"] += status == 404
+            self.reply(status, body, content_type)
 
-        def log_message(self, *args):
-            pass
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 256
-
-    server = Server((HOST, port), Handler)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print("READY", flush=True)
-    server.serve_forever()
+    common.serve(port, Handler)
 
 
 # --- the baseline (run as `_baseline URL_TEMPLATE FIRST COUNT WARMUP`, inside Django) -------

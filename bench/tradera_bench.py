@@ -82,11 +82,9 @@ fmt = pipeline.fmt
 def run_receiver(port: int) -> None:
     """Answers every POST with 200 at once and notes when it came: GET /events answers
     with [[eventType, externalId, time], ...] (time.time(), this machine's clock)."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     events, lock = [], threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(common.QuietHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             arrived = time.time()
@@ -97,30 +95,14 @@ def run_receiver(port: int) -> None:
                 entry = ["unreadable", None, arrived]
             with lock:
                 events.append(entry)
-            self._send(200, b"{}")
+            self.reply(200, b"{}")
 
         def do_GET(self):
             with lock:
                 body = json.dumps(events).encode()
-            self._send(200, body)
+            self.reply(200, body)
 
-        def _send(self, status: int, body: bytes):
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 256
-
-    server = Server((HOST, port), Handler)
-    print("READY", flush=True)
-    server.serve_forever()
+    common.serve(port, Handler)
 
 
 def received(port: int) -> list[list]:
