@@ -54,10 +54,14 @@ class TaskPublisher:
     def __init__(self, app, url: str):
         self.app = app
         # The sending thread's own connection (rheo.celery keeps a publisher per thread),
-        # made anew and the command sent again when Redis has dropped it (a duplicate
-        # nudge does nothing).
+        # made anew and the command sent again when Redis has dropped it or not answered
+        # in time (a duplicate nudge does nothing).
         self.client = redis.Redis.from_url(
-            url, single_connection_client=True, retry=Retry(NoBackoff(), 1)
+            url,
+            single_connection_client=True,
+            retry=Retry(NoBackoff(), 1),
+            socket_timeout=5,
+            socket_connect_timeout=5,
         )
         self.origin = anon_nodename()
         self.routes: dict[str, _Route] = {}
