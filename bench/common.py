@@ -584,3 +584,23 @@ def serve(port: int, handler: type[BaseHTTPRequestHandler]) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print("READY", flush=True)
     server.serve_forever()
+
+
+def item_content(*image_urls: str):
+    """The benchmarks' item (the Quick Start's brake caliper), for items.services.upsert_item
+    in a process where Django is set up."""
+    from decimal import Decimal
+
+    from items.services import ItemContent
+
+    return ItemContent(
+        title="Volvo XC90 bromsok fram vänster",
+        description="Testad och fungerande. Skick B.",
+        price=Decimal("950"),
+        shipping_cost=Decimal("149"),
+        weight_kg=Decimal("3.2"),
+        currency="SEK",
+        image_urls=image_urls,
+        domain=None,
+        use_ai_enhancement=False,
+    )

@@ -94,13 +94,12 @@ def inside_django(args, ports: dict) -> None:
     import django
 
     django.setup()
-    from decimal import Decimal
 
     from django.core.management import call_command
 
     from items.models import Item
     from items.pipeline import process_item
-    from items.services import ItemContent, upsert_item
+    from items.services import upsert_item
     from partners.services import create_partner
     from tradera import services as tradera
     from tradera.models import TraderaListing
@@ -126,17 +125,7 @@ def inside_django(args, ports: dict) -> None:
                 partner=partner,
                 livemode=False,
                 external_id=f"P{i:03d}",
-                content=ItemContent(
-                    title="Volvo XC90 bromsok fram vänster",
-                    description="Testad och fungerande. Skick B.",
-                    price=Decimal("950"),
-                    shipping_cost=Decimal("149"),
-                    weight_kg=Decimal("3.2"),
-                    currency="SEK",
-                    image_urls=(f"{image_url}/img/{p * (PER_PARTNER + 1) + i}.jpg",),
-                    domain=None,
-                    use_ai_enhancement=False,
-                ),
+                content=common.item_content(f"{image_url}/img/{p * (PER_PARTNER + 1) + i}.jpg"),
                 auto_publish_tradera=True,
             )
         items = Item.objects.filter(partner=partner).order_by("external_id")

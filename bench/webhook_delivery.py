@@ -167,24 +167,12 @@ def _django():
 def helper_setup(partners: int, healthy_url: str, dead_url: str) -> None:
     """The partners, their items and endpoints, through the project's services."""
     _django()
-    from decimal import Decimal
-
-    from items.services import ItemContent, upsert_item
+    from items.services import upsert_item
     from partners.services import create_partner
     from webhooks.models import all_event_types
     from webhooks.services import configure_endpoint
 
-    content = ItemContent(
-        title="Volvo XC90 bromsok fram vänster",
-        description="Testad och fungerande. Skick B.",
-        price=Decimal("950"),
-        shipping_cost=Decimal("149"),
-        weight_kg=Decimal("3.2"),
-        currency="SEK",
-        image_urls=(),
-        domain=None,
-        use_ai_enhancement=False,
-    )
+    content = common.item_content()
     out = {"healthy_endpoints": [], "dead_endpoint": None}
     names = [HEALTHY_NAME.format(i) for i in range(partners)] + [DEAD_NAME]
     for i, name in enumerate(names):
