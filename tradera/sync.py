@@ -37,7 +37,6 @@ from django.utils import timezone
 from items import services as items
 from items.models import Item, SalePlatform
 from rheo.celery import send, send_on_commit
-from rheo.errors import ServiceError
 from tradera.client import AuctionState, Seller, SellerOrder, TraderaError, for_mode
 from tradera.models import AD_URL, TraderaAccount, TraderaListing
 from webhooks import services as webhooks
@@ -208,34 +207,3 @@ def _record_unsold_end(listing: TraderaListing, *, ended_at) -> int:
             tradera_ad_url=AD_URL.format(ad_id=ad_id),
         )
     return 1
-
-
-def simulate(*, item: Item, event: str, sale_price=None, error_code: str = "") -> None:
-    """Test mode: make the sandbox sell or end the item's auction (then sync the account
-    at once, so the webhook follows within seconds), or fail its listing."""
-    listing = TraderaListing.objects.filter(item=item, status=TraderaListing.Status.ACTIVE).first()
-    if listing is None:
-        raise ServiceError(
-            "conflict", f"Item {item.external_id} has no running Tradera auction to simulate on."
-        )
-    if event == "failed":
-        code = error_code or "tradera_refused"
-        with transaction.atomic():
-            if TraderaListing.objects.filter(
-                pk=listing.pk, status=TraderaListing.Status.ACTIVE
-            ).update(status=TraderaListing.Status.SYNC_ERROR, error_code=code):
-                webhooks.emit(
-                    item.partner,
-                    "listing.failed",
-                    item,
-                    error={"code": code, "message": "Simulated failure (test mode)."},
-                )
-        return
-    client = for_mode(False)
-    if event == "sold":
-        price = int(sale_price) if sale_price is not None else int(item.price)
-        client.sandbox_sell(listing.tradera_item_id, price)
-    else:
-        client.sandbox_end(listing.tradera_item_id)
-    account = TraderaAccount.objects.get(partner=item.partner, livemode=False)
-    send_on_commit(SYNC_TASK, account.pk)

@@ -15,7 +15,7 @@ from items.api.serializers import (
 from rheo.errors import ServiceError
 from rheo.fields import StrictDecimalField
 from rheo.schema import error_responses
-from tradera import sync as tradera_sync
+from tradera import services as tradera
 
 MAX_EXTERNAL_ID_LENGTH = 255
 
@@ -218,7 +218,7 @@ class ItemSimulateView(IntegrationAPIView):
         )
         if item is None:
             raise ServiceError("not_found", f"No item with external id {external_id}.")
-        tradera_sync.simulate(
+        tradera.simulate_event(
             item=item,
             event=data["event"],
             sale_price=data.get("salePrice"),

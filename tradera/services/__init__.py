@@ -9,6 +9,7 @@ from tradera.services.publishing import (
     start_publishing,
     sweep_listings,
 )
+from tradera.services.simulation import simulate_event
 
 __all__ = [
     "NotPublishable",
@@ -17,6 +18,7 @@ __all__ = [
     "publish_listing",
     "request_changes",
     "retry_publish",
+    "simulate_event",
     "start_publishing",
     "sweep_listings",
 ]
