@@ -161,7 +161,7 @@ def broker_messages():
             simple.close()
         return found
 
-    for queue in ("images", "default", "webhooks"):
+    for queue in ("images", "default", "webhooks", "tradera"):
         drain(queue)
     return drain
 
