@@ -5,7 +5,7 @@ import io
 
 import pytest
 from django.test import override_settings
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, PngImagePlugin
 
 from items import images, jpeg
 from tests.items.imagehost import ImageHost, jpeg_bytes, photo_bytes, png_bytes, with_segments
@@ -136,6 +136,29 @@ def test_a_rotated_jpeg_is_reencoded_upright():
     # The red corner, top-left as stored, is top-right once upright.
     assert full.getpixel((470, 10))[0] > 200 and full.getpixel((10, 10))[0] < 200
     assert Image.open(io.BytesIO(processed.thumbnail)).size == (300, 400)
+
+
+def with_a_comment(format: str) -> bytes:
+    """A picture carrying a comment in its own format's way."""
+    image, out = Image.new("RGB", (640, 480), (200, 30, 30)), io.BytesIO()
+    if format == "PNG":
+        text = PngImagePlugin.PngInfo()
+        text.add_text("comment", "Dismantler Olsson, cam 2")
+        image.save(out, "PNG", pnginfo=text)
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotated: re-encoded
+        image.save(out, format, comment=b"Dismantler Olsson, cam 2", exif=exif)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("format", ["JPEG", "GIF", "PNG"])
+def test_a_reencoded_image_loses_its_comment(format):
+    data = with_a_comment(format)
+    processed = images.process(data)
+    for hosted in (processed.full, processed.thumbnail):
+        assert b"Olsson" not in hosted
+        assert "comment" not in Image.open(io.BytesIO(hosted)).info
 
 
 @pytest.mark.parametrize(
