@@ -208,6 +208,24 @@ def test_a_marker_structure_not_followed_is_left_to_the_reencode():
     assert jpeg.strip(with_segments(data, (0xC3, b"\0" * 9))) is None  # a lossless frame
 
 
+def test_the_colour_segments_kept_carry_nothing_else():
+    """A colour profile after the frame header (Pillow reads none there, so nothing checks
+    it) and bytes past the Adobe segment's own twelve would be hosted unread."""
+    hidden = b"GPS 57.7089N 11.9746E"
+    data = photo_bytes()
+    sof = data.index(b"\xff\xc0")
+    after_frame = sof + 2 + int.from_bytes(data[sof + 2 : sof + 4], "big")
+    profile = b"ICC_PROFILE\0\x01\x01" + hidden
+    app2 = b"\xff\xe2" + (len(profile) + 2).to_bytes(2, "big") + profile
+    profile_after_frame = data[:after_frame] + app2 + data[after_frame:]
+    long_adobe = with_segments(data, (0xEE, b"Adobe\0\x64\0\0\0\0\x01" + hidden))
+    for sent in (profile_after_frame, long_adobe):
+        full = images.process(sent).full
+        assert hidden not in full
+        assert pixels(full) == pixels(data)  # still its own compressed data
+    assert Image.open(io.BytesIO(images.process(long_adobe).full)).info["adobe_transform"] == 1
+
+
 @pytest.mark.parametrize(
     "data",
     [b"<html>not an image</html>", b"", jpeg_bytes()[:200], b"GIF89a" + b"\0" * 20],
