@@ -45,11 +45,16 @@ def follow_item(*, item_id) -> None:
             if on_sale and item.auto_publish_tradera:
                 queue_publish(item=item)
         elif listing.status in RUNNING:
+            wanted = {}
             if not on_sale:
                 if not listing.end_wanted:
-                    want_changes(listing, end_wanted=True)
+                    wanted["end_wanted"] = True
             elif _price_of(listing) not in (None, math.ceil(item.price)):
-                want_changes(listing, wanted_price=item.price)
+                wanted["wanted_price"] = item.price
+            # Changes asked for while it was being published are due once it runs.
+            waiting = listing.end_wanted or listing.wanted_price is not None
+            if wanted or (waiting and listing.next_attempt_at is None):
+                want_changes(listing, **wanted)
         Item.objects.filter(pk=item.pk).update(channels_due_at=None, channels_nudged_at=None)
 
 
