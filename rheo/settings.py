@@ -357,8 +357,6 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Marketplace orders never paid release their parts.
     "expire-unpaid-orders": {"task": "items.expire_unpaid_orders", "schedule": 3600.0},
-    # When each API key was last used, noted in Redis per request (partners.key_cache).
-    "flush-api-key-usage": {"task": "partners.flush_api_key_usage", "schedule": 60.0},
     # Subscriptions whose period is over: renewed, or ended when cancelled at period end.
     "roll-subscription-periods": {
         "task": "partners.roll_subscription_periods",

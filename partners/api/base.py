@@ -1,9 +1,10 @@
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
-from rheo import ratelimit
 from rheo.errors import ServiceError
+from rheo.ratelimit import RateLimitMixin, RateLimitThrottle
 
 
 class PartnerJWTAuthentication(JWTAuthentication):
@@ -18,21 +19,34 @@ class PartnerJWTAuthentication(JWTAuthentication):
         return user
 
 
-class ManagementAPIView(ratelimit.RateLimitHeadersMixin, APIView):
+class IsPartnerUser(BasePermission):
+    message = "Authentication required: send Authorization: Bearer <access token>."
+
+    def has_permission(self, request, view):
+        return request.user is not None
+
+
+class PartnerThrottle(RateLimitThrottle):
+    """Per partner: all its users together."""
+
+    def subject(self, request) -> str:
+        return str(request.user.partner_id)
+
+
+class ManagementAPIView(RateLimitMixin, APIView):
     """A Management API endpoint: a partner user's JWT; everything is scoped to that
     user's partner, and counted in the rate limit tier `rate_limit_tier` per partner
     (all its users together)."""
 
     authentication_classes = [PartnerJWTAuthentication]
+    permission_classes = [IsPartnerUser]
+    throttle_classes = [PartnerThrottle]
     rate_limit_tier = "management"
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if request.user is None:
-            raise AuthenticationFailed(
-                "Authentication required: send Authorization: Bearer <access token>."
-            )
-        ratelimit.enforce(request, self.rate_limit_tier, str(request.user.partner_id))
+    def permission_denied(self, request, message=None, code=None):
+        if not request.successful_authenticator:
+            raise NotAuthenticated(IsPartnerUser.message)
+        super().permission_denied(request, message, code)
 
     @property
     def partner(self):

@@ -4,7 +4,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from partners import key_cache, services
+from partners import services
 from partners.api.base import ManagementAPIView
 from partners.api.serializers import (
     ApiKeyInputSerializer,
@@ -14,22 +14,24 @@ from partners.api.serializers import (
     TokenPairSerializer,
 )
 from partners.models import ApiKey
-from rheo import ratelimit
+from rheo.ratelimit import ClientAddressThrottle, RateLimitMixin
 from rheo.schema import error_responses
 
 
-class TokenView(ratelimit.RateLimitHeadersMixin, TokenObtainPairView):
+class TokenView(RateLimitMixin, TokenObtainPairView):
     serializer_class = PartnerTokenSerializer
     authentication_classes: list = []
+    throttle_classes = [ClientAddressThrottle]
+    rate_limit_tier = "auth-token"
 
     @extend_schema(
         operation_id="obtainToken",
         summary="Log in: email and password for an access and a refresh token",
+        description="Attempts are rate limited per client address (auth-token tier).",
         responses={200: TokenPairSerializer, **error_responses(400, 401, 429)},
         tags=["Management: auth"],
     )
     def post(self, request, *args, **kwargs):
-        ratelimit.enforce(request, "auth-token", request.META.get("REMOTE_ADDR", ""))
         return super().post(request, *args, **kwargs)
 
 
@@ -54,9 +56,7 @@ class ApiKeysView(ManagementAPIView):
         tags=["Management: API keys"],
     )
     def get(self, request):
-        keys = key_cache.with_recent_use(
-            ApiKey.objects.filter(partner=self.partner).order_by("-created_at")
-        )
+        keys = ApiKey.objects.filter(partner=self.partner).order_by("-created_at")
         return Response(ApiKeySerializer(keys, many=True).data)
 
     @extend_schema(
