@@ -6,7 +6,6 @@ from rest_framework.permissions import BasePermission
 from partners import services
 from partners.models import ApiKey
 from rheo.errors import ServiceError
-from rheo.ratelimit import RateLimitThrottle
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -32,13 +31,6 @@ class HasApiKey(BasePermission):
 
     def has_permission(self, request, view):
         return isinstance(request.auth, ApiKey)
-
-
-class ApiKeyThrottle(RateLimitThrottle):
-    """Per API key (the key's digest names its allowance)."""
-
-    def subject(self, request) -> str:
-        return request.auth.digest
 
 
 def user_may_sign_in(user) -> bool:

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "items",
     "tradera",
     "webhooks",
+    # The top layer, above the four before it: the partner-facing pages and APIs.
+    "integration",
 ]
 
 MIDDLEWARE = [

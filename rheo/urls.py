@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rheo import health
 
 urlpatterns = [
-    path("integration/v1/", include("items.api.urls")),
+    path("integration/v1/", include("integration.urls")),
     path("api/v1/", include("partners.api.urls")),
     path("api/v1/", include("webhooks.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from items.api.serializers import ItemInputSerializer
+from integration.serializers import ItemInputSerializer
 from items.models import Item
 from tests.conftest import integration, item_body
 

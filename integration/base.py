@@ -3,9 +3,9 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from partners.authentication import ApiKeyAuthentication, ApiKeyThrottle, HasApiKey
+from partners.authentication import ApiKeyAuthentication, HasApiKey
 from partners.models import ApiKey
-from rheo.ratelimit import RateLimitMixin
+from rheo.ratelimit import RateLimitMixin, RateLimitThrottle
 
 
 class AlwaysJSON(DefaultContentNegotiation):
@@ -16,6 +16,13 @@ class AlwaysJSON(DefaultContentNegotiation):
     def select_renderer(self, request, renderers, format_suffix=None):
         renderer = next(r for r in renderers if isinstance(r, JSONRenderer))
         return renderer, renderer.media_type
+
+
+class ApiKeyThrottle(RateLimitThrottle):
+    """Per API key (the key's digest names its allowance)."""
+
+    def subject(self, request) -> str:
+        return request.auth.digest
 
 
 class IntegrationAPIView(RateLimitMixin, APIView):
