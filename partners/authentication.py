@@ -2,6 +2,7 @@ from django.contrib.auth.backends import ModelBackend
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from partners import services
 from partners.models import ApiKey
@@ -31,6 +32,18 @@ class HasApiKey(BasePermission):
 
     def has_permission(self, request, view):
         return isinstance(request.auth, ApiKey)
+
+
+class PartnerJWTAuthentication(JWTAuthentication):
+    """`Authorization: Bearer <access token>` of an active user of an active partner."""
+
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        if user.partner_id is None:
+            raise AuthenticationFailed("This account does not belong to a partner.")
+        if not user.partner.is_active:
+            raise AuthenticationFailed("The partner account is disabled.")
+        return user
 
 
 def user_may_sign_in(user) -> bool:

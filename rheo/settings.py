@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "tradera",
     "webhooks",
     # The top layer, above the four before it: the partner-facing pages and APIs.
+    "portal",
     "integration",
 ]
 

@@ -7,9 +7,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from partners import services as partner_services
-from partners.dashboard import forms
-from partners.dashboard.base import paginate, partner_page, query_without_page
 from partners.models import ApiKey
+from portal.dashboard import forms
+from portal.dashboard.base import paginate, partner_page, query_without_page
 from rheo.errors import ServiceError
 from tradera import connect
 from tradera.models import TraderaAccount

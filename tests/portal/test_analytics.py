@@ -11,7 +11,7 @@ from items import orders
 from items import services as items
 from items.models import Item
 from items.services import ItemContent
-from partners import analytics
+from portal import analytics
 from tests.conftest import login
 from tests.items.market import order_placed
 from tradera import mapping

@@ -1,22 +1,10 @@
-from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from partners.authentication import PartnerJWTAuthentication
 from rheo.errors import ServiceError
 from rheo.ratelimit import RateLimitMixin, RateLimitThrottle
-
-
-class PartnerJWTAuthentication(JWTAuthentication):
-    """`Authorization: Bearer <access token>` of an active user of an active partner."""
-
-    def get_user(self, validated_token):
-        user = super().get_user(validated_token)
-        if user.partner_id is None:
-            raise AuthenticationFailed("This account does not belong to a partner.")
-        if not user.partner.is_active:
-            raise AuthenticationFailed("The partner account is disabled.")
-        return user
 
 
 class IsPartnerUser(BasePermission):
