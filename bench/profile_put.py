@@ -34,7 +34,7 @@ CATEGORIES = [
     ("COMMIT", ["Atomic.__exit__"]),
     ("auth: API key lookup (SELECT key+partner)", ["authenticate_api_key"]),
     ("rate limit (Redis EVALSHA)", ["(rheo/ratelimit.py"]),
-    ("validation (DRF ItemInputSerializer)", ["validated (items/api/views.py"]),
+    ("validation (DRF ItemInputSerializer)", ["validated (integration/views.py"]),
     (
         "content fingerprint / as_fields (json, sha256)",
         ["ItemContent.fingerprint", "ItemContent.as_fields", "ItemInputSerializer.to_content"],

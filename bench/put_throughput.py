@@ -288,10 +288,10 @@ def log_closed_loop(kind: str, name: str, r: dict) -> None:
 
 def use_every_key(port: int, keys: list[str]) -> None:
     """One request per key (a GET of an item that does not exist: 404) before anything is
-    measured, as every key of a partner in steady use has made one: its first request reads
-    the database and caches the key (partners/key_cache.py), later ones read Redis. The
-    warm-up alone reached only the first ~700 of 1,000 keys, so the measured run paid
-    ~300 first requests that a running system does not."""
+    measured, as every key of a partner in steady use has made one: its first request in a
+    minute also writes the key's last_used_at (partners.services). The warm-up alone
+    reached only the first ~700 of 1,000 keys, so the measured run paid ~300 first
+    requests that a running system does not."""
     conn = http.client.HTTPConnection(HOST, port, timeout=10)
     for key in keys:
         conn.request("GET", PUT_PREFIX + "bench-no-such-item", headers={"x-api-key": key})

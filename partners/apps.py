@@ -6,6 +6,4 @@ class PartnersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from partners import key_cache, schema  # noqa: F401 - schema registers x-api-key
-
-        key_cache.connect_signals()
+        from partners import schema  # noqa: F401 - registers x-api-key with the OpenAPI schema

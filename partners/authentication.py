@@ -2,6 +2,7 @@ from django.contrib.auth.backends import ModelBackend
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from partners import services
 from partners.models import ApiKey
@@ -9,23 +10,18 @@ from rheo.errors import ServiceError
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    """`x-api-key: rheo_live_…`: request.user is the key's Partner, request.auth the ApiKey."""
+    """`x-api-key: rheo_live_…`: request.user is the key's Partner, request.auth the ApiKey.
+    One indexed query per request (partners.services.authenticate_api_key)."""
 
     def authenticate(self, request):
         raw_key = request.headers.get("x-api-key")
         if not raw_key:
             return None
-        # A view with per-key rate limits has the request counted in the same lookup;
-        # it refuses the request if over (items.api.base.IntegrationAPIView).
-        view = request.parser_context.get("view")
-        rate_tier = view.rate_limit_tier(request) if hasattr(view, "rate_limit_tier") else None
         try:
-            found = services.authenticate_api_key(raw_key=raw_key.strip(), rate_tier=rate_tier)
+            api_key = services.authenticate_api_key(raw_key=raw_key.strip())
         except ServiceError as exc:
             raise AuthenticationFailed(exc.message) from exc
-        request._request.api_key_prefix = found.api_key.prefix  # for the request log line
-        request._request.rate_limit = found.rate_limit
-        return found.api_key.partner, found.api_key
+        return api_key.partner, api_key
 
     def authenticate_header(self, request):
         return 'ApiKey header="x-api-key"'
@@ -36,6 +32,18 @@ class HasApiKey(BasePermission):
 
     def has_permission(self, request, view):
         return isinstance(request.auth, ApiKey)
+
+
+class PartnerJWTAuthentication(JWTAuthentication):
+    """`Authorization: Bearer <access token>` of an active user of an active partner."""
+
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        if user.partner_id is None:
+            raise AuthenticationFailed("This account does not belong to a partner.")
+        if not user.partner.is_active:
+            raise AuthenticationFailed("The partner account is disabled.")
+        return user
 
 
 def user_may_sign_in(user) -> bool:

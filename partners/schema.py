@@ -11,5 +11,5 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 class PartnerJWTScheme(SimpleJWTScheme):
-    target_class = "partners.api.base.PartnerJWTAuthentication"
+    target_class = "partners.authentication.PartnerJWTAuthentication"
     name = "jwtAuth"

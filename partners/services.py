@@ -1,5 +1,4 @@
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -7,11 +6,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from partners import key_cache, keys, subscriptions
+from partners import keys, subscriptions
 from partners.models import ApiKey, Partner, User
-from rheo import ratelimit
 from rheo.errors import ServiceError
-from rheo.ratelimit import Decision
 
 logger = logging.getLogger(__name__)
 
@@ -55,23 +52,19 @@ def create_api_key(*, partner: Partner, name: str, mode: str) -> IssuedKey:
 
 
 def revoke_api_key(*, api_key: ApiKey) -> bool:
-    """Refuse the key from its next request on (its cached copy goes too). False
-    when it was already revoked."""
+    """Refuse the key from its next request on. False when it was already revoked."""
     revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
-    key_cache.forget([api_key.digest])
     return bool(revoked)
 
 
 def disable_partner(*, partner: Partner) -> bool:
-    """Shut the partner out at once: its API keys get 401 from their next request (their
-    cached copies go too), its users cannot log in, and their sessions and
-    bearer tokens stop working (partners.authentication). Its items, running auctions and
-    webhooks carry on, so a sale on Tradera is still recorded. False when it already was
-    disabled."""
+    """Shut the partner out at once: its API keys get 401 from their next request, its
+    users cannot log in, and their sessions and bearer tokens stop working
+    (partners.authentication). Its items, running auctions and webhooks carry on, so a
+    sale on Tradera is still recorded. False when it already was disabled."""
     changed = Partner.objects.filter(pk=partner.pk, is_active=True).update(is_active=False)
-    key_cache.forget_partner(partner.pk)
     if changed:
         logger.info("partner disabled partner=%s", partner.pk)
     return bool(changed)
@@ -86,67 +79,23 @@ def enable_partner(*, partner: Partner) -> bool:
     return bool(changed)
 
 
-@dataclass(frozen=True)
-class Authenticated:
-    api_key: ApiKey
-    rate_limit: Decision | None  # the request counted in `rate_tier`, if one was given
-
-
-def authenticate_api_key(*, raw_key: str, rate_tier: str | None = None) -> Authenticated:
+def authenticate_api_key(*, raw_key: str) -> ApiKey:
     """The active key behind `raw_key`, with its partner, or ServiceError
-    authentication_failed; with `rate_tier`, the request counted in that tier of the key's
-    rate limit (rheo.ratelimit, subject: the key's digest), refusing nothing itself.
-    Malformed keys are refused before any lookup. With Redis, keys in use are read from
-    there, in the round trip that also counts the request (partners.key_cache); else, and
-    on a miss, from the database."""
+    authentication_failed. Malformed keys are refused without a query; others cost one
+    indexed query (and, once a minute per key, the last_used_at write). Nothing is
+    cached, so a revoke, a disabled partner or any other change counts from the next
+    request."""
     if keys.mode_of(raw_key) is None:
         raise ServiceError("authentication_failed", "The API key is malformed.")
-    digest = keys.digest(raw_key)
-    if key_cache.enabled():
-        cached, counted = key_cache.find(digest, rate_tier)
-        if cached is not None:
-            return Authenticated(cached, counted)
-    api_key = _find_api_key(digest)
-    if api_key is None or not secrets.compare_digest(api_key.digest, digest):
-        raise ServiceError("authentication_failed", "The API key is not valid.")
+    try:
+        api_key = ApiKey.objects.select_related("partner").get(digest=keys.digest(raw_key))
+    except ApiKey.DoesNotExist:
+        raise ServiceError("authentication_failed", "The API key is not valid.") from None
     if api_key.revoked_at is not None:
         raise ServiceError("authentication_failed", "The API key has been revoked.")
     if not api_key.partner.is_active:
         raise ServiceError("authentication_failed", "The partner account is disabled.")
-    if not (key_cache.enabled() and key_cache.remember(api_key)):
-        _touch_last_used(api_key)
-    counted = ratelimit.hit(rate_tier, digest) if rate_tier is not None else None
-    return Authenticated(api_key, counted)
-
-
-# Every authenticated request runs this lookup: a plain cursor costs a third of the
-# ORM's select_related, and half of a RawQuerySet (which reads the cursor's description).
-_KEY_FIELDS = [f.attname for f in ApiKey._meta.concrete_fields]
-_FIND_KEY_SQL = (
-    f"SELECT {', '.join(f'k.{f.column}' for f in ApiKey._meta.concrete_fields)}, "  # noqa: S608
-    "p.name, p.is_active "
-    "FROM partners_apikey k JOIN partners_partner p ON p.id = k.partner_id "
-    "WHERE k.digest = %s"
-)
-
-
-def _find_api_key(digest: str) -> ApiKey | None:
-    if connection.vendor != "postgresql":
-        # Only psycopg hands back UUIDs and datetimes as Python values; elsewhere the
-        # ORM converts them.
-        return ApiKey.objects.select_related("partner").filter(digest=digest).first()
-    with connection.cursor() as cursor:
-        cursor.execute(_FIND_KEY_SQL, [digest])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    *key_values, partner_name, partner_is_active = row
-    api_key = ApiKey.from_db(connection.alias, _KEY_FIELDS, key_values)
-    api_key.partner = Partner.from_db(
-        connection.alias,
-        ["id", "name", "is_active"],
-        [api_key.partner_id, partner_name, partner_is_active],
-    )
+    _touch_last_used(api_key)
     return api_key
 
 

@@ -14,7 +14,8 @@ _ACCEPTED_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
 class RequestIdMiddleware:
     """Gives every request an id (returned as X-Request-Id and in error bodies) and
-    writes one log line per request."""
+    writes one log line per request. A view that authenticated an API key names it in
+    the line by setting `api_key_prefix` (the key's display prefix) on its response."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -37,6 +38,6 @@ class RequestIdMiddleware:
             request.path,
             response.status_code,
             (time.perf_counter() - started) * 1000,
-            getattr(request, "api_key_prefix", "-"),
+            getattr(response, "api_key_prefix", "-"),
         )
         return response

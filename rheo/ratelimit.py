@@ -1,4 +1,5 @@
-"""Per-key rate limits, exact across processes.
+"""Rate limits, exact across processes: a DRF throttle (RateLimitThrottle) for the APIs,
+`hit` for plain Django views.
 
 The algorithm is GCRA (the generic cell rate algorithm, a token bucket kept as one
 timestamp): each request pushes the key's "theoretical arrival time" (TAT) forward by
@@ -7,9 +8,9 @@ period ahead of now. A burst of `limit` requests passes at once, then one every
 `period / limit`.
 
 With Redis the check-and-update is one Lua call on Redis's own clock, so every web process
-on every machine shares one exact count. Without Redis (the embedded default) the state
-lives in the process, which is exact because the web server then runs as one process
-(see rheo/gunicorn.py).
+on every machine shares one exact count; if Redis does not answer, requests pass
+uncounted (logged). Without Redis (the embedded default) the state lives in the process,
+which is exact because the web server then runs as one process (see rheo/gunicorn.py).
 """
 
 import logging
@@ -21,6 +22,9 @@ from functools import cache
 
 import redis
 from django.conf import settings
+from rest_framework.throttling import BaseThrottle
+
+from rheo.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -91,24 +95,21 @@ def gcra(tat_us: int, now_us: int, rate: Rate) -> tuple[bool, int, int, int, int
     return True, new_tat, remaining, new_tat - now_us, 0
 
 
-# One GCRA step on Redis's clock, as a Lua function: for this module's script, and for
-# scripts that count a request in the same round trip as other work (partners.key_cache).
-GCRA_LUA_FUNCTION = """
-local function gcra(key, interval, limit)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local tat = tonumber(redis.call('GET', key) or now)
-  if tat < now then tat = now end
-  local new_tat = tat + interval
-  local allow_at = new_tat - interval * limit
-  if now < allow_at then
-    return {0, 0, tat - now, allow_at - now}
-  end
-  redis.call('SET', key, string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
-  return {1, math.floor((now - allow_at) / interval), new_tat - now, 0}
+# GCRA again, on Redis's clock: one atomic call per request, shared by every process.
+_GCRA_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - interval * limit
+if now < allow_at then
+  return {0, 0, tat - now, allow_at - now}
 end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
+return {1, math.floor((now - allow_at) / interval), new_tat - now, 0}
 """
-_GCRA_LUA = GCRA_LUA_FUNCTION + "return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))"
 
 
 class RedisLimiter:
@@ -158,14 +159,9 @@ def bucket(tier: str, subject: str) -> str:
     return f"rl:{tier}:{subject}"
 
 
-def decision_of(tier: str, counted) -> Decision:
-    """The Decision from a GCRA step's (allowed, remaining, reset_us, retry_after_us)."""
-    allowed, remaining, reset_us, retry_us = (int(n) for n in counted)
-    return Decision(tier, rate_of(tier), bool(allowed), remaining, reset_us, retry_us)
-
-
 def hit(tier: str, subject: str) -> Decision:
-    """Count one request of `subject` (an API key's digest, a partner's id) in `tier`."""
+    """Count one request of `subject` (an API key's digest, a partner's id, a client
+    address) in `tier`. Redis errors let the request through, logged."""
     rate = rate_of(tier)
     try:
         counted = _limiter(settings.REDIS_URL).hit(bucket(tier, subject), rate)
@@ -173,39 +169,63 @@ def hit(tier: str, subject: str) -> Decision:
         # The limiter protects the service; it must not take it down. Fail open, loudly.
         logger.exception("Rate limiter unavailable; request allowed without counting")
         counted = (True, rate.limit - 1, 0, 0)
-    return decision_of(tier, counted)
+    allowed, remaining, reset_us, retry_us = counted
+    return Decision(tier, rate, allowed, remaining, reset_us, retry_us)
 
 
-def enforce(request, tier: str, subject: str) -> Decision:
-    """Count the request; refuse it with rate_limited (429) when over the tier's limit.
-    The decision is kept on the request for RateLimitHeadersMixin."""
-    return refuse_if_over(request, hit(tier, subject))
+def refusal(decision: Decision) -> ServiceError:
+    """The rate_limited (429) error for a refused request."""
+    window = decision.rate.window_seconds
+    per = "second" if window == 1 else f"{window} seconds"
+    return ServiceError(
+        "rate_limited",
+        f"Rate limit of {decision.rate.limit} requests per {per} ({decision.tier}) exceeded; "
+        f"retry after {decision.retry_after_seconds} s, with exponential backoff.",
+    )
 
 
-def refuse_if_over(request, decision: Decision) -> Decision:
-    """Keep the decision on the request; raise rate_limited (429) if it refused."""
-    from rheo.errors import ServiceError
+class RateLimitThrottle(BaseThrottle):
+    """A DRF throttle: counts the request in the view's tier (`get_rate_limit_tier`) of
+    one subject's allowance, with one call to `hit`. Subclasses name the subject. The
+    decision is kept on the view (`view.rate_limit`, see RateLimitMixin)."""
 
-    request.rate_limit = decision
-    if not decision.allowed:
-        window = decision.rate.window_seconds
-        per = "second" if window == 1 else f"{window} seconds"
-        raise ServiceError(
-            "rate_limited",
-            f"Rate limit of {decision.rate.limit} requests per {per} ({decision.tier}) exceeded; "
-            f"retry after {decision.retry_after_seconds} s, with exponential backoff.",
-        )
-    return decision
+    def subject(self, request) -> str:
+        raise NotImplementedError
+
+    def allow_request(self, request, view) -> bool:
+        self.decision = hit(view.get_rate_limit_tier(request), self.subject(request))
+        view.rate_limit = self.decision
+        return self.decision.allowed
+
+    def wait(self) -> float:
+        return self.decision.retry_after_us / MICROS
 
 
-class RateLimitHeadersMixin:
-    """For DRF views: every response to a counted request carries the RateLimit headers
-    (and Retry-After when refused)."""
+class ClientAddressThrottle(RateLimitThrottle):
+    """Per client address (REMOTE_ADDR; X-Forwarded-For is the client's to forge)."""
+
+    def subject(self, request) -> str:
+        return request.META.get("REMOTE_ADDR", "")
+
+
+# For DRF views throttled by a RateLimitThrottle: the tier is `rate_limit_tier` (override
+# `get_rate_limit_tier` to choose per request); a refusal is rate_limited (429) in the
+# error format; every response to a counted request carries the RateLimit headers (and
+# Retry-After when refused). (A comment: the OpenAPI schema shows a view's docstring.)
+class RateLimitMixin:
+    rate_limit_tier: str = ""
+    # The throttle's decision on this request; a view instance serves one request.
+    rate_limit: Decision | None = None
+
+    def get_rate_limit_tier(self, request) -> str:
+        return self.rate_limit_tier
+
+    def throttled(self, request, wait):
+        raise refusal(self.rate_limit)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        decision = getattr(request, "rate_limit", None)
-        if decision is not None:
-            for header, value in decision.headers().items():
+        if self.rate_limit is not None:
+            for header, value in self.rate_limit.headers().items():
                 response[header] = value
         return response

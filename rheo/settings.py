@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "items",
     "tradera",
     "webhooks",
+    # The top layer, above the four before it: the partner-facing pages and APIs.
+    "portal",
+    "integration",
 ]
 
 MIDDLEWARE = [
@@ -380,8 +383,6 @@ CELERY_BEAT_SCHEDULE = {
     ),
     # Marketplace orders never paid release their parts.
     "expire-unpaid-orders": _every("items.expire_unpaid_orders", 3600.0),
-    # When each API key was last used, noted in Redis per request (partners.key_cache).
-    "flush-api-key-usage": _every("partners.flush_api_key_usage", 60.0),
     # Subscriptions whose period is over: renewed, or ended when cancelled at period end.
     "roll-subscription-periods": _every("partners.roll_subscription_periods", 60.0),
 }

@@ -9,15 +9,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rheo import health
 
 urlpatterns = [
-    path("integration/v1/", include("items.api.urls")),
-    path("api/v1/", include("partners.api.urls")),
-    path("api/v1/", include("webhooks.api.urls")),
+    path("integration/v1/", include("integration.urls")),
+    path("api/v1/", include("portal.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", health.healthz),
     path("readyz", health.readyz),
     path("admin/", admin.site.urls),
-    path("dashboard/", include("partners.dashboard.urls")),
+    path("dashboard/", include("portal.dashboard.urls")),
     # The public marketplace: "", parts/…, orders/… (last, so it never shadows the above).
     path("", include("items.urls")),
 ]

@@ -5,8 +5,8 @@ import re
 
 from django.test import Client
 
+from integration.serializers import ItemInputSerializer
 from items import lifecycle, orders, services
-from items.api.serializers import ItemInputSerializer
 from items.models import Item, Order
 from tests.conftest import item_body
 

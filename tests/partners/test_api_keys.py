@@ -4,12 +4,15 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from partners import keys, services
-from partners.models import ApiKey
-from tests.conftest import Integration
+from partners.models import ApiKey, Partner, Plan, Subscription
+from tests.conftest import Integration, needs_redis
 
 KEY_FORMAT = re.compile(r"^rheo_(live|test)_[0-9A-Za-z]{32}$")
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # nothing listens there
 
 
 @pytest.mark.parametrize("mode", ["live", "test"])
@@ -83,8 +86,72 @@ def test_an_inactive_partners_keys_are_refused(partner_a, api_a):
     assert response.json()["error"]["message"] == "The partner account is disabled."
 
 
-def test_without_redis_last_used_is_written_at_most_once_a_minute(api_a, settings):
-    settings.REDIS_URL = ""  # the embedded default: no key cache, the database is touched
+# --- Every request reads its key from the database: nothing to go stale -------------
+
+
+@needs_redis
+def test_a_key_revoked_while_redis_is_unreachable_is_refused_at_once(api_a, settings):
+    real_redis = settings.REDIS_URL
+    assert api_a.get("P1").status_code == 404  # in use, with Redis up
+
+    settings.REDIS_URL = UNREACHABLE_REDIS
+    services.revoke_api_key(api_key=ApiKey.objects.get())
+    while_down = api_a.get("P1")
+    settings.REDIS_URL = real_redis
+    after = api_a.get("P1")
+
+    assert while_down.status_code == 401
+    assert after.status_code == 401
+    assert after.json()["error"]["message"] == "The API key has been revoked."
+
+
+def test_a_partner_disabled_with_a_queryset_update_is_refused_on_the_next_request(partner_a, api_a):
+    assert api_a.get("P1").status_code == 404
+
+    Partner.objects.filter(pk=partner_a.pk).update(is_active=False)
+    assert api_a.get("P1").status_code == 401
+
+    Partner.objects.filter(pk=partner_a.pk).update(is_active=True)
+    assert api_a.get("P1").status_code == 404  # authenticated again: no such item
+
+
+def test_a_key_deleted_is_refused_on_the_next_request(api_a):
+    assert api_a.get("P1").status_code == 404
+    ApiKey.objects.get().delete()
+
+    response = api_a.get("P1")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "The API key is not valid."
+
+
+def test_a_plan_changed_while_redis_is_unreachable_counts_on_the_next_request(
+    partner_a, api_a, settings
+):
+    settings.REDIS_URL = UNREACHABLE_REDIS
+    assert api_a.put("P1").status_code == 202
+
+    Subscription.objects.filter(partner=partner_a).update(
+        plan=Plan.objects.create(code="tiny", name="Tiny", max_active_items=1)
+    )
+
+    assert api_a.put("P2").status_code == 402
+
+
+def test_one_query_reads_the_key_with_its_partner(api_a):
+    api_a.get("P1")  # last_used_at written: not again within the minute
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api_a.get("P1")
+
+    assert response.status_code == 404
+    key_queries = [q["sql"] for q in queries.captured_queries if "partners_apikey" in q["sql"]]
+    assert len(key_queries) == 1
+    assert "partners_partner" in key_queries[0]  # the partner in the same query
+    assert "UPDATE" not in key_queries[0]
+
+
+def test_last_used_is_written_at_most_once_a_minute(api_a):
     api_a.get("P1")
     first = ApiKey.objects.get().last_used_at
     assert first is not None

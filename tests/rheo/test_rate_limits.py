@@ -182,9 +182,11 @@ def test_the_redis_store_is_shared_by_every_process(partner_a, settings):
     assert api.put("P3").status_code == 429
 
 
-def test_a_redis_outage_does_not_take_the_api_down(api_a, settings):
+def test_a_redis_outage_does_not_take_the_api_down(api_a, settings, caplog):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
 
     response = api_a.put("P1", item_body())
 
     assert response.status_code == 202
+    assert response["RateLimit-Policy"] == '"item-sync";q=10;w=1'
+    assert "Rate limiter unavailable" in caplog.text  # failed open, and said so

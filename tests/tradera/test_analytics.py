@@ -2,7 +2,7 @@
 
 import pytest
 
-from partners import analytics
+from portal import analytics
 from tests.conftest import item_body
 from tests.tradera.conftest import push
 

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from partners.models import Subscription
-from tests.partners.test_analytics import dataset  # noqa: F401 - the shared data set
-from tests.partners.test_dashboard import logged_in, page
+from tests.portal.test_analytics import dataset  # noqa: F401 - the shared data set
+from tests.portal.test_dashboard import logged_in, page
 
 pytestmark = pytest.mark.django_db
 

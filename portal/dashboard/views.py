@@ -6,10 +6,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from items.models import Item, ItemImage
-from partners import analytics
-from partners.dashboard import forms
-from partners.dashboard.base import MODE_SESSION_KEY, paginate, partner_page, query_without_page
-from partners.dashboard.timeline import item_timeline
+from portal import analytics
+from portal.dashboard import forms
+from portal.dashboard.base import MODE_SESSION_KEY, paginate, partner_page, query_without_page
+from portal.dashboard.timeline import item_timeline
 from tradera import connect
 from tradera.models import TraderaAccount, TraderaListing
 from webhooks import selectors as webhook_selectors

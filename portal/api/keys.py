@@ -1,35 +1,79 @@
+"""The Management API's login and API keys (/api/v1/auth/…, /api/v1/api-keys)."""
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from partners import key_cache, services
-from partners.api.base import ManagementAPIView
-from partners.api.serializers import (
-    ApiKeyInputSerializer,
-    ApiKeySerializer,
-    IssuedApiKeySerializer,
-    PartnerTokenSerializer,
-    TokenPairSerializer,
-)
+from partners import services
 from partners.models import ApiKey
-from rheo import ratelimit
+from portal.api.base import ManagementAPIView
+from rheo.fields import StrictCharField
+from rheo.ratelimit import ClientAddressThrottle, RateLimitMixin
 from rheo.schema import error_responses
 
 
-class TokenView(ratelimit.RateLimitHeadersMixin, TokenObtainPairView):
+class PartnerTokenSerializer(TokenObtainPairSerializer):
+    """Email and password → access and refresh tokens, for partner users only."""
+
+    def validate(self, attrs):
+        tokens = super().validate(attrs)
+        if self.user.partner_id is None:
+            raise AuthenticationFailed("This account does not belong to a partner.")
+        if not self.user.partner.is_active:
+            raise AuthenticationFailed("The partner account is disabled.")
+        return tokens
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Bearer token for /api/v1/, valid 15 minutes.")
+    refresh = serializers.CharField(help_text="Exchanged for a new access token, valid 7 days.")
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    createdAt = serializers.DateTimeField(source="created_at")
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", allow_null=True)
+    revokedAt = serializers.DateTimeField(source="revoked_at", allow_null=True)
+    prefix = serializers.CharField(help_text="The key's first characters, for recognising it.")
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "mode", "prefix", "createdAt", "lastUsedAt", "revokedAt"]
+        read_only_fields = fields
+
+
+class IssuedApiKeySerializer(ApiKeySerializer):
+    key = serializers.CharField(help_text="The full key. Shown this once; store it now.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class ApiKeyInputSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=100, help_text="e.g. Recopart Production")
+    mode = serializers.ChoiceField(
+        choices=ApiKey.Mode.choices, default="live", help_text="test keys write test items."
+    )
+
+
+class TokenView(RateLimitMixin, TokenObtainPairView):
     serializer_class = PartnerTokenSerializer
     authentication_classes: list = []
+    throttle_classes = [ClientAddressThrottle]
+    rate_limit_tier = "auth-token"
 
     @extend_schema(
         operation_id="obtainToken",
         summary="Log in: email and password for an access and a refresh token",
+        description="Attempts are rate limited per client address (auth-token tier).",
         responses={200: TokenPairSerializer, **error_responses(400, 401, 429)},
         tags=["Management: auth"],
     )
     def post(self, request, *args, **kwargs):
-        ratelimit.enforce(request, "auth-token", request.META.get("REMOTE_ADDR", ""))
         return super().post(request, *args, **kwargs)
 
 
@@ -54,9 +98,7 @@ class ApiKeysView(ManagementAPIView):
         tags=["Management: API keys"],
     )
     def get(self, request):
-        keys = key_cache.with_recent_use(
-            ApiKey.objects.filter(partner=self.partner).order_by("-created_at")
-        )
+        keys = ApiKey.objects.filter(partner=self.partner).order_by("-created_at")
         return Response(ApiKeySerializer(keys, many=True).data)
 
     @extend_schema(

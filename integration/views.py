@@ -2,9 +2,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from items import selectors, services
-from items.api.base import IntegrationAPIView
-from items.api.serializers import (
+from integration.base import IntegrationAPIView
+from integration.serializers import (
     AcceptedSerializer,
     ItemInputSerializer,
     ItemOutputSerializer,
@@ -12,6 +11,7 @@ from items.api.serializers import (
     SimulateInputSerializer,
     StatusInputSerializer,
 )
+from items import selectors, services
 from rheo.errors import ServiceError
 from rheo.fields import StrictDecimalField
 from rheo.schema import error_responses

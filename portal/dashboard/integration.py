@@ -6,11 +6,10 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from partners import key_cache
 from partners import services as partner_services
-from partners.dashboard import forms
-from partners.dashboard.base import paginate, partner_page, query_without_page
 from partners.models import ApiKey
+from portal.dashboard import forms
+from portal.dashboard.base import paginate, partner_page, query_without_page
 from rheo.errors import ServiceError
 from tradera import connect
 from tradera.models import TraderaAccount
@@ -25,9 +24,7 @@ TRADERA_SKEY_SESSION_KEY = "dashboard_tradera_skey"
 
 @partner_page
 def integration(request):
-    keys = key_cache.with_recent_use(
-        ApiKey.objects.filter(partner=request.partner).order_by("revoked_at", "-created_at")
-    )
+    keys = ApiKey.objects.filter(partner=request.partner).order_by("revoked_at", "-created_at")
     endpoint = webhook_selectors.get_endpoint(partner=request.partner, livemode=request.livemode)
     context = {
         "keys": keys,

@@ -1,4 +1,4 @@
-"""Analytics and the subscription: the figures of partners.analytics (one query each),
+"""Analytics and the subscription: the figures of portal.analytics (one query each),
 drawn as inline SVG beside their tables, and each table as a CSV download."""
 
 import csv
@@ -9,10 +9,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from items.models import SalePlatform
-from partners import analytics as figures
 from partners import subscriptions
-from partners.dashboard import charts
-from partners.dashboard.base import partner_page
+from portal import analytics as figures
+from portal.dashboard import charts
+from portal.dashboard.base import partner_page
 from rheo.errors import ServiceError
 
 PLATFORMS = [

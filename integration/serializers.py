@@ -1,11 +1,8 @@
 from collections.abc import Mapping
 from datetime import date
-from functools import cache
 
-from django.utils.functional import cached_property
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.utils.serializer_helpers import BindingDict
 
 from items.models import Item, ItemImage
 from items.services import ItemContent
@@ -26,29 +23,6 @@ CONDITION_GRADES = {
     "D": "For repair or parts: damaged or untested.",
 }
 SUPPORTED_DOMAINS = ("automotive_part",)
-
-
-# A request body's serializer whose fields are built once per class, not per request.
-# DRF deep-copies every declared field (nested serializers and list children too) for each
-# serializer it creates, so that one instance may change its own fields; on the PUT that
-# copy was half the cost of validation. Input serializers never change their fields and
-# validating stores nothing on them, so one bound set serves every request. (A comment, not
-# a docstring: the OpenAPI schema would show a docstring as each body's description.)
-class InputSerializer(serializers.Serializer):
-    @cached_property
-    def fields(self):
-        return _fields_built_once(type(self))
-
-
-@cache
-def _fields_built_once(serializer_class) -> BindingDict:
-    # Bound to an instance of their own that never validates: a field reaches its parent
-    # only for the serializer's context, which input validation does not use.
-    owner = serializer_class()
-    fields = BindingDict(owner)
-    for name, field in owner.get_fields().items():
-        fields[name] = field
-    return fields
 
 
 class ImageUrlField(StrictCharField):
@@ -100,7 +74,7 @@ class AutomotivePartSerializer(serializers.Serializer):
     )
 
 
-class ItemInputSerializer(InputSerializer):
+class ItemInputSerializer(serializers.Serializer):
     """The body of PUT /integration/v1/items/:external_id. Unknown keys are ignored."""
 
     title = StrictCharField(max_length=255)
@@ -166,18 +140,18 @@ class ItemInputSerializer(InputSerializer):
         )
 
 
-class PriceInputSerializer(InputSerializer):
+class PriceInputSerializer(serializers.Serializer):
     price = StrictDecimalField(min_value=1, max_value=99_999_999, help_text="New price in SEK.")
 
 
-class StatusInputSerializer(InputSerializer):
+class StatusInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=[Item.Status.NOT_LISTED, Item.Status.SOLD],
         error_messages={"invalid_choice": "{input!r} is not accepted; use not_listed or sold."},
     )
 
 
-class SimulateInputSerializer(InputSerializer):
+class SimulateInputSerializer(serializers.Serializer):
     event = serializers.ChoiceField(
         choices=["sold", "ended", "failed"],
         help_text="sold: the auction sells; ended: it ends unsold; failed: the listing fails.",

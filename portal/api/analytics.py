@@ -1,5 +1,5 @@
 """The Analytics API: /api/v1/analytics/…, JWT as the Management API, `?mode=test` for
-test mode's figures. Each view reads partners.analytics (one query per figure); the
+test mode's figures. Each view reads portal.analytics (one query per figure); the
 subscription view also changes plan or cancels through partners.subscriptions."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -7,8 +7,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from items.models import Item, SalePlatform
-from partners import analytics, subscriptions
-from partners.api.base import ManagementAPIView
+from partners import subscriptions
+from portal import analytics
+from portal.api.base import ManagementAPIView
 from rheo.fields import StrictBooleanField, StrictCharField, StrictDecimalField
 from rheo.schema import error_responses
 from tradera.models import TraderaListing

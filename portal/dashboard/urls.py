@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from partners.dashboard import analytics, forms, integration, views
+from portal.dashboard import analytics, forms, integration, views
 
 app_name = "dashboard"
 

@@ -10,7 +10,7 @@ import pytest
 from items import lifecycle, orders, services
 from items.models import Item
 from items.services import ItemContent
-from partners import analytics
+from portal import analytics
 from tests.conftest import login
 from tests.items.market import order_placed
 from tradera import mapping

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from items.api import views
+from integration import views
 
 urlpatterns = [
     path("items/<str:external_id>", views.ItemView.as_view()),

@@ -1,0 +1,32 @@
+from django.urls import path
+
+from portal.api import analytics, keys, webhooks
+
+urlpatterns = [
+    path("auth/token", keys.TokenView.as_view(), name="token"),
+    path("auth/token/refresh", keys.RefreshView.as_view(), name="token-refresh"),
+    path("api-keys", keys.ApiKeysView.as_view(), name="api-keys"),
+    path("api-keys/<uuid:key_id>", keys.ApiKeyView.as_view(), name="api-key"),
+    path("analytics/inventory", analytics.InventoryView.as_view(), name="analytics-inventory"),
+    path("analytics/revenue", analytics.RevenueView.as_view(), name="analytics-revenue"),
+    path("analytics/categories", analytics.CategoriesView.as_view(), name="analytics-categories"),
+    path(
+        "analytics/performance", analytics.PerformanceView.as_view(), name="analytics-performance"
+    ),
+    path(
+        "analytics/subscription",
+        analytics.SubscriptionView.as_view(),
+        name="analytics-subscription",
+    ),
+    path("webhook", webhooks.WebhookView.as_view(), name="webhook"),
+    path("webhook/rotate-secret", webhooks.RotateSecretView.as_view(), name="webhook-rotate"),
+    path("webhook/test", webhooks.TestWebhookView.as_view(), name="webhook-test"),
+    path("deliveries", webhooks.DeliveriesView.as_view(), name="deliveries"),
+    path("deliveries/<uuid:delivery_id>", webhooks.DeliveryView.as_view(), name="delivery"),
+    path(
+        "deliveries/<uuid:delivery_id>/redeliver",
+        webhooks.RedeliverView.as_view(),
+        name="delivery-redeliver",
+    ),
+    path("events", webhooks.EventsView.as_view(), name="events"),
+]
