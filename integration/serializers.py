@@ -245,6 +245,16 @@ class ItemOutputSerializer(serializers.Serializer):
                     "field": None,
                 }
             )
+        if listing and listing.retrying:
+            issues.append(
+                {
+                    "code": listing.error_code,
+                    "message": f"Tradera did not take the auction yet ({listing.error_message}); "
+                    "Rheo tries again until it does "
+                    f"(next try {listing.next_attempt_at:%Y-%m-%dT%H:%M:%SZ}).",
+                    "field": None,
+                }
+            )
         return issues
 
     @staticmethod

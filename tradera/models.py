@@ -129,6 +129,15 @@ class TraderaListing(models.Model):
         return self.status == self.Status.PENDING_SYNC and self.error_code == "tradera_quota_wait"
 
     @property
+    def retrying(self) -> bool:
+        """Tradera failed the publish for a while (down, slow, 5xx): tried again later."""
+        return (
+            self.status == self.Status.PENDING_SYNC
+            and bool(self.error_code)
+            and not self.waiting_for_quota
+        )
+
+    @property
     def ad_url(self) -> str | None:
         if not self.ad_id or self.ad_id.startswith("pending"):
             return None

@@ -201,6 +201,9 @@ def test_tradera_down_for_a_long_time_delays_the_auction_but_never_fails_it(
     while TraderaListing.objects.get().status == "pending_sync":
         listing = TraderaListing.objects.get()
         assert listing.error_code == "tradera_server_error"
+        [issue] = api_a_test.get("ERP_PART_12345").json()["issues"]
+        assert issue["code"] == "tradera_server_error"
+        assert "tries again until it does" in issue["message"]
         wait = listing.next_attempt_at - timezone.now() + timedelta(seconds=0.1)
         assert wait <= jobs.RETRY_CAP * 1.2 + timedelta(seconds=1)
         clock.shift(wait)

@@ -179,6 +179,7 @@ def configure_endpoint(
             .filter(partner=partner, livemode=livemode)
             .first()
         )
+        is_new = endpoint is None
         if endpoint is None:
             endpoint = WebhookEndpoint(
                 partner=partner, livemode=livemode, secret=signing.generate_secret()
@@ -186,7 +187,7 @@ def configure_endpoint(
         if enabled and not endpoint.enabled:
             endpoint.failing_since = None
             endpoint.disabled_reason = ""
-        if not enabled and endpoint.enabled and not endpoint._state.adding:
+        if not enabled and endpoint.enabled and not is_new:
             fail_pending(endpoint.deliveries.all(), "turned off by the partner", timezone.now())
             endpoint.disabled_reason = "Turned off by the partner."
         endpoint.url = url
