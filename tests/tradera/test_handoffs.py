@@ -2,19 +2,24 @@
 after the commit, a broker that drops the message, a worker killed before it acts. The
 change itself writes what Tradera must do; the sweeper finds it."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import connection
 
 from items.models import Item
-from rheo.celery import app as celery_app
-from tests.conftest import item_body
+from tests.conftest import item_body, needs_postgres
 from tests.tradera.conftest import push
 from tradera.models import TraderaListing
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rheo_on_the_sandbox")]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def past_the_grace(clock) -> None:
@@ -145,28 +150,45 @@ def test_an_item_sold_while_tradera_processes_its_auction_has_it_ended_once_it_r
     assert sandbox.calls()["EndItem"] == 1
 
 
-@pytest.fixture
-def broker_down():
-    """The broker unreachable (nothing listens on port 1), as during a Redis outage."""
-    url = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
-    celery_app.close()
-    yield
-    celery_app.conf.broker_url = url
-    celery_app.close()
+PUT_WITH_THE_BROKER_DOWN = """
+import json, django
+django.setup()
+from rest_framework.test import APIClient
+response = APIClient().put(
+    "/integration/v1/items/ERP_PART_12345", data=json.dumps(BODY),
+    content_type="application/json", HTTP_X_API_KEY=KEY, HTTP_HOST="127.0.0.1",
+)
+print(response.status_code, response.json()["message"])
+"""
 
 
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_a_put_still_gets_its_202_and_the_item_is_processed_later(
-    api_a_test, committed, worker, photo, sandbox, clock, broker_down
+    api_a_test, worker, photo, sandbox, broker_messages, settings
 ):
-    with committed():
-        response = api_a_test.put("ERP_PART_12345", item_body(imageUrls=[photo]))
-    assert response.status_code == 202
-    assert response.json()["message"] == "Item is being processed in the background."
+    # The web process as deployed, its broker unreachable (nothing listens on port 1).
+    body = item_body(imageUrls=[photo])
+    script = f"BODY = {body!r}\nKEY = {api_a_test.key!r}\n" + PUT_WITH_THE_BROKER_DOWN
+    web = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "rheo.settings_test",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
+            "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert web.returncode == 0, web.stderr
+    assert web.stdout.strip() == "202 Item is being processed in the background."
+    assert "nudge items.process_item" in web.stderr  # logged, not raised
+    assert broker_messages("images") == []  # it never reached a broker
 
-    celery_app.conf.broker_url = "memory://"
-    celery_app.close()
-    past_the_grace(clock)
+    settings.RHEO_NUDGE_GRACE_SECONDS = 0
     assert worker.sweep_items() == 1
     worker()
     assert Item.objects.get().status == "active"
