@@ -1,6 +1,7 @@
 # make run: the whole system on this machine (web, worker, beat, the Tradera sandbox) on
 # embedded defaults.
 # make test: the test suite (real PostgreSQL and Redis when they answer).
+# make lint: ruff, and mypy over the application code (configured in pyproject.toml).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -28,9 +29,12 @@ run: venv
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# mypy's django plugin imports the settings, which refuse to load without a SECRET_KEY
+# unless DEBUG is on.
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DEBUG=1 $(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var

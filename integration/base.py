@@ -59,8 +59,10 @@ class IntegrationAPIView(RateLimitMixin, APIView):
 
     @property
     def partner(self):
+        assert self.api_key is not None  # HasApiKey let the request in
         return self.api_key.partner
 
     @property
     def livemode(self) -> bool:
+        assert self.api_key is not None  # HasApiKey let the request in
         return self.api_key.livemode

@@ -1,5 +1,6 @@
 from collections.abc import Mapping
 from datetime import date
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -107,11 +108,13 @@ class ItemInputSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         """Field errors and the image-alias rule are reported together, so one response
         names every bad field."""
-        errors, attrs = {}, None
+        errors: dict[str, Any] = {}
+        attrs: dict[str, Any] = {}
         try:
             attrs = super().to_internal_value(data)
         except serializers.ValidationError as exc:
-            errors = dict(exc.detail)
+            # A serializer's errors are by field; the stubs allow any error detail.
+            errors = dict(cast(Mapping[str, Any], exc.detail))
         if isinstance(data, Mapping):
             given = [name for name in IMAGE_URL_ALIASES if name in data]
             if not given:
@@ -232,7 +235,8 @@ class ItemOutputSerializer(serializers.Serializer):
     @extend_schema_field(ItemIssueSerializer(many=True))
     def get_issues(self, item):
         failed = [i for i in item.images.all() if i.status == ItemImage.Status.FAILED]
-        issues = ItemIssueSerializer(failed, many=True).data
+        # A list (many=True); the stubs type every Serializer's data as a dict.
+        issues: list = ItemIssueSerializer(failed, many=True).data  # type: ignore[assignment]
         listing = self._listing(item)
         for issue in listing.issues if listing else []:  # what Tradera refused
             issues.append({**issue, "field": None})

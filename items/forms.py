@@ -43,7 +43,8 @@ class SearchForm(forms.Form):
     )
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         low, high = data.get("min_price"), data.get("max_price")
         if low is not None and high is not None and low > high:
             self.add_error("max_price", "Pris till måste vara minst lika högt som pris från.")

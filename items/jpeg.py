@@ -12,6 +12,8 @@ Pure bytes in, bytes out: deciding whether a JPEG may be hosted as is, and check
 it decodes, is items.images' work.
 """
 
+from collections.abc import Iterator
+
 SOI, EOI, SOS = 0xD8, 0xD9, 0xDA
 DQT, DHT, DRI = 0xDB, 0xC4, 0xDD
 APP0, APP2, APP14, COM = 0xE0, 0xE2, 0xEE, 0xFE
@@ -41,7 +43,7 @@ def strip(data: bytes) -> bytes | None:
         return None
 
 
-def _kept_parts(data: bytes):
+def _kept_parts(data: bytes) -> Iterator[bytes]:
     if data[:2] != b"\xff\xd8":
         raise Malformed("no SOI")
     yield data[:2]

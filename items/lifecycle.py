@@ -11,6 +11,7 @@ same UPDATE, so a crash after the commit loses nothing. Once the transaction com
 should the nudge be lost.
 """
 
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 
@@ -28,7 +29,7 @@ CHANNEL_FIELDS = ["channels_due_at", "channels_nudged_at"]
 TRANSITION_FIELDS = ["status", "status_changed_at", *CHANNEL_FIELDS, "updated_at"]
 
 
-def record_activity(*, item: Item, kind: str, message: str, at=None) -> None:
+def record_activity(*, item: Item, kind: str, message: str, at: datetime | None = None) -> None:
     """A line on the item's timeline (the dashboard's item page)."""
     ItemActivity.objects.create(
         item=item, kind=kind, message=message[:500], at=at or timezone.now()
@@ -62,7 +63,7 @@ def follow_on_channels(item: Item) -> None:
 
 
 def mark_item_sold(
-    *, item: Item, platform: SalePlatform | str, price: Decimal, sold_at=None
+    *, item: Item, platform: SalePlatform | str, price: Decimal, sold_at: datetime | None = None
 ) -> None:
     """A sale on a platform (a Tradera order, a completed Rheo order): the locked item is
     sold, with the sale recorded on it for analytics and the timeline; its channels follow
@@ -103,7 +104,7 @@ def cancel_order(item: Item, order: Order, reason: str, after: str = "") -> None
     emails.email_buyer_on_commit(order, "cancelled")
 
 
-ORDER_STAMPS = {
+ORDER_STAMPS: dict[str, str] = {
     Order.Status.PAID: "paid_at",
     Order.Status.SHIPPED: "shipped_at",
     Order.Status.COMPLETED: "completed_at",
@@ -111,7 +112,7 @@ ORDER_STAMPS = {
 }
 
 
-def move_order(order: Order, status: str, **fields) -> None:
+def move_order(order: Order, status: str, **fields: object) -> None:
     """Move a locked order along its lifecycle (stamping when), or refuse with conflict."""
     if not order.can_transition_to(status):
         raise ServiceError("conflict", f"An order that is {order.status} cannot become {status}.")

@@ -144,7 +144,7 @@ def complete_order(*, order_id) -> Order:
             item,
             platform=SalePlatform.RHEO.value,
             sale_price=order.price,
-            tradera_ad_id=listing.ad_id if ad_url else None,
+            tradera_ad_id=listing.ad_id if listing and ad_url else None,
             tradera_ad_url=ad_url,
         )
     return order

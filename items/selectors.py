@@ -1,7 +1,8 @@
 from dataclasses import dataclass
 from decimal import Decimal
+from uuid import UUID
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from items.models import LISTED, Item, ItemImage, Order, searchable
@@ -35,17 +36,17 @@ def current_item_count(*, livemode: bool) -> Coalesce:
 # --- The marketplace -------------------------------------------------------------------
 
 
-def listed_items():
+def listed_items() -> QuerySet[Item]:
     """Items buyers may see and order: live, active, not deleted, of a partner not
     disabled. An item with an order in progress is listed but reserved."""
     return Item.objects.filter(LISTED, partner__is_active=True)
 
 
-def _order_in_progress():
+def _order_in_progress() -> QuerySet[Order]:
     return Order.objects.filter(item=OuterRef("pk"), status__in=Order.IN_PROGRESS)
 
 
-def _ready_images():
+def _ready_images() -> Prefetch:
     return Prefetch(
         "images",
         ItemImage.objects.filter(status=ItemImage.Status.READY).select_related("stored"),
@@ -72,7 +73,7 @@ SORTS = {
 MAX_SEARCH_WORDS = 8
 
 
-def search_marketplace(search: MarketSearch):
+def search_marketplace(search: MarketSearch) -> QuerySet[Item]:
     """Listed items that are not reserved, matching every word of `text` (in a title, the
     OEM code, the manufacturer or a model; see Item.search_text), the condition grade and
     the price range; each with its hosted images as `ready_images`."""
@@ -90,7 +91,7 @@ def search_marketplace(search: MarketSearch):
     )
 
 
-def marketplace_item(*, item_id) -> Item | None:
+def marketplace_item(*, item_id: UUID | str) -> Item | None:
     """A listed item with its hosted images (`ready_images`), its seller, and `reserved`
     (an order for it is in progress)."""
     return (

@@ -8,8 +8,10 @@ import json
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from decimal import Decimal
+from typing import cast
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from items import lifecycle, pipeline, selectors
@@ -114,20 +116,23 @@ def _constraint_of(exc: IntegrityError) -> str | None:
     return {
         "SQLITE_CONSTRAINT_UNIQUE": CURRENT_EXTERNAL_ID,
         "SQLITE_CONSTRAINT_TRIGGER": PLAN_LIMIT,
-    }.get(getattr(cause, "sqlite_errorname", None))
+    }.get(getattr(cause, "sqlite_errorname", ""))
 
 
 def _plan_limit_error(partner: Partner, livemode: bool) -> ServiceError:
     plan = subscriptions.plan_of(partner)
     return subscriptions.item_limit_error(
         plan_name=plan.name,
-        limit=plan.max_active_items,
+        # The trigger refused, so the plan has a limit.
+        limit=cast(int, plan.max_active_items),
         used=selectors.count_plan_items(partner=partner, livemode=livemode),
         livemode=livemode,
     )
 
 
-def _update_locked(partner, livemode, external_id, content, fingerprint) -> UpsertResult | None:
+def _update_locked(
+    partner: Partner, livemode: bool, external_id: str, content: ItemContent, fingerprint: str
+) -> UpsertResult | None:
     item = (
         _current_items(partner, livemode)
         .select_for_update()
@@ -235,7 +240,7 @@ def delete_item(*, partner: Partner, livemode: bool, external_id: str) -> Delete
     return DeleteResult(item, "deleted")
 
 
-def _current_items(partner: Partner, livemode: bool):
+def _current_items(partner: Partner, livemode: bool) -> QuerySet[Item]:
     return Item.objects.filter(partner=partner, livemode=livemode, deleted_at__isnull=True)
 
 

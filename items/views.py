@@ -92,7 +92,8 @@ def place_order(request, item_id):
             item = selectors.marketplace_item(item_id=item_id) or item
             form = OrderForm(initial={**form.cleaned_data, "total": _total(item)})
             return _item_page(request, item, form, error=PRICE_CHANGED, status=409)
-        item.reserved = exc.code == "conflict"
+        # An annotation of selectors.marketplace_item, which the type checker cannot see.
+        item.reserved = exc.code == "conflict"  # type: ignore[attr-defined]
         return _item_page(request, item, form, error=REFUSALS[exc.code], status=409)
     return redirect("market:order", access_key=order.access_key)
 

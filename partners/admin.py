@@ -47,8 +47,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = [RevokedFilter, "mode", "partner"]
     search_fields = ["prefix", "name", "partner__name"]
     list_select_related = ["partner"]
-    fields = ["partner", "name", "mode", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    readonly_fields = (
+        "partner",
+        "name",
+        "mode",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    fields = readonly_fields
     actions = ["revoke"]
 
     def has_add_permission(self, request):
@@ -147,7 +155,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_filter = ["plan", "status", "cancel_at_period_end"]
     search_fields = ["partner__name", "partner__users__email"]
     list_select_related = ["partner", "plan"]
-    fields = [
+    readonly_fields = (
         "partner",
         "plan",
         "status",
@@ -157,8 +165,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "ended_at",
         "billing_cycle_anchor",
         "created_at",
-    ]
-    readonly_fields = fields
+    )
+    fields = readonly_fields
     inlines = [SubscriptionChangeInline]
     action_form = PlanActionForm
     actions = ["change_to_chosen_plan", "cancel_at_period_end", "resume"]

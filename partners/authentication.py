@@ -1,3 +1,5 @@
+from typing import cast
+
 from django.contrib.auth.backends import ModelBackend
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -5,7 +7,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from partners import services
-from partners.models import ApiKey
+from partners.models import ApiKey, User
 from rheo.errors import ServiceError
 
 
@@ -38,8 +40,9 @@ class PartnerJWTAuthentication(JWTAuthentication):
     """`Authorization: Bearer <access token>` of an active user of an active partner."""
 
     def get_user(self, validated_token):
-        user = super().get_user(validated_token)
-        if user.partner_id is None:
+        # simplejwt returns the AUTH_USER_MODEL but types it as any user model.
+        user = cast(User, super().get_user(validated_token))
+        if user.partner is None:
             raise AuthenticationFailed("This account does not belong to a partner.")
         if not user.partner.is_active:
             raise AuthenticationFailed("The partner account is disabled.")

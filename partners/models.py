@@ -1,4 +1,5 @@
 import uuid
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
@@ -19,7 +20,7 @@ class Partner(models.Model):
         return self.name
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def _create(self, email, password, **extra):
@@ -41,15 +42,18 @@ class UserManager(BaseUserManager):
 class User(AbstractUser):
     """A person who logs in: a partner's user (partner set) or Rheo staff (is_staff)."""
 
-    username = None
+    # The stubs cannot express a subclass dropping one of AbstractUser's fields.
+    username = None  # type: ignore[assignment]
     email = models.EmailField(unique=True)
     partner = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="users"
     )
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
-    objects = UserManager()
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+    # The stubs type this as Django's username-based UserManager; Django allows any manager
+    # with create_user and create_superuser, and ours signs users up by email.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     def __str__(self):
         return self.email

@@ -19,6 +19,7 @@ import calendar
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from partners.models import ApiKey, Partner, Plan, Subscription, SubscriptionChange, User
@@ -242,7 +243,7 @@ def _roll(subscription: Subscription, now: datetime) -> None:
     subscription.save(update_fields=["current_period_start", "current_period_end", "updated_at"])
 
 
-def _locked_rows():
+def _locked_rows() -> QuerySet[Subscription]:
     # of=("self",): lock the subscription, not the plan it joins (shared by many partners).
     return Subscription.objects.select_for_update(of=("self",)).select_related("plan")
 
@@ -262,7 +263,14 @@ def _lock_subscription(partner: Partner, now: datetime) -> Subscription:
     return subscription
 
 
-def _record(subscription, kind, from_plan, to_plan, changed_by, at) -> None:
+def _record(
+    subscription: Subscription,
+    kind: str,
+    from_plan: Plan | None,
+    to_plan: Plan | None,
+    changed_by: User | None,
+    at: datetime,
+) -> None:
     SubscriptionChange.objects.create(
         subscription=subscription,
         kind=kind,

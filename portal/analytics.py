@@ -334,7 +334,8 @@ def subscription_usage(*, partner: Partner, livemode: bool) -> SubscriptionUsage
             current_period_end=None,
             cancel_at_period_end=False,
             ended_at=None,
-            **usage.values("used_items", "used_api_keys").get(),
+            # The plugin cannot see the names _usage annotates (passed with **).
+            **usage.values("used_items", "used_api_keys").get(),  # type: ignore[misc]
         )
     return SubscriptionUsage(
         plan=row.plan,
@@ -343,8 +344,8 @@ def subscription_usage(*, partner: Partner, livemode: bool) -> SubscriptionUsage
         current_period_end=row.current_period_end,
         cancel_at_period_end=row.cancel_at_period_end,
         ended_at=row.ended_at,
-        used_items=row.used_items,
-        used_api_keys=row.used_api_keys,
+        used_items=row.used_items,  # type: ignore[attr-defined]  # annotated by _usage
+        used_api_keys=row.used_api_keys,  # type: ignore[attr-defined]
     )
 
 

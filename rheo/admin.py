@@ -1,7 +1,9 @@
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from django.contrib import admin, messages
+from django.db import models
 
 from rheo.errors import ServiceError
 
@@ -33,11 +35,14 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+Row = TypeVar("Row", bound=models.Model)
+
+
 def act_on_each(
     modeladmin: admin.ModelAdmin,
     request,
-    queryset,
-    service: Callable[[object], bool | None],
+    queryset: Iterable[Row],
+    service: Callable[[Row], object],
     *,
     done: str,
     unchanged: str,

@@ -54,7 +54,7 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def error_body(code: str, message: str, fields=None) -> dict:
-    error = {"code": code, "message": message}
+    error: dict[str, object] = {"code": code, "message": message}
     if fields:
         error["fields"] = fields
     error["requestId"] = current_request_id.get()

@@ -103,7 +103,7 @@ def resolve(url: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     check_url(url)
     parts = urlsplit(url)
     try:
-        literal = ipaddress.ip_address(parts.hostname)
+        literal = ipaddress.ip_address(parts.hostname or "")
     except ValueError:
         literal = None
     if literal is not None:
@@ -188,26 +188,27 @@ class _Exchange:
         self.address = resolve(url)[0]
         self.parts = urlsplit(url)
         self.deadline = deadline
-        self.connection = None
-        self.watchdog = None
         self.cut = threading.Event()
-
-    def __enter__(self):
+        # Built here, connected in `send`: neither opens a socket or starts a thread yet.
         remaining = self._remaining()
-        https = self.parts.scheme == "https"
-        options = {"host": str(self.address), "timeout": min(remaining, 5.0)}
-        if https:
-            options.update(
+        self.connection: HTTPConnection
+        if self.parts.scheme == "https":
+            self.connection = HTTPSConnection(
+                str(self.address),
                 port=self.parts.port or 443,
+                timeout=min(remaining, 5.0),
                 # The certificate must name the host, though the address is connected to.
                 server_hostname=self.parts.hostname,
                 ssl_context=_tls_context(settings.RHEO_OUTBOUND_CA_BUNDLE or certifi.where()),
             )
-            self.connection = HTTPSConnection(**options)
         else:
-            self.connection = HTTPConnection(port=self.parts.port or 80, **options)
+            self.connection = HTTPConnection(
+                str(self.address), port=self.parts.port or 80, timeout=min(remaining, 5.0)
+            )
         self.watchdog = threading.Timer(remaining, self._cut)
         self.watchdog.daemon = True
+
+    def __enter__(self) -> "_Exchange":
         self.watchdog.start()
         return self
 
@@ -232,7 +233,8 @@ class _Exchange:
             return self.connection.getresponse()
 
     def read_body(self, response, limit: int, truncate: bool) -> bytes:
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         with self._translated_errors("reading the response of"):
             while size <= limit:
                 chunk = response.read(min(64 * 1024, limit + 1 - size))

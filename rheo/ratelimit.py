@@ -23,6 +23,7 @@ from functools import cache
 import redis
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
 
 from rheo.errors import ServiceError
 
@@ -211,8 +212,10 @@ class ClientAddressThrottle(RateLimitThrottle):
 # For DRF views throttled by a RateLimitThrottle: the tier is `rate_limit_tier` (override
 # `get_rate_limit_tier` to choose per request); a refusal is rate_limited (429) in the
 # error format; every response to a counted request carries the RateLimit headers (and
-# Retry-After when refused). (A comment: the OpenAPI schema shows a view's docstring.)
-class RateLimitMixin:
+# Retry-After when refused). It subclasses APIView so the type checker knows the methods
+# it extends; mixed in before a view class, the MRO is the same as a bare mixin's.
+# (A comment: the OpenAPI schema shows a view's docstring.)
+class RateLimitMixin(APIView):
     rate_limit_tier: str = ""
     # The throttle's decision on this request; a view instance serves one request.
     rate_limit: Decision | None = None
@@ -221,6 +224,8 @@ class RateLimitMixin:
         return self.rate_limit_tier
 
     def throttled(self, request, wait):
+        # Only a RateLimitThrottle refuses these views, and it has kept its decision here.
+        assert self.rate_limit is not None
         raise refusal(self.rate_limit)
 
     def finalize_response(self, request, response, *args, **kwargs):

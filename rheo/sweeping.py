@@ -6,6 +6,7 @@ another sweeper holds are skipped, not waited for."""
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -19,7 +20,7 @@ def nudge_due(
     lock_field: str | None,
     nudged_field: str,
     grace: timedelta,
-    nudge: Callable[[object], None],
+    nudge: Callable[[Any], None],  # given each row's pk
     limit: int,
 ) -> int:
     """Nudge (after commit) up to `limit` of `rows` that are due; how many were. Rows

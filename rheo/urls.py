@@ -24,7 +24,7 @@ urlpatterns = [
 
 def media(request, path):
     """Hosted images, from MEDIA_ROOT (see RHEO_SERVE_MEDIA)."""
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+    return serve(request, path, document_root=str(settings.MEDIA_ROOT))
 
 
 if settings.RHEO_SERVE_MEDIA:

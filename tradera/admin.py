@@ -5,6 +5,7 @@ from rheo.admin import ReadOnlyAdmin, act_on_each
 from tradera import services, sync
 from tradera.client import for_mode
 from tradera.models import CategoryRule, TraderaAccount, TraderaListing
+from tradera.quota import CallBudget
 
 
 @admin.register(TraderaListing)
@@ -136,6 +137,7 @@ class TraderaAccountAdmin(ReadOnlyAdmin):
         quotas = []
         for livemode, name in ((True, "Tradera (live keys)"), (False, "Sandbox (test keys)")):
             budget = for_mode(livemode).budget
+            assert isinstance(budget, CallBudget)  # for_mode's clients count their calls
             waiting = TraderaListing.objects.filter(
                 item__livemode=livemode,
                 status=TraderaListing.Status.PENDING_SYNC,

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from partners.models import Partner
 from rheo.errors import ServiceError
 from tradera.client import TraderaError, for_mode
 from tradera.models import TraderaAccount
@@ -43,7 +44,7 @@ def start_connection() -> LoginRequest:
     )
 
 
-def complete_connection(*, partner, user_id: int, secret_key: str) -> TraderaAccount:
+def complete_connection(*, partner: Partner, user_id: int, secret_key: str) -> TraderaAccount:
     """The partner consented as Tradera user `user_id`: fetch the token and keep it
     (encrypted). Connecting another seller than before starts its sync afresh."""
     try:

@@ -268,7 +268,8 @@ class CallBudget:
         if self._redis is None:
             return {op: n for op, n in self._local.ops.get(day, {}).items() if n}
         raw = self._redis.hgetall(self._ops_key(day))
-        return {k.decode(): int(v) for k, v in raw.items() if int(v)}  # refunds leave 0s
+        # A refund can leave a count at 0: no usage.
+        return {k.decode() if isinstance(k, bytes) else k: int(v) for k, v in raw.items() if int(v)}
 
     def _key(self, part: str) -> str:
         return f"tradera:budget:{self.name}:{part}"

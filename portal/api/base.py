@@ -1,8 +1,11 @@
+from typing import cast
+
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
 
 from partners.authentication import PartnerJWTAuthentication
+from partners.models import User
 from rheo.errors import ServiceError
 from rheo.ratelimit import RateLimitMixin, RateLimitThrottle
 
@@ -38,7 +41,8 @@ class ManagementAPIView(RateLimitMixin, APIView):
 
     @property
     def partner(self):
-        return self.request.user.partner
+        # PartnerJWTAuthentication let in only a partner's user (never AnonymousUser).
+        return cast(User, self.request.user).partner
 
     def validated(self, serializer_class, data=None):
         serializer = serializer_class(data=self.request.data if data is None else data)

@@ -2,6 +2,7 @@
 drawn as inline SVG beside their tables, and each table as a CSV download."""
 
 import csv
+from collections.abc import Callable, Iterable
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -54,7 +55,8 @@ def _bars(breakdowns, title: str, colour: str):
     )
 
 
-CSV_TABLES = {
+# name → (header, the rows of a scope)
+CSV_TABLES: dict[str, tuple[list[str], Callable[[dict], Iterable[list]]]] = {
     "revenue": (
         ["month", "tradera_sek", "rheo_sek", "total_sek", "tradera_sales", "rheo_sales"],
         lambda scope: (

@@ -45,7 +45,7 @@ def stacked_columns(
     parts = [_grid(top, plot_w, plot_h)]
     for index, (label, values) in enumerate(columns):
         x = LEFT + index * slot + slot * 0.15
-        y = TOP + plot_h
+        y: float = TOP + plot_h
         for s in series:
             amount = float(values.get(s.key, 0))
             if amount <= 0:

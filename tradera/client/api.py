@@ -11,6 +11,7 @@ import copy
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
@@ -333,7 +334,7 @@ def _item_request(item: NewAuction) -> ET.Element:
     )
 
 
-def _array(name: str, of: str, values) -> ET.Element | None:
+def _array(name: str, of: str, values: Sequence[object]) -> ET.Element | None:
     return element(name, *(leaf(of, v) for v in values)) if values else None
 
 

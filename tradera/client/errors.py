@@ -38,5 +38,5 @@ class TraderaError(Exception):
         should not count as an attempt."""
         return self.code in (QUOTA_EXCEEDED, BUDGET_SPENT)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"TraderaError({self.code!r}, {self.message!r}, retry_after={self.retry_after})"

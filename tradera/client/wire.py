@@ -1,10 +1,12 @@
 """SOAP 1.1 as Tradera's v3 API speaks it: the envelope and its three headers, the POST,
 and the translation of what comes back (HTTP statuses, soap:Fault) into TraderaError."""
 
+import builtins
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import overload
 from zoneinfo import ZoneInfo
 
 import urllib3
@@ -192,7 +194,12 @@ class Reader:
         found = self.node.find(_T + name)
         return default if found is None or found.text is None else found.text.strip()
 
-    def int(self, name: str, default: int | None = None) -> int | None:
+    # builtins.int: within this class, `int` names the method.
+    @overload
+    def int(self, name: str) -> builtins.int | None: ...
+    @overload
+    def int(self, name: str, default: builtins.int) -> builtins.int: ...
+    def int(self, name: str, default: builtins.int | None = None) -> builtins.int | None:
         raw = self.text(name)
         if not raw:
             return default
@@ -201,7 +208,7 @@ class Reader:
         except ValueError as exc:
             raise self.malformed(f"{name} is not a number: {raw!r}") from exc
 
-    def required_int(self, name: str) -> int:
+    def required_int(self, name: str) -> builtins.int:
         value = self.int(name)
         if value is None:
             raise self.malformed(f"{name} is missing")

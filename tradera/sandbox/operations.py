@@ -45,7 +45,7 @@ def add_item(market: Market, call: Call) -> bytes:
         "payment_option_ids": request.ints("PaymentOptionIds"),
         "shipping": shipping,
     }
-    request_id, item_id = market.add_item(call.user_id, item)
+    request_id, item_id = market.add_item(call.seller_id, item)
     return answer(
         "AddItem", node("AddItemResult", value("RequestId", request_id), value("ItemId", item_id))
     )
@@ -60,17 +60,17 @@ def add_item_image(market: Market, call: Call) -> bytes:
         raise Fault("imageData is not base64.") from None
     if not data:
         raise Fault("imageData is empty.")
-    market.add_image(call.user_id, _required_int(call.params, "requestId"), len(data))
+    market.add_image(call.seller_id, _required_int(call.params, "requestId"), len(data))
     return answer("AddItemImage")
 
 
 def add_item_commit(market: Market, call: Call) -> bytes:
-    market.commit(call.user_id, _required_int(call.params, "requestId"))
+    market.commit(call.seller_id, _required_int(call.params, "requestId"))
     return answer("AddItemCommit")
 
 
 def get_request_results(market: Market, call: Call) -> bytes:
-    results = market.request_results(call.user_id, call.params.ints("requestIds"))
+    results = market.request_results(call.seller_id, call.params.ints("requestIds"))
     return answer(
         "GetRequestResults",
         node(
@@ -89,7 +89,7 @@ def get_request_results(market: Market, call: Call) -> bytes:
 
 
 def end_item(market: Market, call: Call) -> bytes:
-    ended = market.end_item(call.user_id, _required_int(call.params, "itemId"))
+    ended = market.end_item(call.seller_id, _required_int(call.params, "itemId"))
     return answer("EndItem", value("EndItemResult", ended))
 
 
@@ -98,7 +98,7 @@ def set_prices(market: Market, call: Call) -> bytes:
     for item in call.params.child("request").children("NonShopItem"):
         item_id = _required_int(item, "Id")
         problems = market.set_prices(
-            call.user_id,
+            call.seller_id,
             item_id,
             item.int("OpeningPrice"),
             item.child("ReservedPrice").int("Price"),
@@ -143,7 +143,7 @@ def get_seller_items(market: Market, call: Call) -> bytes:
             f"'{active if active not in ACTIVE_FILTERS else item_type}' is not a valid value."
         )
     items = market.seller_items(
-        call.user_id,
+        call.seller_id,
         active=active,
         category_id=params.int("categoryId") or 0,
         item_type=ITEM_TYPE_FILTERS[item_type],
@@ -199,7 +199,7 @@ def get_seller_orders(market: Market, call: Call) -> bytes:
             "There is an error in XML document (1, 1). ---> Instance validation error: "
             f"'{mode}' is not a valid value for SellerOrderQueryDateMode."
         )
-    orders = market.orders(call.user_id, start, end, mode)
+    orders = market.orders(call.seller_id, start, end, mode)
     return answer(
         "GetSellerOrders",
         node(

@@ -57,9 +57,10 @@ class Sandbox:
     def soap(self, service: str, data: bytes, soap_action: str) -> tuple[int, dict, bytes]:
         try:
             call = parse_call(data, soap_action)
-            served_at, needs_seller, handler = SERVICES.get(call.operation, (None, None, None))
-            if served_at != service:
+            served = SERVICES.get(call.operation)
+            if served is None or served[0] != service:
                 raise Fault(f"{service} has no operation {call.operation}.")
+            _, needs_seller, handler = served
         except Fault as exc:
             return _fault(str(exc))
         failure = self.traffic.take_failure(call.operation)
@@ -153,7 +154,8 @@ class Sandbox:
                 return 200, {}
             case _:
                 return 404, {"error": f"No control endpoint {method} {path}."}
-        return 200, m.describe(m.item(int(parts[1])))
+        item = m.item(int(parts[1]))  # the auction just acted on
+        return (200, m.describe(item)) if item else (404, {"error": "No such auction."})
 
     def settings(self, changes: dict) -> dict:
         rules, config = self.market.rules, self.config
@@ -324,7 +326,7 @@ class SandboxServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{host!s}:{port}/"  # !s: the types allow bytes, for other families
 
     @property
     def api_url(self) -> str:

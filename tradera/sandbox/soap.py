@@ -2,6 +2,7 @@
 soap:Fault the way an ASMX service does. Deliberately independent of tradera.client, so
 the two sides of a contract are not one piece of code agreeing with itself."""
 
+import builtins
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,14 @@ class Call:
     user_id: int | None
     token: str | None
     params: "Params"
+
+    @property
+    def seller_id(self) -> int:
+        """The seller of an operation that needs one: the sandbox runs it only once
+        `Market.authorized` accepted the user id and token."""
+        if self.user_id is None:
+            raise Fault("The AuthorizationHeader's UserId is missing.")
+        return self.user_id
 
 
 def parse_call(data: bytes, soap_action: str) -> Call:
@@ -100,7 +109,8 @@ class Params:
         except ValueError:
             raise XmlFormatError() from None
 
-    def ints(self, name: str) -> list[int]:
+    # builtins.int: within this class, `int` names the method.
+    def ints(self, name: str) -> list[builtins.int]:
         wrapper = self.child(name)
         if wrapper.node is None:
             return []

@@ -28,7 +28,7 @@ PRICE_LOCKED = "tradera_price_locked_by_bids"
 END_REFUSED = "tradera_end_refused_has_bids"
 
 
-def want_changes(listing: TraderaListing, **wanted) -> None:
+def want_changes(listing: TraderaListing, **wanted: object) -> None:
     """Ask the listing's auction for `end_wanted=True` or `wanted_price=…`, inside the
     caller's transaction (which holds the listing locked). A running auction's changes are
     due at once; one still being published takes them when it goes live, or is called off
@@ -99,6 +99,7 @@ class Sent:
 def _apply(listing: TraderaListing, sent: Sent) -> None:
     """Send the end or the price, recording the outcome on the listing (status, issues,
     listed_price) for _settle to save."""
+    assert listing.tradera_item_id is not None  # an active listing's auction exists
     item = listing.item
     client = for_mode(item.livemode)
     seller = jobs.seller_for(item)

@@ -19,6 +19,7 @@ lost nudge left due: items to follow, publishes, and changes to running auctions
 import math
 from datetime import timedelta
 from functools import partial
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -33,7 +34,7 @@ from tradera.services.publishing import queue_publish
 SWEEP_BATCH = 500
 
 
-def follow_item(*, item_id) -> None:
+def follow_item(*, item_id: UUID | str) -> None:
     """Write what Tradera must do for the item now, if it is due."""
     with transaction.atomic():
         item = jobs.lock_item(item_id)
@@ -45,7 +46,7 @@ def follow_item(*, item_id) -> None:
             if on_sale and item.auto_publish_tradera:
                 queue_publish(item=item)
         elif listing.status in RUNNING:
-            wanted = {}
+            wanted: dict[str, object] = {}
             if not on_sale:
                 if not listing.end_wanted:
                     wanted["end_wanted"] = True

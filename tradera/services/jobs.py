@@ -9,6 +9,7 @@ nudge: the sweeper (tradera.services.follow.sweep_listings) nudges again whateve
 
 import random
 from datetime import timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -64,12 +65,12 @@ def nudge_on_commit(listing: TraderaListing, countdown: float | None = None) -> 
     celery.nudge_on_commit(task, listing.pk, countdown=countdown)
 
 
-def nudge_follow_on_commit(item_id) -> None:
+def nudge_follow_on_commit(item_id: UUID | str) -> None:
     """Ask for tradera.services.follow.follow_item once the transaction commits."""
     celery.nudge_on_commit(FOLLOW_TASK, str(item_id))
 
 
-def due_in(listing: TraderaListing, delay: timedelta, **fields) -> None:
+def due_in(listing: TraderaListing, delay: timedelta, **fields: object) -> None:
     """Save `fields`, free the listing, and make its job due again after `delay`."""
     now = timezone.now()
     with transaction.atomic():
@@ -79,14 +80,14 @@ def due_in(listing: TraderaListing, delay: timedelta, **fields) -> None:
         nudge_on_commit(listing, countdown=delay.total_seconds())
 
 
-def lock_item(item_id) -> Item | None:
+def lock_item(item_id: UUID | str) -> Item | None:
     """Lock the item row (inside a transaction) before its listing: the order every job
     that locks both takes, so none waits for the other in a circle. A no-key lock, so
     writing a line on the item's timeline meanwhile (a foreign key to it) does not wait."""
     return Item.objects.select_for_update(no_key=True).filter(pk=item_id).first()
 
 
-def save_fields(listing: TraderaListing, **fields) -> None:
+def save_fields(listing: TraderaListing, **fields: object) -> None:
     """Save these fields of the listing, and `commit_acknowledged`, which the publish sets
     without a save of its own."""
     for name, value in fields.items():

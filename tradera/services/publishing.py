@@ -135,6 +135,7 @@ def _submit(listing: TraderaListing, client, seller: Seller, images: list[ItemIm
                 message=f"Sent to Tradera (request {queued.request_id})",
             )
         for image in images:
+            assert image.stored is not None  # a ready image is stored
             with default_storage.open(image.stored.full) as data:
                 jobs.renew_lease(listing)
                 client.add_item_image(seller, queued.request_id, data.read(), "jpeg")

@@ -2,6 +2,8 @@
 account is synced at once, so the real webhook follows within seconds), or its listing
 fails."""
 
+from decimal import Decimal
+
 from django.db import transaction
 
 from items.models import Item
@@ -12,7 +14,9 @@ from tradera.models import TraderaAccount, TraderaListing
 from webhooks import services as webhooks
 
 
-def simulate_event(*, item: Item, event: str, sale_price=None, error_code: str = "") -> None:
+def simulate_event(
+    *, item: Item, event: str, sale_price: Decimal | None = None, error_code: str = ""
+) -> None:
     """`event`: sold (at `sale_price`, default the item's price), ended (unsold) or failed
     (with `error_code`, default tradera_refused). Only a test item's running sandbox
     auction; conflict otherwise."""
@@ -36,6 +40,7 @@ def simulate_event(*, item: Item, event: str, sale_price=None, error_code: str =
                     error={"code": code, "message": "Simulated failure (test mode)."},
                 )
         return
+    assert listing.tradera_item_id is not None  # an active listing's auction exists
     client = for_mode(False)
     if event == "sold":
         price = int(sale_price) if sale_price is not None else int(item.price)

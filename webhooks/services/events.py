@@ -217,7 +217,8 @@ def rotate_secret(*, endpoint: WebhookEndpoint) -> str:
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     active = [endpoint.secret]
-    if endpoint.previous_secret and endpoint.previous_secret_expires_at > now:
+    expires_at = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires_at is not None and expires_at > now:
         active.append(endpoint.previous_secret)
     return active
 
