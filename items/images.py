@@ -158,9 +158,9 @@ def _reencode(image: Image.Image) -> tuple[bytes, bytes, tuple[int, int]]:
         image = _flatten(image)
         image = _bounded(image, MAX_LONG_SIDE, Image.Resampling.LANCZOS)
     profile = _profile_for(image, "RGB")
-    # Huffman tables optimized for the thumbnail only: 5 % smaller for ~1 ms, where the
-    # full size would pay ~20 ms (2.5 x its encode) for 6 % (bench/README.md, "Image
-    # pipeline benchmark"). Thumbnails are the bytes served most (every listing page).
+    # Huffman tables optimized for the thumbnail only, the bytes served most (every
+    # listing page); for the full size it costs far more than it saves (bench/README.md,
+    # "Image pipeline benchmark").
     full = _jpeg(image, profile, optimize=False)
     size = image.size
     thumbnail = _bounded(image, THUMBNAIL_LONG_SIDE, Image.Resampling.BICUBIC)
