@@ -1,6 +1,7 @@
 # make run: the whole system on this machine (web, worker, beat, the Tradera sandbox) on
 # embedded defaults.
 # make test: the test suite (real PostgreSQL and Redis when they answer).
+# make faults: the fault suite (bench/faults; a PostgreSQL and a Redis of its own).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 export PORT ?= 8000
 
-.PHONY: run test lint venv clean
+.PHONY: run test faults lint venv clean
 
 venv: $(STAMP)
 
@@ -27,6 +28,9 @@ run: venv
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+faults: venv
+	$(BIN)/python -m bench.faults $(FAULTS_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
