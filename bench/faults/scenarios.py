@@ -55,13 +55,14 @@ def kill_worker_three_times(suite, batch: Batch) -> Fault:
 
 
 def restart_redis_empty(suite, batch: Batch) -> Fault:
-    """Redis is killed in the middle of the burst and starts again empty: every queued
-    and unacknowledged message, every cached key and rate-limit bucket is gone."""
+    """Redis is killed in the middle of the burst and starts again empty 3 s later (a
+    restart takes a moment): every queued and unacknowledged message, every cached key
+    and rate-limit bucket is gone."""
     start = time.monotonic()
     pushing = batch.push(suite.args.rate)
     _at(start, _burst_seconds(suite) / 2)
     fault = Fault(began=time.time())
-    suite.redis.restart_empty()
+    suite.redis.restart_empty(down_seconds=3)
     fault.cleared = time.time()
     pushing.join()
     return fault

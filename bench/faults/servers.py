@@ -125,11 +125,13 @@ class Redis:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
-    def restart_empty(self) -> None:
-        """SIGKILL and start again: whatever was queued or cached is gone."""
+    def restart_empty(self, down_seconds: float = 0) -> None:
+        """SIGKILL, `down_seconds` without a Redis, and start again: whatever was queued
+        or cached is gone."""
         self.kill()
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(self.folder, "dump.rdb"))
+        time.sleep(down_seconds)
         self.start()
 
     def save_then_stop(self) -> None:
