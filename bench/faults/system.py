@@ -334,8 +334,11 @@ class Partner:
             api = {"via": "service", "management_api_status": answer.status_code}
         except requests.RequestException as exc:
             api = {"via": "service", "management_api_error": str(exc)[:200]}
-        self.system.manage("shell", "-c", (
-            "from partners.models import ApiKey; from partners.services import revoke_api_key;"
-            f"revoke_api_key(api_key=ApiKey.objects.get(pk='{key_id}'))"
-        ))  # fmt: skip
+        try:
+            self.system.manage("shell", "-c", (
+                "from partners.models import ApiKey; from partners.services import revoke_api_key;"
+                f"revoke_api_key(api_key=ApiKey.objects.get(pk='{key_id}'))"
+            ))  # fmt: skip
+        except subprocess.CalledProcessError as exc:
+            api["service_error"] = (exc.stderr or "").strip().splitlines()[-1:]
         return api
