@@ -3,7 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from items import orders
+from items import emails, orders
 from items.models import Item, ItemActivity, ItemImage, Order, StoredImage
 from rheo.admin import ReadOnlyAdmin, ReadOnlyInline, act_on_each
 
@@ -182,7 +182,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
     @admin.display(description="The buyer's page")
     def order_page(self, order):
-        url = orders.order_page_url(order)
+        url = emails.order_page_url(order)
         return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
 
     @admin.action(description="Mark paid", permissions=["move"])

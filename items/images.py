@@ -215,7 +215,11 @@ def _flatten(image: Image.Image) -> Image.Image:
 def _jpeg(image: Image.Image, profile: bytes | None, *, optimize: bool) -> bytes:
     out = io.BytesIO()
     # A fresh encode carries no EXIF, GPS or XMP unless given: only the colour profile is.
+    # A comment is the exception: Pillow writes the source's own (a JPEG's COM, a GIF's or
+    # a PNG's comment, carried in image.info through convert and resize) unless told not.
     # Baseline, not progressive: progressive encoding doubled the pipeline's cost for
     # files only 7 % smaller (bench/README.md, "Image pipeline benchmark").
-    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=optimize, icc_profile=profile)
+    image.save(
+        out, "JPEG", quality=JPEG_QUALITY, optimize=optimize, icc_profile=profile, comment=b""
+    )
     return out.getvalue()

@@ -26,6 +26,7 @@ JFIF = b"JFIF\0"
 ICC_PROFILE = b"ICC_PROFILE\0"
 ADOBE = b"Adobe"
 JFIF_HEADER = 14  # identifier, version, units, densities, thumbnail size: no thumbnail
+ADOBE_HEADER = 12  # identifier, version, two flag words, colour transform
 
 
 class Malformed(Exception):
@@ -79,13 +80,16 @@ def _kept_parts(data: bytes):
         elif code == APP0 and payload.startswith(JFIF) and len(payload) >= JFIF_HEADER:
             # The header only: its optional thumbnail is a picture of its own, unchecked.
             yield _segment(code, payload[: JFIF_HEADER - 2] + b"\0\0")
-        elif code == APP2 and payload.startswith(ICC_PROFILE):
-            # Colour: how to show the pixels right. Not personal data, so it stays.
+        elif code == APP2 and payload.startswith(ICC_PROFILE) and not frame:
+            # Colour: how to show the pixels right. Not personal data, so it stays; only
+            # before the frame, where Pillow reads it and so items.images checks it (one
+            # after the frame would be hosted unread, whatever it holds).
             yield _segment(code, payload)
         elif code == APP14 and payload.startswith(ADOBE):
             # Colour too: whether the three components are YCbCr or RGB (its transform
-            # flag). Without it an RGB-coded JPEG shows in the wrong colours.
-            yield _segment(code, payload)
+            # flag). Without it an RGB-coded JPEG shows in the wrong colours. Its own
+            # bytes only: anything after them would be hosted unread.
+            yield _segment(code, payload[:ADOBE_HEADER])
         elif code in APPS or code == COM:
             pass  # EXIF (GPS), XMP, IPTC, MPF, maker notes, comments: left out
         else:

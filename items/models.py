@@ -52,7 +52,7 @@ class Item(models.Model):
         ARCHIVED = "archived"
 
     # The lifecycle: from each state, the states it may move to. Enforced by
-    # items.services.transition_item and nowhere else.
+    # items.lifecycle.transition_item and nowhere else.
     TRANSITIONS = {
         Status.DRAFT: {Status.ACTIVE, Status.NOT_LISTED, Status.SOLD, Status.ARCHIVED},
         Status.ACTIVE: {Status.NOT_LISTED, Status.SOLD, Status.ARCHIVED},
@@ -98,12 +98,18 @@ class Item(models.Model):
     processing_locked_until = models.DateTimeField(null=True, blank=True)
     processing_nudged_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
 
+    # A change the item's sales channels (Tradera) must follow, written with the change
+    # itself (items.lifecycle.follow_on_channels): due from channels_due_at (null when
+    # nothing is), nudged at channels_nudged_at. Tradera's follow clears it.
+    channels_due_at = models.DateTimeField(null=True, blank=True)
+    channels_nudged_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
-    # The sale, wherever it happened (see items.services.mark_item_sold): the one place
+    # The sale, wherever it happened (see items.lifecycle.mark_item_sold): the one place
     # analytics reads revenue from. A partner's PATCH to sold records no platform or price.
     sold_at = models.DateTimeField(null=True, blank=True)
     sold_platform = models.CharField(max_length=16, choices=SalePlatform.choices, blank=True)
@@ -139,6 +145,11 @@ class Item(models.Model):
                 fields=["processing_due_at"],
                 condition=Q(processing_due_at__isnull=False),
                 name="item_processing_due",
+            ),
+            models.Index(
+                fields=["channels_due_at"],
+                condition=Q(channels_due_at__isnull=False),
+                name="item_channels_due",
             ),
             # The marketplace's pages, newest listed first.
             models.Index(

@@ -1,6 +1,6 @@
 """Orders in the Rheo marketplace: a buyer places one, staff move it along (paid → shipped
-→ completed) or cancel it. The services of the item's other changes are in
-items.services; these build on them.
+→ completed) or cancel it. They build on the item's lifecycle (items.lifecycle) and on
+items.services for a deletion that waited for an order.
 
 An order in progress reserves its item: one at a time per item, made safe against
 concurrent buyers by the item's row lock and, beneath it, a partial unique constraint.
@@ -18,14 +18,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
-from items import selectors
-from items import services as items
+from items import lifecycle, selectors, services
+from items.emails import email_buyer_on_commit
 from items.models import Item, Order, SalePlatform
 from rheo.errors import ServiceError
 from webhooks import services as webhooks
@@ -59,13 +56,13 @@ def place_order(*, item_id, buyer: Buyer, seen_total: Decimal | None = None) -> 
             message = f"The price with shipping is now {item.price + item.shipping_cost} SEK."
             raise ServiceError("conflict", message, fields={"total": [message]})
         order = _create_order(item, buyer)
-        items.record_activity(
+        lifecycle.record_activity(
             item=item,
             kind="order",
             message=f"Order {order.reference} placed in the Rheo marketplace "
             f"({order.total} SEK with shipping); the part is reserved.",
         )
-        _email_buyer_on_commit(order, "placed")
+        email_buyer_on_commit(order, "placed")
     return order
 
 
@@ -109,20 +106,20 @@ def _in_progress(item: Item):
 def mark_order_paid(*, order_id) -> Order:
     with transaction.atomic():
         item, order = _lock(order_id)
-        _move(order, Order.Status.PAID)
-        items.record_activity(item=item, kind="order", message=f"Order {order.reference} paid.")
-        _email_buyer_on_commit(order, "paid")
+        lifecycle.move_order(order, Order.Status.PAID)
+        lifecycle.record_activity(item=item, kind="order", message=f"Order {order.reference} paid.")
+        email_buyer_on_commit(order, "paid")
     return order
 
 
 def mark_order_shipped(*, order_id) -> Order:
     with transaction.atomic():
         item, order = _lock(order_id)
-        _move(order, Order.Status.SHIPPED)
-        items.record_activity(
+        lifecycle.move_order(order, Order.Status.SHIPPED)
+        lifecycle.record_activity(
             item=item, kind="order", message=f"Order {order.reference} shipped to the buyer."
         )
-        _email_buyer_on_commit(order, "shipped")
+        email_buyer_on_commit(order, "shipped")
     return order
 
 
@@ -132,11 +129,11 @@ def complete_order(*, order_id) -> Order:
     the partner gets item.sold with platform rheo."""
     with transaction.atomic():
         item, order = _lock(order_id)
-        _move(order, Order.Status.COMPLETED)
-        items.record_activity(
+        lifecycle.move_order(order, Order.Status.COMPLETED)
+        lifecycle.record_activity(
             item=item, kind="order", message=f"Order {order.reference} completed."
         )
-        items.mark_item_sold(item=item, platform=SalePlatform.RHEO, price=order.price)
+        lifecycle.mark_item_sold(item=item, platform=SalePlatform.RHEO, price=order.price)
         # The item's Tradera auction, if one went live: the partner knows which one Rheo
         # now ends.
         listing = getattr(item, "tradera_listing", None)
@@ -162,29 +159,15 @@ def cancel_order(*, order_id, reason: str = Order.CancelReason.STAFF) -> Order:
     return order
 
 
-def cancel_orders_of_item_sold_elsewhere(*, item: Item) -> None:
-    """The locked item sold on Tradera while reserved here: that sale is binding, so the
-    Rheo order is cancelled and its buyer told (staff refund a payment already made)."""
-    for order in _in_progress(item).select_for_update():
-        _cancel(item, order, Order.CancelReason.SOLD_ELSEWHERE)
-
-
 def _cancel(item: Item, order: Order, reason: str) -> None:
-    _move(order, Order.Status.CANCELLED, cancel_reason=reason)
-    because = f" ({order.get_cancel_reason_display().lower()})"
-    if item.status == Item.Status.ARCHIVED:
-        items.delete_item(
-            partner=item.partner, livemode=item.livemode, external_id=item.external_id
-        )
-        after = "the partner had deleted the item meanwhile, so it is deleted now."
-    elif item.status == Item.Status.ACTIVE:
-        after = "the part is listed again."
-    else:
-        after = f"the item stays {item.status}."
-    items.record_activity(
-        item=item, kind="order", message=f"Order {order.reference} cancelled{because}; {after}"
-    )
-    _email_buyer_on_commit(order, "cancelled")
+    if item.status != Item.Status.ARCHIVED:
+        lifecycle.cancel_order(item, order, reason)
+        return
+    # The partner deleted the item while the order held it: once the order is cancelled,
+    # the deletion goes ahead.
+    after = "the partner had deleted the item meanwhile, so it is deleted now."
+    lifecycle.cancel_order(item, order, reason, after=after)
+    services.delete_item(partner=item.partner, livemode=item.livemode, external_id=item.external_id)
 
 
 def _lock(order_id) -> tuple[Item, Order]:
@@ -193,24 +176,6 @@ def _lock(order_id) -> tuple[Item, Order]:
         raise ServiceError("not_found", f"No order {order_id}.")
     item = Item.objects.select_related("partner").select_for_update(of=("self",)).get(pk=item_id)
     return item, Order.objects.select_for_update().get(pk=order_id)
-
-
-STAMPS = {
-    Order.Status.PAID: "paid_at",
-    Order.Status.SHIPPED: "shipped_at",
-    Order.Status.COMPLETED: "completed_at",
-    Order.Status.CANCELLED: "cancelled_at",
-}
-
-
-def _move(order: Order, status: str, **fields) -> None:
-    if not order.can_transition_to(status):
-        raise ServiceError("conflict", f"An order that is {order.status} cannot become {status}.")
-    order.status = status
-    fields[STAMPS[status]] = timezone.now()
-    for name, value in fields.items():
-        setattr(order, name, value)
-    order.save(update_fields=["status", *fields, "updated_at"])
 
 
 # --- Unpaid orders --------------------------------------------------------------------
@@ -231,33 +196,3 @@ def expire_unpaid_orders(*, limit: int = 500) -> int:
             continue
         expired += 1
     return expired
-
-
-# --- Emails to the buyer ----------------------------------------------------------------
-
-SUBJECTS = {
-    "placed": "Tack för din beställning {reference}",
-    "paid": "Betalning mottagen för {reference}",
-    "shipped": "Din beställning {reference} är skickad",
-    "cancelled": "Din beställning {reference} är avbruten",
-}
-
-
-def order_page_url(order: Order) -> str:
-    return settings.RHEO_PUBLIC_URL + reverse("market:order", args=[order.access_key])
-
-
-def _email_buyer_on_commit(order: Order, kind: str) -> None:
-    # Sent once the order's change has committed; a mail server that fails is logged and
-    # never undoes the change (the order's page says the same as the email).
-    transaction.on_commit(lambda: _email_buyer(order, kind), robust=True)
-
-
-def _email_buyer(order: Order, kind: str) -> None:
-    context = {"order": order, "url": order_page_url(order)}
-    send_mail(
-        subject=SUBJECTS[kind].format(reference=order.reference),
-        message=render_to_string(f"market/emails/order_{kind}.txt", context),
-        from_email=None,
-        recipient_list=[order.buyer_email],
-    )

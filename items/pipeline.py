@@ -19,10 +19,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
-from items import enhancer, images, services
+from items import enhancer, images, lifecycle
 from items.models import Item, ItemImage, StoredImage
-from rheo import sweeping
-from rheo.celery import send_on_commit
+from rheo import celery, sweeping
 from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
@@ -35,9 +34,10 @@ SWEEP_BATCH = 500
 
 
 def lease() -> timedelta:
-    """How long a worker holds an item: long enough for ten slow downloads. A worker
-    killed mid-job gives the item back when it runs out."""
-    return timedelta(seconds=settings.RHEO_ITEM_LEASE_SECONDS)
+    """How long a worker holds an item for one step (an image's download and processing,
+    the texts' enhancement); renewed before each. A worker killed mid-job gives the item
+    back when it runs out."""
+    return timedelta(seconds=settings.RHEO_LEASE_SECONDS)
 
 
 def nudge_grace() -> timedelta:
@@ -46,7 +46,7 @@ def nudge_grace() -> timedelta:
 
 
 def nudge_on_commit(item_id, countdown: float | None = None) -> None:
-    send_on_commit(PROCESS_TASK, str(item_id), countdown=countdown)
+    celery.nudge_on_commit(PROCESS_TASK, str(item_id), countdown=countdown)
 
 
 def process_item(*, item_id) -> None:
@@ -63,7 +63,8 @@ def process_item(*, item_id) -> None:
     try:
         _process(Item.objects.get(pk=item_id))
     except Exception:
-        # Give the item back at once (not at the lease's end) and retry soon.
+        # Give the item back at once (not at the lease's end) and retry soon. Should the
+        # database itself be what failed, the lease runs out on its own (one step long).
         Item.objects.filter(pk=item_id).update(
             processing_locked_until=None,
             processing_due_at=timezone.now() + RETRY_BASE * 4,
@@ -72,16 +73,22 @@ def process_item(*, item_id) -> None:
         raise
 
 
+def _renew_lease(item_id) -> None:
+    Item.objects.filter(pk=item_id).update(processing_locked_until=timezone.now() + lease())
+
+
 def _process(item: Item) -> None:
     urls = list(item.image_urls)
     rows = _reconcile_images(item, urls)
     for row in rows:
         if row.status == ItemImage.Status.PENDING:
+            _renew_lease(item.pk)
             _fetch(row)
     # The content fingerprint covers title, description and domain, among the rest.
     text_fingerprint = item.content_fingerprint
     enhanced = None
     if item.use_ai_enhancement and item.enhanced_fingerprint != text_fingerprint:
+        _renew_lease(item.pk)
         enhanced = enhancer.get_enhancer().enhance(
             enhancer.ItemFacts(title=item.title, description=item.description, domain=item.domain)
         )
@@ -189,7 +196,7 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
                 item.enhanced_title,
                 item.enhanced_description,
             ):
-                services.record_activity(item=item, kind="enhanced", message="Texts enhanced")
+                lifecycle.record_activity(item=item, kind="enhanced", message="Texts enhanced")
             item.enhanced_title = enhanced.title
             item.enhanced_description = enhanced.description
             item.enhanced_fingerprint = text_fingerprint
@@ -210,8 +217,8 @@ def _settle(item_id, urls, rows, enhanced, text_fingerprint) -> None:
             _record_images(item, rows)
             ready = any(r.status == ItemImage.Status.READY for r in rows)
             if ready and item.status == Item.Status.DRAFT and not item.deleted_at:
-                services.transition_item(item=item, status=Item.Status.ACTIVE, save=False)
-                saved.extend(services.TRANSITION_FIELDS)
+                lifecycle.transition_item(item=item, status=Item.Status.ACTIVE, save=False)
+                saved.extend(lifecycle.TRANSITION_FIELDS)
             elif not ready and item.status == Item.Status.DRAFT:
                 failures = "; ".join(f"imageUrls[{r.position}]: {r.error_message}" for r in rows)
                 webhooks.emit(
@@ -236,7 +243,7 @@ def _record_images(item: Item, rows: list[ItemImage]) -> None:
         if r.status == ItemImage.Status.FAILED
     ]
     message = f"Images: {ready} of {len(rows)} ready"
-    services.record_activity(
+    lifecycle.record_activity(
         item=item, kind="images", message="; ".join([message, *failed]) if failed else message
     )
 

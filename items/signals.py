@@ -1,18 +1,11 @@
-"""The one hook through which other parts of Rheo follow an item's changes.
+"""The one hook through which a sales channel (Tradera) hears of an item's changes.
 
-`item_changed` is sent after the change has committed, with `item` (as it is now) and
-`change`: "status" (it moved along the lifecycle: activated, de-listed, sold, archived),
-"price" or "deleted". The Tradera side (publish when an item with autoPublishTradera
-becomes active, reprice, end the auction) connects here.
+`channels_due` is sent once a change its channels must follow (its status, its price,
+its deletion) has committed, with `item_id`. It is a nudge only: the change marked the
+item due (`Item.channels_due_at`) in its own transaction, and each channel's sweeper finds
+due items whose nudge was lost (see items.lifecycle.follow_on_channels).
 """
 
-from django.db import transaction
 from django.dispatch import Signal
 
-item_changed = Signal()
-
-
-def send_on_commit(item, change: str) -> None:
-    from items.models import Item
-
-    transaction.on_commit(lambda: item_changed.send(sender=Item, item=item, change=change))
+channels_due = Signal()

@@ -6,7 +6,7 @@ from celery import shared_task
 from items import orders, pipeline
 
 
-@shared_task(name="items.process_item", ignore_result=True, soft_time_limit=540, time_limit=600)
+@shared_task(name="items.process_item", ignore_result=True, soft_time_limit=240, time_limit=270)
 def process_item(item_id: str) -> None:
     pipeline.process_item(item_id=item_id)
 

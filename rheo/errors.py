@@ -9,6 +9,7 @@ list entries as `imageUrls[2]`) to its messages and appears on validation errors
 import logging
 from collections.abc import Mapping
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -30,7 +31,10 @@ HTTP_STATUS = {
     "unsupported_media_type": 415,
     "rate_limited": 429,
     "internal_error": 500,
+    "service_unavailable": 503,
 }
+# How long a client is asked to wait after service_unavailable.
+RETRY_AFTER_UNAVAILABLE = 5
 
 
 class ServiceError(Exception):
@@ -115,6 +119,13 @@ def exception_handler(exc, context):
     elif isinstance(exc, exceptions.APIException):
         code = exc.default_code if exc.default_code in HTTP_STATUS else "error"
         message, status = str(exc.detail), exc.status_code
+    elif isinstance(exc, OperationalError | InterfaceError):
+        # The database is restarting, unreachable or shedding load: a moment's outage the
+        # client rides out by retrying (every Integration API call is idempotent).
+        logger.warning("Database unavailable in %s: %s", context.get("view"), exc)
+        code = "service_unavailable"
+        message = "Rheo's database is unavailable for a moment; retry the request shortly."
+        headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
     else:
         logger.exception("Unhandled error in %s", context.get("view"))
         code, message = "internal_error", "An internal error occurred."

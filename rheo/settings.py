@@ -200,10 +200,12 @@ SIMPLE_JWT = {
     "USER_AUTHENTICATION_RULE": "partners.authentication.user_may_sign_in",
 }
 
-# The item job (items.pipeline): how long a worker holds an item, and how long a Celery
-# nudge may go unanswered before the sweeper takes it as lost and sends another.
-RHEO_ITEM_LEASE_SECONDS = env.int("RHEO_ITEM_LEASE_SECONDS", default=600)
-RHEO_NUDGE_GRACE_SECONDS = env.int("RHEO_NUDGE_GRACE_SECONDS", default=120)
+# Background work held by a worker (an item's image job, a Tradera publish or change): the
+# lease covers one step (one download, one Tradera call) and is renewed before the next,
+# so work a killed worker held is free again this soon. A Celery nudge not acted on within
+# the grace is taken as lost, and the sweeper sends another.
+RHEO_LEASE_SECONDS = env.int("RHEO_LEASE_SECONDS", default=60)
+RHEO_NUDGE_GRACE_SECONDS = env.int("RHEO_NUDGE_GRACE_SECONDS", default=60)
 
 # Image downloads: the whole download's time limit, its size limit, and the most pixels
 # an image may decode to (a small file can unpack into gigabytes: a decompression bomb).
@@ -289,12 +291,20 @@ SPECTACULAR_SETTINGS = {
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # kombu's Redis transport, reusing its redis-py client (see rheo/broker.py).
-    CELERY_BROKER_TRANSPORT = "rheo.broker:RedisTransport"
-    # A worker takes from its queues in the order its --queues lists them, not in turn:
-    # work that finishes an item (a publish waiting for Tradera) does not queue behind a
-    # burst of new work (image jobs). See the Procfile.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A worker takes from its queues in the order its --queues lists them, not in
+        # turn: work that finishes an item (a publish waiting for Tradera) does not queue
+        # behind a burst of new work (image jobs). See the Procfile.
+        "queue_order_strategy": "priority",
+        # A message a worker took but never acknowledged (it was killed) goes back to its
+        # queue after this long, checked every 30 s: longer than any task may run (their
+        # hard time limits), so a running task's message is not handed out twice.
+        "visibility_timeout": 300,
+        "unacked_restore_interval": 30,
+        "unacked_restore_throttle": 1,
+        "socket_timeout": 5,
+        "socket_connect_timeout": 5,
+    }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "processed", "control"):
@@ -306,64 +316,74 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# Every process reconnects to a broker that went away, however long it takes.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Sending a nudge waits briefly for a broker that is down (rheo.celery.nudge): the change
+# is committed already and the sweeper sends it again.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    # Sweepers are quick and must not wait behind a backlog of the work they sweep.
-    "webhooks.sweep_deliveries": {"queue": "default"},
-    "items.sweep_items": {"queue": "default"},
-    "tradera.sweep_listings": {"queue": "default"},
-    "tradera.sync_all_accounts": {"queue": "default"},
-    "items.expire_unpaid_orders": {"queue": "default"},
-    "items.*": {"queue": "images"},
-    "tradera.*": {"queue": "tradera"},
-    "webhooks.*": {"queue": "webhooks"},
+    "items.process_item": {"queue": "images"},
+    "tradera.publish_listing": {"queue": "tradera"},
+    "tradera.apply_changes": {"queue": "tradera"},
+    "tradera.follow_item": {"queue": "tradera"},
+    "tradera.sync_account": {"queue": "tradera"},
+    "webhooks.deliver": {"queue": "webhooks"},
+    # Everything else (the sweepers, beat's other passes) goes to `default`, which every
+    # worker takes first (Procfile): sweeping goes on while any one worker is alive, and
+    # never waits behind a backlog of the work it sweeps.
 }
-# Every task has a time limit: soft (an exception the task can clean up after), then hard.
-CELERY_TASK_SOFT_TIME_LIMIT = 300
-CELERY_TASK_TIME_LIMIT = 360
+# Every task has a time limit, below the broker's visibility timeout: soft (an exception
+# the task can clean up after), then hard.
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_TIME_LIMIT = 270
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task running when the broker connection drops finishes its work; should its message
+# come again, it finds nothing due (the rows say what is due, not the message).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Celery's Django fixup closes the database connection around every task unless this is
 # set (then only every this many tasks); rheo.celery closes it as Django does between
 # requests instead.
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+RHEO_SWEEP_SECONDS = env.float("RHEO_SWEEP_SECONDS", default=15.0)
+
+
+def _every(task: str, seconds: float) -> dict:
+    # A pass nobody ran before the next one was due is dropped, not run late in a pile.
+    return {"task": task, "schedule": seconds, "options": {"expires": seconds}}
+
+
 CELERY_BEAT_SCHEDULE = {
-    # The database is the queue; a Celery message is only a nudge. The sweeper nudges
-    # deliveries that are due and whose nudge may have been lost.
-    "sweep-webhook-deliveries": {
-        "task": "webhooks.sweep_deliveries",
-        "schedule": env.float("RHEO_SWEEP_SECONDS", default=15.0),
-    },
-    # Items whose images or texts are due and whose nudge was lost (or never sent).
-    "sweep-items": {
-        "task": "items.sweep_items",
-        "schedule": env.float("RHEO_SWEEP_SECONDS", default=15.0),
-    },
+    # The database is the queue; a Celery message is only a nudge. The sweepers nudge
+    # again the work that is due and whose nudge may have been lost.
+    "sweep-webhook-deliveries": _every("webhooks.sweep_deliveries", RHEO_SWEEP_SECONDS),
+    # Items whose images or texts are due.
+    "sweep-items": _every("items.sweep_items", RHEO_SWEEP_SECONDS),
+    # Items whose change Tradera has to follow, publishes, and changes to running auctions.
+    "sweep-tradera-listings": _every("tradera.sweep_listings", RHEO_SWEEP_SECONDS),
     # What changed on Tradera: sales and unsold ends, every 15 minutes.
-    "sync-tradera": {
-        "task": "tradera.sync_all_accounts",
-        "schedule": env.float("TRADERA_SYNC_MINUTES", default=15.0) * 60,
-    },
-    # Tradera publishes whose nudge was lost, or that wait for their retry time.
-    "sweep-tradera-listings": {
-        "task": "tradera.sweep_listings",
-        "schedule": env.float("RHEO_SWEEP_SECONDS", default=15.0),
-    },
+    "sync-tradera": _every(
+        "tradera.sync_all_accounts", env.float("TRADERA_SYNC_MINUTES", default=15.0) * 60
+    ),
     # Marketplace orders never paid release their parts.
-    "expire-unpaid-orders": {"task": "items.expire_unpaid_orders", "schedule": 3600.0},
+    "expire-unpaid-orders": _every("items.expire_unpaid_orders", 3600.0),
     # When each API key was last used, noted in Redis per request (partners.key_cache).
-    "flush-api-key-usage": {"task": "partners.flush_api_key_usage", "schedule": 60.0},
+    "flush-api-key-usage": _every("partners.flush_api_key_usage", 60.0),
     # Subscriptions whose period is over: renewed, or ended when cancelled at period end.
-    "roll-subscription-periods": {
-        "task": "partners.roll_subscription_periods",
-        "schedule": 60.0,
-    },
+    "roll-subscription-periods": _every("partners.roll_subscription_periods", 60.0),
 }
 
 # --- Logging ---------------------------------------------------------------------------

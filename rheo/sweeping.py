@@ -16,19 +16,21 @@ def nudge_due(
     rows: QuerySet,
     *,
     due_field: str,
-    lock_field: str,
+    lock_field: str | None,
     nudged_field: str,
     grace: timedelta,
     nudge: Callable[[object], None],
     limit: int,
 ) -> int:
-    """Nudge (after commit) up to `limit` of `rows` that are due; how many were."""
+    """Nudge (after commit) up to `limit` of `rows` that are due; how many were. Rows
+    without a lease (`lock_field` None) are worked on under a row lock instead."""
     now = timezone.now()
+    due = rows.filter(**{f"{due_field}__lte": now})
+    if lock_field is not None:
+        due = due.filter(Q(**{f"{lock_field}__isnull": True}) | Q(**{f"{lock_field}__lte": now}))
     with transaction.atomic():
         ids = list(
-            rows.select_for_update(skip_locked=True)
-            .filter(**{f"{due_field}__lte": now})
-            .filter(Q(**{f"{lock_field}__isnull": True}) | Q(**{f"{lock_field}__lte": now}))
+            due.select_for_update(skip_locked=True, no_key=True)
             .filter(
                 Q(**{f"{nudged_field}__isnull": True}) | Q(**{f"{nudged_field}__lte": now - grace})
             )

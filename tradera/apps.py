@@ -6,18 +6,15 @@ class TraderaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from items.signals import item_changed
+        from items.signals import channels_due
 
-        item_changed.connect(_follow_item, dispatch_uid="tradera.follow_item")
+        channels_due.connect(_nudge_follow, dispatch_uid="tradera.follow_item")
 
 
-def _follow_item(sender, item, change, **kwargs):
-    """Items created with autoPublishTradera go to Tradera once their images are ready;
-    a running auction follows the item's price and end."""
-    from items.models import Item
-    from tradera import services
+def _nudge_follow(sender, item_id, **kwargs):
+    """An item change Tradera must follow has committed: nudge tradera.follow_item (the
+    item row says what is due; the sweeper sends the nudge again if this one is lost)."""
+    from rheo import celery
+    from tradera.services.jobs import FOLLOW_TASK
 
-    if change == "status" and item.status == Item.Status.ACTIVE:
-        services.start_publishing(item=item)
-    else:
-        services.request_changes(item=item, change=change)
+    celery.nudge(FOLLOW_TASK, str(item_id))

@@ -85,8 +85,6 @@ class TraderaListing(models.Model):
     error_message = models.CharField(max_length=500, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
-    # Changes the running auction has yet to take (see tradera.services.apply_changes),
-    # and what Tradera refused, shown to the partner on GET as `issues`.
     # The sale, as Tradera's order tells it.
     sale_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     sold_at = models.DateTimeField(null=True, blank=True)
@@ -96,8 +94,12 @@ class TraderaListing(models.Model):
     # still active, Tradera has a winner whose order the sync waits for (see tradera.sync).
     ended_at = models.DateTimeField(null=True, blank=True)
 
+    # The opening price the auction was given (AddItem, then each accepted SetPrices), and
+    # the changes it has yet to take (tradera.services.changes).
+    listed_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     wanted_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     end_wanted = models.BooleanField(default=False)
+    # What Tradera refused, shown to the partner on GET as `issues`.
     issues = models.JSONField(default=list, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)

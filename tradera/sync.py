@@ -34,9 +34,9 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from items import services as items
+from items import lifecycle
 from items.models import Item, SalePlatform
-from rheo.celery import send, send_on_commit
+from rheo import celery
 from tradera.client import AuctionState, Seller, SellerOrder, TraderaError, for_mode
 from tradera.models import AD_URL, TraderaAccount, TraderaListing
 from webhooks import services as webhooks
@@ -73,14 +73,14 @@ def sync_all_accounts() -> int:
         .values_list("pk", flat=True)
     )
     for account_id in accounts:
-        send(SYNC_TASK, account_id)
+        celery.nudge(SYNC_TASK, account_id)
     return len(accounts)
 
 
 def request_sync(*, account: TraderaAccount) -> None:
     """A pass for the account now, besides beat's (staff's Sync now). Passes record
     every change conditionally, so one running beside another records nothing twice."""
-    send_on_commit(SYNC_TASK, account.pk)
+    celery.nudge_on_commit(SYNC_TASK, account.pk)
 
 
 def sync_account(*, account_id: int) -> SyncResult | None:
@@ -142,6 +142,8 @@ def _record_sale(listing: TraderaListing, order, line) -> int:
     """The order line's item is sold: once, whatever number of passes read it."""
     price = Decimal(str(line.unit_price))
     with transaction.atomic():
+        # The item first, then its listing: the order every job that locks both takes.
+        item = Item.objects.select_for_update(no_key=True).get(pk=listing.item_id)
         changed = TraderaListing.objects.filter(
             pk=listing.pk,
             status__in=[TraderaListing.Status.ACTIVE, TraderaListing.Status.ENDED],
@@ -154,9 +156,8 @@ def _record_sale(listing: TraderaListing, order, line) -> int:
         )
         if not changed:
             return 0
-        item = Item.objects.select_for_update().get(pk=listing.item_id)
         if item.status != Item.Status.SOLD and item.can_transition_to(Item.Status.SOLD):
-            items.mark_item_sold(
+            lifecycle.mark_item_sold(
                 item=item, platform=SalePlatform.TRADERA, price=price, sold_at=order.created_at
             )
         ad_id = str(listing.tradera_item_id)

@@ -6,7 +6,7 @@ from tradera import services, sync
 
 
 @shared_task(
-    name="tradera.publish_listing", ignore_result=True, soft_time_limit=240, time_limit=300
+    name="tradera.publish_listing", ignore_result=True, soft_time_limit=120, time_limit=150
 )
 def publish_listing(listing_id: int) -> None:
     services.publish_listing(listing_id=listing_id)
@@ -17,7 +17,7 @@ def sweep_listings() -> int:
     return services.sweep_listings()
 
 
-@shared_task(name="tradera.sync_account", ignore_result=True, soft_time_limit=240, time_limit=300)
+@shared_task(name="tradera.sync_account", ignore_result=True, soft_time_limit=240, time_limit=270)
 def sync_account(account_id: int) -> None:
     sync.sync_account(account_id=account_id)
 
@@ -25,6 +25,11 @@ def sync_account(account_id: int) -> None:
 @shared_task(name="tradera.sync_all_accounts", ignore_result=True)
 def sync_all_accounts() -> int:
     return sync.sync_all_accounts()
+
+
+@shared_task(name="tradera.follow_item", ignore_result=True, soft_time_limit=60, time_limit=90)
+def follow_item(item_id: str) -> None:
+    services.follow_item(item_id=item_id)
 
 
 @shared_task(name="tradera.apply_changes", ignore_result=True, soft_time_limit=120, time_limit=150)

@@ -54,7 +54,7 @@ class Rheo:
             PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin",
             HOST=HOST, PORT=str(self.port), WEB_CONCURRENCY="2",
             RHEO_ALLOW_LOCAL_URLS="1", TRADERA_SANDBOX_URL=sandbox_api_url,
-            RHEO_SWEEP_SECONDS="1", RHEO_NUDGE_GRACE_SECONDS="2", RHEO_ITEM_LEASE_SECONDS="5",
+            RHEO_SWEEP_SECONDS="1", RHEO_NUDGE_GRACE_SECONDS="2", RHEO_LEASE_SECONDS="5",
         )  # fmt: skip
         lines = procfile()
         logs = folder / "logs"

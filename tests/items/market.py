@@ -5,7 +5,7 @@ import re
 
 from django.test import Client
 
-from items import orders, services
+from items import lifecycle, orders, services
 from items.api.serializers import ItemInputSerializer
 from items.models import Item, Order
 from tests.conftest import item_body
@@ -41,7 +41,7 @@ def listed(partner, external_id: str = "P1", *, livemode: bool = True, **fields)
         content=body.to_content(),
         auto_publish_tradera=False,
     ).item
-    services.transition_item(item=item, status=Item.Status.ACTIVE)
+    lifecycle.transition_item(item=item, status=Item.Status.ACTIVE)
     return item
 
 

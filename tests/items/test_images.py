@@ -5,7 +5,7 @@ import io
 
 import pytest
 from django.test import override_settings
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, PngImagePlugin
 
 from items import images, jpeg
 from tests.items.imagehost import ImageHost, jpeg_bytes, photo_bytes, png_bytes, with_segments
@@ -138,6 +138,29 @@ def test_a_rotated_jpeg_is_reencoded_upright():
     assert Image.open(io.BytesIO(processed.thumbnail)).size == (300, 400)
 
 
+def with_a_comment(format: str) -> bytes:
+    """A picture carrying a comment in its own format's way."""
+    image, out = Image.new("RGB", (640, 480), (200, 30, 30)), io.BytesIO()
+    if format == "PNG":
+        text = PngImagePlugin.PngInfo()
+        text.add_text("comment", "Dismantler Olsson, cam 2")
+        image.save(out, "PNG", pnginfo=text)
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotated: re-encoded
+        image.save(out, format, comment=b"Dismantler Olsson, cam 2", exif=exif)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("format", ["JPEG", "GIF", "PNG"])
+def test_a_reencoded_image_loses_its_comment(format):
+    data = with_a_comment(format)
+    processed = images.process(data)
+    for hosted in (processed.full, processed.thumbnail):
+        assert b"Olsson" not in hosted
+        assert "comment" not in Image.open(io.BytesIO(hosted)).info
+
+
 @pytest.mark.parametrize(
     ("data", "size"),
     [
@@ -183,6 +206,24 @@ def test_a_marker_structure_not_followed_is_left_to_the_reencode():
     assert jpeg.strip(data[:-2]) is None  # no end marker
     assert jpeg.strip(data[:2] + b"junk" + data[2:]) is None
     assert jpeg.strip(with_segments(data, (0xC3, b"\0" * 9))) is None  # a lossless frame
+
+
+def test_the_colour_segments_kept_carry_nothing_else():
+    """A colour profile after the frame header (Pillow reads none there, so nothing checks
+    it) and bytes past the Adobe segment's own twelve would be hosted unread."""
+    hidden = b"GPS 57.7089N 11.9746E"
+    data = photo_bytes()
+    sof = data.index(b"\xff\xc0")
+    after_frame = sof + 2 + int.from_bytes(data[sof + 2 : sof + 4], "big")
+    profile = b"ICC_PROFILE\0\x01\x01" + hidden
+    app2 = b"\xff\xe2" + (len(profile) + 2).to_bytes(2, "big") + profile
+    profile_after_frame = data[:after_frame] + app2 + data[after_frame:]
+    long_adobe = with_segments(data, (0xEE, b"Adobe\0\x64\0\0\0\0\x01" + hidden))
+    for sent in (profile_after_frame, long_adobe):
+        full = images.process(sent).full
+        assert hidden not in full
+        assert pixels(full) == pixels(data)  # still its own compressed data
+    assert Image.open(io.BytesIO(images.process(long_adobe).full)).info["adobe_transform"] == 1
 
 
 @pytest.mark.parametrize(

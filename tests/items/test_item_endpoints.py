@@ -2,8 +2,9 @@
 
 import pytest
 
-from items import orders, services
+from items import lifecycle, orders
 from items.models import Item, Order
+from rheo.errors import ServiceError
 from tests.conftest import integration, item_body
 from tests.items.market import BUYER
 from tradera.models import TraderaListing
@@ -12,7 +13,7 @@ from tradera.models import TraderaListing
 def activate(external_id: str) -> Item:
     """What the image pipeline does once an item's images are hosted."""
     item = Item.objects.get(external_id=external_id, deleted_at__isnull=True)
-    services.transition_item(item=item, status=Item.Status.ACTIVE)
+    lifecycle.transition_item(item=item, status=Item.Status.ACTIVE)
     return item
 
 
@@ -102,7 +103,7 @@ class TestPatchPrice:
     def test_price_of_an_item_that_is_not_active_is_409(self, api_a, status):
         api_a.put("P1")
         if status != "draft":
-            services.transition_item(item=Item.objects.get(), status=status)
+            lifecycle.transition_item(item=Item.objects.get(), status=status)
 
         response = api_a.patch_price("P1", {"price": 795})
 
@@ -295,11 +296,11 @@ def test_lifecycle_transitions(api_a, source, target):
     item.refresh_from_db()
 
     if (source, target) in ALLOWED:
-        services.transition_item(item=item, status=target)
+        lifecycle.transition_item(item=item, status=target)
         assert Item.objects.get().status == target
     else:
-        with pytest.raises(services.ServiceError) as refused:
-            services.transition_item(item=item, status=target)
+        with pytest.raises(ServiceError) as refused:
+            lifecycle.transition_item(item=item, status=target)
         assert refused.value.code == "conflict"
         assert Item.objects.get().status == source
 

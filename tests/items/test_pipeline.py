@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from items import pipeline
 from items.models import Item, ItemImage, StoredImage
-from items.signals import item_changed
+from items.signals import channels_due
 from tests.conftest import item_body
 from tests.items.imagehost import ImageHost, jpeg_bytes, photo_bytes, png_bytes
 from webhooks.models import Event
@@ -53,7 +53,7 @@ def test_an_item_becomes_active_with_its_images_hosted_in_order(
     assert api_a.get("ERP_PART_12345").json()["rheoStatus"] == "draft"
 
     # Then Tradera's turn (autoPublishTradera): see tests/tradera/test_publishing.py.
-    assert worker() == ["items.process_item", "tradera.publish_listing"]
+    assert worker() == ["items.process_item", "tradera.follow_item", "tradera.publish_listing"]
 
     body = api_a.get("ERP_PART_12345").json()
     assert body["rheoStatus"] == "active"
@@ -209,19 +209,21 @@ def test_an_unchanged_put_leaves_an_active_item_alone(api_a, committed, worker, 
     worker()
     push(api_a, committed, imageUrls=photos[:1])
     push(api_a, committed, imageUrls=photos[:1], price=800)  # not the images
-    assert worker() == []
+    assert worker() == ["tradera.follow_item"]  # the new price, for a running auction
     assert host.hits == {"/parts/12345/1.jpg": 1}
 
 
-def test_every_change_is_announced_after_commit_for_the_tradera_side(
+def test_every_change_tradera_must_follow_is_written_with_it_and_announced_after_commit(
     api_a, committed, worker, photos
 ):
     heard = []
 
-    def listener(sender, item, change, **kwargs):
-        heard.append((change, item.status, item.price))
+    def listener(sender, item_id, **kwargs):
+        heard.append(item_id)
+        # The hand-off was committed with the change: the signal is only a nudge.
+        assert Item.objects.get(pk=item_id).channels_due_at is not None
 
-    item_changed.connect(listener)
+    channels_due.connect(listener)
     try:
         push(api_a, committed, imageUrls=photos[:1])
         worker()
@@ -233,13 +235,11 @@ def test_every_change_is_announced_after_commit_for_the_tradera_side(
         with committed():
             api_a.patch_price("ERP_PART_12345", {"price": 1})  # refused: nothing to hear
     finally:
-        item_changed.disconnect(listener)
-    assert heard == [
-        ("status", "active", 950),
-        ("price", "active", 800),
-        ("status", "not_listed", 800),
-        ("deleted", "not_listed", 800),
-    ]
+        channels_due.disconnect(listener)
+    item = Item.objects.get()
+    # Activated, priced, de-listed, deleted: four changes, four nudges.
+    assert heard == [item.pk] * 4
+    assert (item.status, item.price, item.deleted_at is not None) == ("not_listed", 800, True)
 
 
 def test_ai_enhancement_writes_the_texts_the_marketplace_shows(api_a, committed, worker, photos):

@@ -52,7 +52,7 @@ class Processes:
             "RHEO_VAR_DIR": str(folder),
             "RHEO_SWEEP_SECONDS": "0.5",
             "RHEO_NUDGE_GRACE_SECONDS": "1",
-            "RHEO_ITEM_LEASE_SECONDS": "3",
+            "RHEO_LEASE_SECONDS": "3",
         }
         self.running: list[subprocess.Popen] = []
 

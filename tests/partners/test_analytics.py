@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from items import orders
-from items import services as items
+from items import lifecycle, orders, services
 from items.models import Item
 from items.services import ItemContent
 from partners import analytics
@@ -36,7 +35,7 @@ def create(partner, external_id, title, manufacturer="Volvo", *, livemode=True, 
         domain=domain,
         use_ai_enhancement=False,
     )
-    return items.upsert_item(
+    return services.upsert_item(
         partner=partner,
         livemode=livemode,
         external_id=external_id,
@@ -48,13 +47,13 @@ def create(partner, external_id, title, manufacturer="Volvo", *, livemode=True, 
 def listed(partner, external_id, title, manufacturer="Volvo", **fields) -> Item:
     """Created, and active once its images are ready (what the pipeline does)."""
     item = create(partner, external_id, title, manufacturer, **fields)
-    items.transition_item(item=item, status=Item.Status.ACTIVE)
+    lifecycle.transition_item(item=item, status=Item.Status.ACTIVE)
     return item
 
 
 def sell_on_tradera(item, price) -> None:
     """What the sync does when Tradera reports the sale."""
-    items.mark_item_sold(item=item, platform="tradera", price=Decimal(price))
+    lifecycle.mark_item_sold(item=item, platform="tradera", price=Decimal(price))
 
 
 def sell_on_rheo(item) -> None:
@@ -91,23 +90,23 @@ def dataset(clock, partner_a, partner_b):
     a5 = listed(partner_a, "A5", "Startmotor", "BMW")
     at(clock, 2026, 11, 20, 12)
     sell_on_tradera(a5, 600)
-    items.delete_item(partner=partner_a, livemode=True, external_id="A5")  # still a sale
+    services.delete_item(partner=partner_a, livemode=True, external_id="A5")  # still a sale
 
     at(clock, 2026, 11, 23, 11)
     listed(partner_a, "A6", "Bromsok", "Volvo")  # for sale
     create(partner_a, "A7", "Strålkastare höger", "Saab")  # draft
     listed(partner_a, "A8", "Sidospegel", manufacturer=None)
-    items.change_item_status(
+    services.change_item_status(
         partner=partner_a, livemode=True, external_id="A8", status="not_listed"
     )
     listed(partner_a, "A9", "Generator", "Volvo")  # sold in the partner's own shop
-    items.change_item_status(partner=partner_a, livemode=True, external_id="A9", status="sold")
+    services.change_item_status(partner=partner_a, livemode=True, external_id="A9", status="sold")
     listed(partner_a, "A10", "Bromsok", "Saab")
-    items.delete_item(partner=partner_a, livemode=True, external_id="A10")  # left unsold
+    services.delete_item(partner=partner_a, livemode=True, external_id="A10")  # left unsold
     create(partner_a, "A11", "Strålkastare", "Volvo")
-    items.delete_item(partner=partner_a, livemode=True, external_id="A11")  # never listed
+    services.delete_item(partner=partner_a, livemode=True, external_id="A11")  # never listed
     order_placed(listed(partner_a, "A12", "Turbo", "Volvo"))  # a buyer's order in progress
-    items.delete_item(partner=partner_a, livemode=True, external_id="A12")  # archived
+    services.delete_item(partner=partner_a, livemode=True, external_id="A12")  # archived
 
     # Neither partner_a's test items nor partner_b's count in partner_a's live figures.
     sell_on_tradera(listed(partner_a, "T1", "Bromsok", "Volvo", livemode=False), 5000)

@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
@@ -19,7 +17,7 @@ print(json.dumps({
     "name": str(settings.DATABASES["default"]["NAME"]),
     "cache": settings.CACHES["default"]["BACKEND"],
     "broker": settings.CELERY_BROKER_URL,
-    "broker_transport": getattr(settings, "CELERY_BROKER_TRANSPORT", None),
+    "broker_options": getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}),
     "debug": settings.DEBUG,
     "allow_local": settings.RHEO_ALLOW_LOCAL_URLS,
 }))
@@ -83,20 +81,28 @@ def test_secret_key_is_required_when_debug_is_off(tmp_path):
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 
 
-@pytest.mark.parametrize(
-    ("url", "transport"),
-    [
-        ("redis://cache.internal:6379/1", "rheo.broker:RedisTransport"),
-        ("rediss://cache.internal:6380/1", "rheo.broker:RedisTransport"),
-        ("filesystem://", None),
-        ("memory://", None),
-    ],
-)
-def test_a_redis_broker_uses_rheos_redis_transport(tmp_path, url, transport):
-    result = settings_with({"SECRET_KEY": "s", "CELERY_BROKER_URL": url}, tmp_path)
+def test_a_message_a_killed_worker_held_comes_back_within_minutes_never_while_it_runs(
+    tmp_path,
+):
+    """On Redis, a message taken by a worker that dies unacknowledged is handed out again
+    after the visibility timeout: soon (minutes, not kombu's default hour), and not while
+    a task could still be running it, nor while a countdown holds it."""
+    from django.conf import settings
 
+    from rheo import celery
+
+    result = settings_with({"SECRET_KEY": "s", "CELERY_BROKER_URL": "redis://r:6379/1"}, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["broker_transport"] == transport
+    options = json.loads(result.stdout)["broker_options"]
+    visibility = options["visibility_timeout"]
+
+    celery.app.loader.import_default_modules()
+    ours = [t for name, t in celery.app.tasks.items() if not name.startswith("celery.")]
+    assert len(ours) >= 8
+    longest = max(t.time_limit or settings.CELERY_TASK_TIME_LIMIT for t in ours)
+    assert longest < visibility <= 600
+    assert visibility > celery.LONGEST_COUNTDOWN
+    assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] <= 60
 
 
 def test_celery_runs_on_every_celery_setting_of_django():

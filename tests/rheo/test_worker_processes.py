@@ -16,8 +16,6 @@ from django.conf import settings
 from django.db import connection
 
 from items.models import Item
-from rheo.broker import TaskPublisher
-from rheo.celery import app as celery_app
 from tests.conftest import item_body, needs_postgres, needs_redis
 from tests.items.imagehost import jpeg_bytes
 from tests.items.test_worker_failures import (  # noqa: F401
@@ -98,15 +96,3 @@ def test_the_worker_publishes_to_tradera_before_it_starts_more_image_jobs(
 
     assert wait_for(lambda: len(received()) == 5), log.read_text()[-3000:]
     assert received() == ["tradera.publish_listing"] * 2 + ["items.process_item"] * 3
-
-
-def test_a_worker_runs_the_task_the_publisher_sends(api_a, host, broker_url, processes):
-    url = host.serve("/part.jpg", jpeg_bytes())
-    item_id = api_a.put("ERP-1", item_body(imageUrls=[url])).json()["itemId"]
-
-    # The web's way of sending on a Redis broker; no beat runs, so no sweeper re-sends it.
-    TaskPublisher(celery_app, broker_url).send("items.process_item", [item_id])
-    processes.worker("w1")
-
-    assert wait_for(lambda: Item.objects.get(pk=item_id).status == Item.Status.ACTIVE)
-    assert host.hits == {"/part.jpg": 1}

@@ -9,38 +9,37 @@ sent is only ever committed again and asked about, never re-created.
 
 What crash recovery does not need is not saved on its own: Tradera's acknowledgement of
 the commit rides on the listing's next save (if that is lost, the commit is only sent
-again, as after a lost answer). So a publish commits four times: the claim, the request,
-`committed` before AddItemCommit, the outcome.
+again, as after a lost answer). Besides the lease's renewal before each call, a publish
+commits four times: the claim, the request, `committed` before AddItemCommit, the outcome.
+
+An item that leaves the marketplace while it is being published (`end_wanted`, set by
+tradera.services.follow) is called off if its request is not committed yet, and ended
+once it is live otherwise: `committed` is only set while no end is wanted.
 """
 
 import logging
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from items import services as items
+from items import lifecycle
 from items.models import Item, ItemImage
-from rheo import sweeping
-from rheo.celery import send_on_commit
 from rheo.errors import ServiceError
 from tradera import mapping
 from tradera.client import Seller, TraderaError, for_mode
-from tradera.models import AD_URL, TraderaAccount, TraderaListing
+from tradera.models import AD_URL, TraderaListing
+from tradera.services import jobs
+from tradera.services.jobs import NotPublishable
 from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
-PUBLISH_TASK = "tradera.publish_listing"
-MAX_ATTEMPTS = 4  # the first try and 3 retries, 1, 2 and 4 s apart
-RETRY_BASE = timedelta(seconds=1)
 # While Tradera processes a committed request: ask again this soon (spends no attempt).
 POLL_DELAY = timedelta(seconds=2)
 DEFERRED_DELAY = timedelta(seconds=60)  # the call quota is spent and says no more
-LEASE = timedelta(minutes=5)
 
 # What a partner reads in listing.failed for the client's permanent errors.
 FAILURE_CODES = {
@@ -49,30 +48,17 @@ FAILURE_CODES = {
 }
 
 
-class NotPublishable(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def start_publishing(*, item: Item) -> None:
-    """An item created with autoPublishTradera has become active: queue its auction."""
-    if not item.auto_publish_tradera:
-        return
+def queue_publish(*, item: Item) -> None:
+    """Queue the auction of an item that went on sale with autoPublishTradera (see
+    tradera.services.follow). An item is published once: the one-listing-per-item
+    constraint refuses a second."""
     now = timezone.now()
-    # An INSERT that the one-listing-per-item constraint refuses the second time (an item
-    # is activated once), rather than get_or_create's SELECT, savepoint and INSERT.
     try:
         with transaction.atomic():
             listing = TraderaListing.objects.create(item=item, next_attempt_at=now, nudged_at=now)
-            _nudge_on_commit(listing.pk)
+            jobs.nudge_on_commit(listing)
     except IntegrityError:
         return  # queued already
-
-
-def _nudge_on_commit(listing_id, countdown: float | None = None) -> None:
-    send_on_commit(PUBLISH_TASK, listing_id, countdown=countdown)
 
 
 def publish_listing(*, listing_id: int) -> None:
@@ -84,7 +70,7 @@ def publish_listing(*, listing_id: int) -> None:
         pk=listing_id,
         status=TraderaListing.Status.PENDING_SYNC,
         next_attempt_at__lte=now,
-    ).update(locked_until=now + LEASE)
+    ).update(locked_until=now + jobs.lease())
     if not claimed:
         return
     listing = TraderaListing.objects.select_related("item__partner").get(pk=listing_id)
@@ -94,11 +80,19 @@ def publish_listing(*, listing_id: int) -> None:
         _fail(listing, exc.code, exc.message)
     except TraderaError as exc:
         _after_error(listing, exc)
+    except Exception:
+        # Give it back at once, to be tried again soon (should the database be what
+        # failed, the lease runs out on its own, one call long).
+        jobs.due_in(listing, jobs.backoff(listing.attempts + 1))
+        raise
 
 
 def _advance(listing: TraderaListing) -> None:
     item = listing.item
-    seller = seller_for(item, for_mode(item.livemode))
+    if listing.end_wanted and not listing.committed:
+        _call_off(listing)
+        return
+    seller = jobs.seller_for(item)
     images = []
     if not listing.committed:
         images = list(item.images.filter(status=ItemImage.Status.READY).select_related("stored"))
@@ -124,35 +118,66 @@ def _submit(listing: TraderaListing, client, seller: Seller, images: list[ItemIm
         # Nothing of an uncommitted request can go live: a fresh one replaces it. Its id
         # is saved at once all the same (GET shows the pending ad id while the images
         # go), and `committed` durably before the commit is sent.
-        queued = client.add_item(seller, mapping.auction_for(item))
+        auction = mapping.auction_for(item)
+        jobs.renew_lease(listing)
+        queued = client.add_item(seller, auction)
         with transaction.atomic():
-            save_fields(
+            jobs.save_fields(
                 listing,
                 request_id=queued.request_id,
                 tradera_item_id=queued.item_id,
                 ad_id=f"pending-{queued.request_id}",
+                listed_price=auction.start_price,
             )
-            items.record_activity(
+            lifecycle.record_activity(
                 item=item,
                 kind="tradera",
                 message=f"Sent to Tradera (request {queued.request_id})",
             )
         for image in images:
             with default_storage.open(image.stored.full) as data:
+                jobs.renew_lease(listing)
                 client.add_item_image(seller, queued.request_id, data.read(), "jpeg")
-        save_fields(listing, committed=True)
+        # The last moment the auction can be called off without ever running: the item
+        # may have left the marketplace meanwhile.
+        if not TraderaListing.objects.filter(pk=listing.pk, end_wanted=False).update(
+            committed=True, updated_at=timezone.now()
+        ):
+            _call_off(listing)
+            return
+        listing.committed = True
     if not listing.commit_acknowledged:  # sent again only if its answer was lost
+        jobs.renew_lease(listing)
         client.add_item_commit(seller, listing.request_id)
         listing.commit_acknowledged = True  # saved with the next change (save_fields)
+    jobs.renew_lease(listing)
     result = _results_for_account(client, seller, listing).get(listing.request_id)
     if result is None or result.pending:
-        _again_in(listing, POLL_DELAY, spend_attempt=False)
+        jobs.due_in(listing, POLL_DELAY)
         return
     if error := result.error():
         if not error.permanent:  # Tradera asks for the request to be sent again
-            save_fields(listing, committed=False, commit_acknowledged=False, request_id=None)
+            jobs.save_fields(listing, committed=False, commit_acknowledged=False, request_id=None)
         raise error
     _go_live(listing)
+
+
+def _call_off(listing: TraderaListing) -> None:
+    """The item left the marketplace before its auction was committed: nothing of it can
+    go live, so the publish ends here."""
+    with transaction.atomic():
+        jobs.save_fields(
+            listing,
+            status=TraderaListing.Status.ENDED,
+            end_wanted=False,
+            next_attempt_at=None,
+            locked_until=None,
+        )
+        lifecycle.record_activity(
+            item=listing.item,
+            kind="tradera",
+            message="Tradera publish called off: the item is no longer for sale",
+        )
 
 
 def _results_for_account(client, seller, listing) -> dict:
@@ -179,86 +204,66 @@ def _results_for_account(client, seller, listing) -> dict:
     return results
 
 
-def seller_for(item: Item, client) -> Seller:
-    """The Tradera seller the item's partner publishes as, in the item's mode."""
-    account = TraderaAccount.objects.filter(partner=item.partner, livemode=item.livemode).first()
-    if account is None and not item.livemode:
-        # Test mode needs no connecting: a sandbox seller of the partner's own.
-        made = client.sandbox_seller(f"partner-{item.partner_id}")
-        account, _ = TraderaAccount.objects.get_or_create(
-            partner=item.partner,
-            livemode=False,
-            defaults={"user_id": made.user_id, "token": made.token},
-        )
-    if account is None:
-        raise NotPublishable(
-            "tradera_not_connected",
-            "No Tradera account is connected; connect one in the dashboard to publish.",
-        )
-    if account.token_expires_at and account.token_expires_at <= timezone.now():
-        raise NotPublishable(
-            "tradera_token_expired", "The Tradera login has expired; connect the account again."
-        )
-    return Seller(user_id=account.user_id, token=account.token)
-
-
 def _go_live(listing: TraderaListing) -> None:
+    """The listing goes live if it is still being published (another job's poll may have
+    taken it live first), and its item is followed once more: a change made while it was
+    being published (a new price, leaving the marketplace) reaches the running auction."""
     item = listing.item
     ad_id = str(listing.tradera_item_id)
-    with transaction.atomic():
-        asked = _mark_live(listing.pk, ad_id)
-        if asked is not None:
-            wanted_price, end_wanted = asked
-            if wanted_price is not None or end_wanted:
-                nudge_changes_on_commit(listing.pk)  # asked for while it was being published
-            webhooks.emit(
-                item.partner,
-                "listing.created",
-                item,
-                tradera_ad_id=ad_id,
-                tradera_ad_url=AD_URL.format(ad_id=ad_id),
-            )
-
-
-def _mark_live(listing_id: int, ad_id: str) -> tuple | None:
-    """The listing goes live if it is still being published: one UPDATE that also returns
-    the changes asked for meanwhile (wanted_price, end_wanted); None if it was not pending
-    (another job's poll took it live first)."""
-    qn = connection.ops.quote_name
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {qn(TraderaListing._meta.db_table)} SET status = %s, ad_id = %s, "  # noqa: S608 - our own names
-            "published_at = %s, updated_at = %s, next_attempt_at = NULL, locked_until = NULL, "
-            "error_code = '', error_message = '', commit_acknowledged = %s "
-            "WHERE id = %s AND status = %s RETURNING wanted_price, end_wanted",
-            [
-                str(TraderaListing.Status.ACTIVE),
-                ad_id,
-                now,
-                now,
-                True,
-                listing_id,
-                str(TraderaListing.Status.PENDING_SYNC),
-            ],
+    with transaction.atomic():
+        jobs.lock_item(item.pk)
+        went_live = TraderaListing.objects.filter(
+            pk=listing.pk, status=TraderaListing.Status.PENDING_SYNC
+        ).update(
+            status=TraderaListing.Status.ACTIVE,
+            ad_id=ad_id,
+            published_at=now,
+            updated_at=now,
+            next_attempt_at=None,
+            locked_until=None,
+            error_code="",
+            error_message="",
+            commit_acknowledged=True,
         )
-        return cursor.fetchone()
+        if not went_live:
+            return
+        Item.objects.filter(pk=item.pk).update(channels_due_at=now, channels_nudged_at=now)
+        jobs.nudge_follow_on_commit(item.pk)
+        webhooks.emit(
+            item.partner,
+            "listing.created",
+            item,
+            tradera_ad_id=ad_id,
+            tradera_ad_url=AD_URL.format(ad_id=ad_id),
+        )
 
 
 def _after_error(listing: TraderaListing, exc: TraderaError) -> None:
     if exc.deferred:  # the quota: wait for the window without spending an attempt
         wait = timedelta(seconds=exc.retry_after) if exc.retry_after else DEFERRED_DELAY
-        save_fields(listing, error_code="tradera_quota_wait", error_message=exc.message[:500])
-        _again_in(listing, wait, spend_attempt=False)
-    elif exc.permanent or listing.attempts + 1 >= MAX_ATTEMPTS:
+        jobs.due_in(listing, wait, error_code="tradera_quota_wait", error_message=exc.message[:500])
+    elif exc.permanent:
         _fail(listing, FAILURE_CODES.get(exc.code, f"tradera_{exc.code}"), exc.message)
     else:
+        # Tradera is down, slow or asks for the request again: tried again for as long as
+        # it takes, never failed (jobs.backoff). The timeline says so once.
         logger.warning("tradera publish listing=%s failed, will retry: %s", listing.pk, exc)
-        items.record_activity(
-            item=listing.item, kind="tradera", message=f"Tradera publish failed, retrying: {exc}"
-        )
-        save_fields(listing, error_code=f"tradera_{exc.code}", error_message=exc.message[:500])
-        _again_in(listing, RETRY_BASE * 2**listing.attempts, spend_attempt=True)
+        attempts = listing.attempts + 1
+        with transaction.atomic():
+            if attempts == 1:
+                lifecycle.record_activity(
+                    item=listing.item,
+                    kind="tradera",
+                    message=f"Tradera publish failed, retrying until Tradera answers: {exc}",
+                )
+            jobs.due_in(
+                listing,
+                jobs.backoff(attempts),
+                attempts=attempts,
+                error_code=f"tradera_{exc.code}",
+                error_message=exc.message[:500],
+            )
 
 
 def retry_publish(*, listing: TraderaListing) -> None:
@@ -281,7 +286,7 @@ def retry_publish(*, listing: TraderaListing) -> None:
         if item.deleted_at is not None or item.status != Item.Status.ACTIVE:
             state = "deleted" if item.deleted_at else item.status
             raise ServiceError("conflict", f"Its item is {state}; only active items are published.")
-        save_fields(
+        jobs.save_fields(
             listing,
             status=TraderaListing.Status.PENDING_SYNC,
             attempts=0,
@@ -291,29 +296,16 @@ def retry_publish(*, listing: TraderaListing) -> None:
             error_code="",
             error_message="",
         )
-        items.record_activity(item=item, kind="tradera", message="Tradera publish retried by Rheo")
-        _nudge_on_commit(listing.pk)
-
-
-def _again_in(listing: TraderaListing, delay: timedelta, *, spend_attempt: bool) -> None:
-    now = timezone.now()
-    with transaction.atomic():
-        if spend_attempt:
-            listing.attempts += 1
-        save_fields(
-            listing,
-            attempts=listing.attempts,
-            next_attempt_at=now + delay,
-            nudged_at=now,
-            locked_until=None,
+        lifecycle.record_activity(
+            item=item, kind="tradera", message="Tradera publish retried by Rheo"
         )
-        _nudge_on_commit(listing.pk, countdown=delay.total_seconds())
+        jobs.nudge_on_commit(listing)
 
 
 def _fail(listing: TraderaListing, code: str, message: str) -> None:
     item = listing.item
     with transaction.atomic():
-        save_fields(
+        jobs.save_fields(
             listing,
             status=TraderaListing.Status.SYNC_ERROR,
             error_code=code,
@@ -327,33 +319,3 @@ def _fail(listing: TraderaListing, code: str, message: str) -> None:
             item,
             error={"code": code, "message": message[:500]},
         )
-
-
-def save_fields(listing: TraderaListing, **fields) -> None:
-    """Save these fields of the listing, and `commit_acknowledged`, which _advance sets
-    without a save of its own."""
-    for name, value in fields.items():
-        setattr(listing, name, value)
-    listing.save(update_fields=[*fields, "commit_acknowledged", "updated_at"])
-
-
-CHANGES_TASK = "tradera.apply_changes"
-
-
-def nudge_changes_on_commit(listing_id, countdown: float | None = None) -> None:
-    """Ask for tradera.services.changes.apply_changes once the transaction commits."""
-    send_on_commit(CHANGES_TASK, listing_id, countdown=countdown)
-
-
-def sweep_listings(*, limit: int = 500) -> int:
-    """Nudge listings whose publish is due, not held by a worker, and whose last nudge is
-    older than the nudge grace (lost, or due only now)."""
-    return sweeping.nudge_due(
-        TraderaListing.objects.filter(status=TraderaListing.Status.PENDING_SYNC),
-        due_field="next_attempt_at",
-        lock_field="locked_until",
-        nudged_field="nudged_at",
-        grace=timedelta(seconds=settings.RHEO_NUDGE_GRACE_SECONDS),
-        nudge=_nudge_on_commit,
-        limit=limit,
-    )

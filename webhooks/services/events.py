@@ -16,7 +16,7 @@ from ulid import ULID
 
 from partners.models import Partner
 from rheo import outbound
-from rheo.celery import send_on_commit
+from rheo.celery import nudge_on_commit as nudge_task_on_commit
 from rheo.errors import ServiceError
 from webhooks import signing
 from webhooks.models import (
@@ -152,7 +152,7 @@ def _endpoint_for(partner, livemode) -> WebhookEndpoint | None:
 
 def nudge_on_commit(delivery_id, countdown: float | None = None) -> None:
     """Ask for an attempt of the delivery once the transaction commits."""
-    send_on_commit(DELIVER_TASK, str(delivery_id), countdown=countdown)
+    nudge_task_on_commit(DELIVER_TASK, str(delivery_id), countdown=countdown)
 
 
 # --- Endpoint settings ---------------------------------------------------------------
