@@ -111,21 +111,30 @@ def webhook_endpoint_down(suite, batch: Batch) -> Fault:
 
 def sold_while_worker_killed(suite, batch: Batch) -> Fault:
     """The batch is published; then the partner marks every item sold (PATCH status) at
-    the same pace, and the worker is SIGKILLed three times during that burst."""
+    the same pace, and the worker is SIGKILLed three times during that burst, each time
+    the moment a PATCH has been answered (its end is then on its way to the worker, or
+    in its hands), started again 3 s later."""
     _publish_first(suite, batch)
     batch.final = "sold_by_partner"
-    start, burst = time.monotonic(), _burst_seconds(suite)
     selling = batch.mark_sold(suite.args.rate)
     fault = Fault(began=0)
-    for share in (0.25, 0.5, 0.75):
-        _at(start, burst * share)
+    answered = len(batch.answers)
+    for wait_for_answers in (len(batch.ids) // 4, 1, 1):
+        _until_answered(batch, answered + wait_for_answers, selling)
         suite.system["worker"].kill()
         fault.began = fault.began or time.time()
         time.sleep(3)
         suite.system["worker"].start()
+        answered = len(batch.answers)
     fault.cleared = time.time()
     selling.join()
     return fault
+
+
+def _until_answered(batch: Batch, count: int, requests_thread) -> None:
+    """Until `count` requests of the batch have been answered (or no more will be)."""
+    while len(batch.answers) < count and requests_thread.is_alive():
+        time.sleep(0.002)
 
 
 def sales_while_webhooks_worker_down(suite, batch: Batch) -> Fault:
