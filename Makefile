@@ -2,6 +2,7 @@
 # embedded defaults.
 # make test: the test suite (real PostgreSQL and Redis when they answer).
 # make lint: ruff, and mypy over the application code (configured in pyproject.toml).
+# make faults: the fault suite (bench/faults; a PostgreSQL and a Redis of its own).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 export PORT ?= 8000
 
-.PHONY: run test lint venv clean
+.PHONY: run test faults lint venv clean
 
 venv: $(STAMP)
 
@@ -28,6 +29,9 @@ run: venv
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+faults: venv
+	$(BIN)/python -m bench.faults $(FAULTS_ARGS)
 
 # mypy's django plugin imports the settings, which refuse to load without a SECRET_KEY
 # unless DEBUG is on.

@@ -12,7 +12,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from items.models import Item
-from tests.webhooks.conftest import Reply
+from tests.webhooks.conftest import Receiver, Reply
 from webhooks import services, signing
 from webhooks.models import Delivery, WebhookEndpoint
 
@@ -23,6 +23,12 @@ pytestmark = pytest.mark.django_db
 def item_a(api_a):
     assert api_a.put("ERP_PART_12345").status_code == 202
     return Item.objects.get(external_id="ERP_PART_12345")
+
+
+@pytest.fixture
+def item_b(api_b):
+    assert api_b.put("ERP_PART_B").status_code == 202
+    return Item.objects.get(external_id="ERP_PART_B")
 
 
 @pytest.fixture
@@ -227,13 +233,15 @@ def test_only_the_first_2_kb_of_a_response_are_kept(
 def test_after_the_last_attempt_the_delivery_has_failed(
     partner_a, item_a, endpoint_a, receiver, emit, worker, clock
 ):
-    """Eight attempts: at once, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (±20 %),
-    the later ones nudged by the sweeper."""
-    receiver.reply(*[Reply(503)] * 8)
+    """Thirteen attempts: at once, then after 5 s, 30 s, 2 min, 5 min, 10 min, 30 min, 1 h,
+    2 h, 4 h, 8 h, 10 h and 10 h (±20 %), the later ones nudged by the sweeper: dense while
+    a receiver is down for minutes, and still trying after a day."""
+    receiver.reply(*[Reply(503)] * 13)
     created(emit, partner_a, item_a)
     worker()
-    schedule = [timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30)]
-    schedule += [timedelta(hours=h) for h in (2, 5, 10, 10)]
+    schedule = [timedelta(seconds=s) for s in (5, 30)]
+    schedule += [timedelta(minutes=m) for m in (2, 5, 10, 30)]
+    schedule += [timedelta(hours=h) for h in (1, 2, 4, 8, 10, 10)]
     for step in schedule:
         delivery = only_delivery()
         wait = delivery.next_attempt_at - timezone.now()
@@ -242,10 +250,52 @@ def test_after_the_last_attempt_the_delivery_has_failed(
         worker.sweep_deliveries()
         worker()
     delivery = only_delivery()
-    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 8, None)
-    assert delivery.attempt_log.count() == 8
-    assert len(receiver.received) == 8
-    assert WebhookEndpoint.objects.get().enabled  # failing for ~28 h, not 5 days
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 13, None)
+    assert delivery.attempt_log.count() == 13
+    assert len(receiver.received) == 13
+    assert sum(schedule, timedelta()) > timedelta(days=1)
+    assert WebhookEndpoint.objects.get().enabled  # failing for ~36 h, not 5 days
+
+
+def test_a_success_brings_the_endpoints_waiting_deliveries_forward(
+    partner_a, partner_b, item_a, item_b, endpoint_a, receiver, emit, worker, clock
+):
+    """A receiver that is back gets its backlog at once, not at each delivery's next
+    retry; another endpoint's deliveries keep their schedule."""
+    other = Receiver()
+    try:
+        services.configure_endpoint(
+            partner=partner_b, livemode=True, url=other.url(), enabled=True,
+            event_types=["listing.created"],
+        )  # fmt: skip
+        other.reply(Reply(503), Reply(503))
+        receiver.reply(*[Reply(503)] * 6)
+        for _ in range(3):
+            created(emit, partner_a, item_a)
+        created(emit, partner_b, item_b)
+        worker()  # every first attempt fails: retries in 5 s
+        clock.shift(timedelta(seconds=7))
+        worker()  # and the second ones: retries in 30 s
+        waiting = Delivery.objects.filter(endpoint=endpoint_a)
+        assert [d.attempts for d in waiting] == [2, 2, 2]
+        assert all(d.next_attempt_at > timezone.now() + timedelta(seconds=20) for d in waiting)
+        elsewhere = Delivery.objects.exclude(endpoint=endpoint_a).get()
+        assert elsewhere.attempts == 2
+        its_retry = elsewhere.next_attempt_at
+
+        # The receiver is back: a new event's first attempt succeeds...
+        created(emit, partner_a, item_a)
+        worker()
+
+        # ...and the three waiting deliveries follow at once, through the in-flight cap.
+        assert set(waiting.values_list("status", flat=True)) == {"succeeded"}
+        assert len(receiver.received) == 3 + 3 + 1 + 3
+        elsewhere.refresh_from_db()
+        assert (elsewhere.status, elsewhere.attempts) == ("pending", 2)
+        assert elsewhere.next_attempt_at == its_retry
+        assert len(other.received) == 2
+    finally:
+        other.close()
 
 
 def test_410_gone_disables_the_endpoint_at_once_and_emails_the_partner(

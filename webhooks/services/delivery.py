@@ -5,7 +5,9 @@ attempting it, `nudged_at` when a Celery message about it was last sent. A messa
 nudges: `attempt_delivery` claims the row itself, so a duplicate or late message does
 nothing, and `sweep_deliveries` re-sends nudges that were lost, so a broker that loses
 messages or a worker killed mid-attempt loses no delivery. Every attempt is logged
-(DeliveryAttempt).
+(DeliveryAttempt). A success shows the endpoint answers again: its deliveries waiting for
+a later retry are due at once (through its in-flight cap), so a backlog does not wait out
+each delivery's own schedule.
 """
 
 import random
@@ -29,14 +31,20 @@ from webhooks.services.events import (
 )
 
 USER_AGENT = "Rheo-Webhooks/1"
-# After the first attempt fails, the next ones wait this long (±20 %): about 28 hours in
-# all, as Standard Webhooks senders (Svix) do.
+# After the first attempt fails, the next ones wait this long (±20 %): dense in the first
+# hour, so a receiver that was down for minutes is caught up within minutes, and about 36
+# hours in all, so one down for a day still gets everything.
 RETRY_DELAYS = [
     timedelta(seconds=5),
+    timedelta(seconds=30),
+    timedelta(minutes=2),
     timedelta(minutes=5),
+    timedelta(minutes=10),
     timedelta(minutes=30),
+    timedelta(hours=1),
     timedelta(hours=2),
-    timedelta(hours=5),
+    timedelta(hours=4),
+    timedelta(hours=8),
     timedelta(hours=10),
     timedelta(hours=10),
 ]
@@ -222,31 +230,59 @@ def _record_attempt(
             else:
                 delay = retry_delay(delivery.attempts, overloaded=overloaded)
                 delivery.next_attempt_at = now + delay
-                delivery.nudged_at = now
                 if delay <= COUNTDOWN_LIMIT:
+                    delivery.nudged_at = now
                     nudge_on_commit(delivery.pk, countdown=delay.total_seconds())
+                else:
+                    # No message is on its way: the sweeper nudges it as soon as it is due
+                    # (not NUDGE_GRACE after this attempt, which would stretch the short
+                    # steps of the schedule).
+                    delivery.nudged_at = None
         delivery.save(update_fields=ATTEMPT_FIELDS)
         if failing_since != was_failing_since:  # a healthy endpoint: no write
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=failing_since)
         if disable_reason:
             disable_endpoint(endpoint=endpoint, reason=disable_reason)
+        elif succeeded:
+            _bring_forward(endpoint.pk, now)
+            _wake_parked(endpoint.pk, now, slots=_free_slots(endpoint.pk, now))
         else:
             _wake_parked(endpoint.pk, now)
 
 
-def _wake_parked(endpoint_id, now: datetime) -> None:
-    """An attempt to the endpoint has ended and freed a slot: the delivery that has been
-    parked longest gets it. The caller holds the endpoint's lock, so wakers queue."""
-    waiting = (
+def _bring_forward(endpoint_id, now: datetime) -> None:
+    """The endpoint answers again: its deliveries waiting for a later retry are due now.
+    They are parked, so they go through the endpoint's in-flight cap (woken one per ended
+    attempt, see _wake_parked) rather than all at once."""
+    Delivery.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+        endpoint_id=endpoint_id,
+        status=Delivery.Status.PENDING,
+        next_attempt_at__gt=now,
+    ).update(next_attempt_at=now, parked=True, nudged_at=now)
+
+
+def _free_slots(endpoint_id, now: datetime) -> int:
+    in_flight = Delivery.objects.filter(
+        endpoint_id=endpoint_id, status=Delivery.Status.PENDING, locked_until__gt=now
+    ).count()
+    return max(0, settings.RHEO_WEBHOOK_MAX_IN_FLIGHT - in_flight)
+
+
+def _wake_parked(endpoint_id, now: datetime, slots: int = 1) -> None:
+    """An attempt to the endpoint has ended and freed a slot (after a success, every free
+    slot is filled): the deliveries that have been parked longest get them. The caller
+    holds the endpoint's lock, so wakers queue."""
+    waiting = list(
         Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING)
         .filter(parked=True, next_attempt_at__lte=now)
         .order_by("next_attempt_at")
-        .values_list("pk", flat=True)
-        .first()
+        .values_list("pk", flat=True)[:slots]
     )
-    if waiting is not None:
-        Delivery.objects.filter(pk=waiting).update(parked=False, nudged_at=now)
-        nudge_on_commit(waiting)
+    if waiting:
+        Delivery.objects.filter(pk__in=waiting).update(parked=False, nudged_at=now)
+        for pk in waiting:
+            nudge_on_commit(pk)
 
 
 def retry_delay(attempts_made: int, *, overloaded: bool) -> timedelta:

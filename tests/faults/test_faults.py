@@ -1,0 +1,106 @@
+"""The fault suite's scenarios 1, 2 and 6 in short (bench/faults for the full ones), with
+real processes: what a partner would notice after a worker is killed or Redis restarts
+empty is that every part is listed exactly once, and that a part it sold is no longer
+on sale on Tradera."""
+
+import time
+
+import pytest
+
+from items.models import Item
+from tests.conftest import needs_postgres, needs_redis
+from tests.faults.conftest import auctions_by_item
+from tradera.models import TraderaListing
+
+pytestmark = [needs_postgres, needs_redis, pytest.mark.django_db(transaction=True)]
+
+WAIT = 90  # seconds; the shortened sweeps and leases need far less
+
+
+def wait_for(predicate, timeout=WAIT) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return predicate()
+
+
+def published(external_ids, sandbox) -> bool:
+    items = Item.objects.filter(external_id__in=external_ids, status=Item.Status.ACTIVE)
+    listed = TraderaListing.objects.filter(item__in=items, status=TraderaListing.Status.ACTIVE)
+    return listed.count() == len(external_ids)
+
+
+def assert_listed_exactly_once(external_ids, sandbox) -> None:
+    auctions = auctions_by_item(sandbox)
+    for item in Item.objects.filter(external_id__in=external_ids):
+        assert item.status == Item.Status.ACTIVE, item.external_id
+        states = [a["state"] for a in auctions.get(str(item.id), [])]
+        assert states == ["active"], (item.external_id, states)
+
+
+def test_a_worker_killed_three_times_mid_burst_still_lists_every_part_once(rheo, erp, sandbox):
+    ids = [f"P-{n}" for n in range(1, 7)]
+    pushing = erp.push(ids, per_second=2)
+    for _ in range(3):
+        time.sleep(0.7)
+        rheo["worker"].kill()  # SIGKILL to its whole process group
+        time.sleep(0.5)
+        rheo["worker"].start()
+    pushing.join()
+
+    assert wait_for(lambda: published(ids, sandbox)), rheo.logs()
+    assert_listed_exactly_once(ids, sandbox)
+
+
+def test_redis_restarting_empty_three_times_mid_burst_still_lists_every_part_once(
+    rheo, erp, sandbox, private_redis
+):
+    ids = [f"P-{n}" for n in range(1, 7)]
+    pushing = erp.push(ids, per_second=2)
+    for _ in range(3):
+        time.sleep(1)
+        # Down for 2 s, then up again without the queued and unacknowledged messages.
+        private_redis.restart_empty(down_seconds=2)
+    pushing.join()
+
+    assert wait_for(lambda: published(ids, sandbox)), rheo.logs()
+    assert_listed_exactly_once(ids, sandbox)
+    assert all(c.died() is None for c in rheo.components.values()), rheo.logs()
+
+
+def test_every_auction_ends_when_parts_are_marked_sold_while_the_worker_dies(rheo, erp, sandbox):
+    """Tradera answers the first EndItem of each auction with a 500, so the worker holds
+    every end's retry (a countdown) when it is SIGKILLed: the moment the issue's double
+    sale came from, made certain rather than left to chance."""
+    ids = [f"P-{n}" for n in range(1, 5)]
+    erp.push(ids, per_second=4).join()
+    assert wait_for(lambda: published(ids, sandbox)), rheo.logs()
+
+    sandbox.fail("server_error", operation="EndItem", count=len(ids))
+    for external_id in ids:
+        erp.mark_sold(external_id)
+    assert wait_for(lambda: sandbox.calls().get("EndItem", 0) >= len(ids), 30), rheo.logs()
+    rheo["worker"].kill()
+    time.sleep(0.5)
+    rheo["worker"].start()
+
+    def all_ended() -> bool:
+        auctions = auctions_by_item(sandbox)
+        sold = Item.objects.filter(external_id__in=ids, status=Item.Status.SOLD)
+        return len(sold) == len(ids) and not any(
+            a["state"] in ("queued", "active") for i in sold for a in auctions.get(str(i.id), [])
+        )
+
+    assert wait_for(all_ended), _running(ids, sandbox) + rheo.logs()
+
+
+def _running(ids, sandbox) -> str:
+    auctions = auctions_by_item(sandbox)
+    running = [
+        i.external_id
+        for i in Item.objects.filter(external_id__in=ids)
+        if any(a["state"] == "active" for a in auctions.get(str(i.id), []))
+    ]
+    return f"auctions still running for parts marked sold: {running}\n"
