@@ -3,6 +3,7 @@ real processes: what a partner would notice after a worker is killed or Redis re
 empty is that every part is listed exactly once, and that a part it sold is no longer
 on sale on Tradera."""
 
+import threading
 import time
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from items.models import Item
 from tests.conftest import needs_postgres, needs_redis
 from tests.faults.conftest import auctions_by_item
+from tests.items.imagehost import jpeg_bytes
 from tradera.models import TraderaListing
 
 pytestmark = [needs_postgres, needs_redis, pytest.mark.django_db(transaction=True)]
@@ -70,6 +72,33 @@ def test_redis_restarting_empty_three_times_mid_burst_still_lists_every_part_onc
     assert all(c.died() is None for c in rheo.components.values()), rheo.logs()
 
 
+def test_a_redis_restart_while_a_job_runs_leaves_the_worker_alive_and_at_work(
+    rheo, erp, images, sandbox, private_redis
+):
+    """The worker holds a running job's message unacknowledged when Redis goes away:
+    Celery 5.7.0 died here ("Unrecoverable error: AttributeError ... 'hostname'"), and
+    nothing took the images and tradera queues any more."""
+    downloading, go_on = threading.Event(), threading.Event()
+
+    def held(_hit):
+        downloading.set()
+        go_on.wait(30)
+        return 200, jpeg_bytes()
+
+    images.serve("/G-1.jpg", held)
+    images.serve("/G-2.jpg", jpeg_bytes())
+    erp.put("G-1")
+    assert downloading.wait(WAIT), rheo.logs()
+    private_redis.restart_empty(down_seconds=2)
+    time.sleep(1)  # the worker meets the closed connection while the job still runs
+    go_on.set()
+
+    erp.put("G-2")  # work that reaches the worker only after it has reconnected
+    assert wait_for(lambda: published(["G-1", "G-2"], sandbox)), states() + rheo.logs()
+    assert_listed_exactly_once(["G-1", "G-2"], sandbox)
+    assert rheo["worker"].died() is None, rheo.logs()
+
+
 def test_every_auction_ends_when_parts_are_marked_sold_while_the_worker_dies(rheo, erp, sandbox):
     """Tradera answers the first EndItem of each auction with a 500, so the worker holds
     every end's retry (a countdown) when it is SIGKILLed: the moment the issue's double
@@ -94,6 +123,11 @@ def test_every_auction_ends_when_parts_are_marked_sold_while_the_worker_dies(rhe
         )
 
     assert wait_for(all_ended), _running(ids, sandbox) + rheo.logs()
+
+
+def states() -> str:
+    rows = Item.objects.values_list("external_id", "status", "tradera_listing__status")
+    return f"items: {sorted(rows)}\n"
 
 
 def _running(ids, sandbox) -> str:
