@@ -96,21 +96,10 @@ def test_a_put_that_would_create_an_item_beyond_the_limit_is_refused(api_a, part
 def test_the_database_refuses_any_insert_beyond_the_limit_not_only_the_apis(partner_a):
     set_limits("free", max_active_items=1)
 
-    def item(external_id, status=Item.Status.DRAFT):
-        return Item(
-            partner=partner_a,
-            livemode=True,
-            external_id=external_id,
-            title="Bromsok",
-            price=100,
-            shipping_cost=0,
-            status=status,
-        )
-
-    item("P1").save()
+    plan_item(partner_a, "P1").save()
     with pytest.raises(IntegrityError, match="item_plan_limit"), transaction.atomic():
-        item("P2").save()
-    item("P3", status=Item.Status.SOLD).save()  # not counted
+        plan_item(partner_a, "P2").save()
+    plan_item(partner_a, "P3", status=Item.Status.SOLD).save()  # not counted
     assert sorted(Item.objects.values_list("external_id", flat=True)) == ["P1", "P3"]
 
 
