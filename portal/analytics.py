@@ -112,7 +112,8 @@ def revenue_by_month(*, partner: Partner, livemode: bool, months: int = 12) -> l
         .annotate(revenue=Sum("sale_price"), sales=Count("pk"))
     )
     found = {
-        (row["month"].date(), row["sold_platform"]): (row["revenue"], row["sales"]) for row in rows
+        (row["month"].date(), row["sold_platform"]): (_sek(row["revenue"]), row["sales"])
+        for row in rows
     }
     platforms = SalePlatform.values
     return [
@@ -184,7 +185,7 @@ def by_category(*, partner: Partner, livemode: bool) -> list[Breakdown]:
 
 
 def _sek(amount) -> Decimal:
-    """A sum from raw SQL (SQLite gives floats) as an amount of SEK."""
+    """A sum as an amount of SEK (SQLite gives floats, or whole numbers without öre)."""
     return Decimal(str(amount or 0)).quantize(ZERO)
 
 
@@ -204,7 +205,7 @@ def _breakdown(partner, livemode, **group_by):
 
 
 def _counts(row) -> tuple[int, int, Decimal]:
-    return row["items"], row["sold"], row["revenue"]
+    return row["items"], row["sold"], _sek(row["revenue"])
 
 
 def _ordered(breakdowns) -> list[Breakdown]:
