@@ -8,7 +8,7 @@ from django import forms
 from items.orders import Buyer
 from items.selectors import SORTS, MarketSearch
 
-# The README's condition grades, as buyers read them: (name, what it means).
+# The condition grades of docs/integration-api.md, as buyers read them: (name, what it means).
 CONDITION_GRADES = {
     "A": ("Mycket gott skick", "lite eller inget slitage"),
     "B": ("Gott skick", "normalt slitage för åldern, fullt fungerande"),

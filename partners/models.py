@@ -88,7 +88,7 @@ class ApiKey(models.Model):
 class Plan(models.Model):
     """A subscription plan. Plans are data staff edit in admin, not code. A limit left empty
     is unlimited. Limits count per mode: test items and test keys have an allowance of the
-    same size of their own, so test mode never uses up live limits (see README)."""
+    same size of their own, so test mode never uses up live limits (docs/management-api.md)."""
 
     code = models.SlugField(max_length=40, unique=True, help_text="Used by the API: e.g. pro")
     name = models.CharField(max_length=60)

@@ -2,7 +2,7 @@
 (live or test), each figure one aggregate query the database computes, on the item
 indexes that lead with (partner, livemode).
 
-What counts (README, "Subscriptions and analytics"):
+What counts (docs/management-api.md, "The Analytics API"):
 - Inventory: the partner's current items (not deleted).
 - A sale is an item sold on a platform (Tradera, or an order in Rheo's marketplace): it
   has `sold_at`, `sold_platform` and `sale_price`. An item the partner marked sold itself
