@@ -19,7 +19,7 @@ def variables_read() -> set[str]:
     for path in (ROOT / "rheo").glob("*.py"):
         text = path.read_text()
         names |= set(re.findall(r"""env\.\w+\(\s*["']([A-Z][A-Z0-9_]+)["']""", text))
-        names |= set(re.findall(r"""environ\.get\(\s*["']([A-Z][A-Z0-9_]+)["']""", text))
+        names |= set(re.findall(r"""os\.environ\.get\(\s*["']([A-Z][A-Z0-9_]+)["']""", text))
     names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+)", (ROOT / "Procfile").read_text()))
     sandbox = (ROOT / "tradera" / "sandbox" / "__main__.py").read_text()
     names |= {f"TRADERA_SANDBOX_{name}" for name in re.findall(r'_env\("([A-Z_]+)"', sandbox)}
