@@ -131,9 +131,9 @@ class TestPlacingAnOrder:
         assert email.subject == f"Tack för din beställning {order.reference}"
         assert "Delen är reserverad för dig" in email.body
         assert "Totalt: 1\N{NARROW NO-BREAK SPACE}099\N{NO-BREAK SPACE}kr" in email.body
-        link = f"http://127.0.0.1:8000/orders/{order.access_key}/"
+        link = f"http://localhost:8000/orders/{order.access_key}/"
         assert link in email.body
-        assert client.get(link.removeprefix("http://127.0.0.1:8000")).status_code == 200
+        assert client.get(link.removeprefix("http://localhost:8000")).status_code == 200
 
     def test_a_second_order_for_a_reserved_part_is_refused(self, client, partner_a):
         item = listed(partner_a)
