@@ -23,7 +23,11 @@ def second_copy(tmp_path_factory):
 @pytest.mark.parametrize(
     "busy, expected",
     [
-        (0, r"Port {web} \(Rheo, PORT\) is in use: start with another PORT, e\.g\. PORT=\d+ make run"),
+        (
+            0,
+            r"Port {web} \(Rheo, PORT\) is in use: start with another PORT, "
+            r"e\.g\. PORT=\d+ make run",
+        ),
         (
             1,
             r"Port {sandbox} \(Tradera sandbox, PORT\+1\) is in use: start with another PORT, "
@@ -128,4 +132,3 @@ def quick_start_item(port: int, **overrides) -> dict:
         },
         **overrides,
     }
-
