@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
     import django
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
-    from django.core.management import call_command
+    from django.core.management import CommandError, call_command
     from django.db import connections
 
     try:
@@ -104,7 +104,10 @@ def main(argv: list[str]) -> int:
     deadline = time.monotonic() + READY_SECONDS
     while honcho.poll() is None:
         if answers(web, ok_only=True) and answers(sandbox, ok_only=False):
-            call_command("ensure_demo_partner")
+            try:
+                call_command("ensure_demo_partner")
+            except CommandError as error:
+                print(f"No demo login: {error}")
             connections.close_all()
             sys.stdout.flush()
             break
@@ -121,7 +124,7 @@ def port_problem(host: str, port: int, sandbox_host: str, sandbox_port: int) -> 
     derived = "TRADERA_SANDBOX_PORT" not in os.environ
     sandbox_role = "Tradera sandbox, PORT+1" if derived else "Tradera sandbox, TRADERA_SANDBOX_PORT"
     if port == sandbox_port:
-        return f"PORT and TRADERA_SANDBOX_PORT are both {port}: set TRADERA_SANDBOX_PORT apart."
+        return f"PORT and TRADERA_SANDBOX_PORT are both {port}: give TRADERA_SANDBOX_PORT another."
     for role, where, number in (
         ("Rheo, PORT", host, port),
         (sandbox_role, sandbox_host, sandbox_port),

@@ -50,13 +50,19 @@ def newcomer_env(**variables: str) -> dict[str, str]:
     return {**env, **variables}
 
 
+_handed_out: set[int] = set()
+
+
 def free_port_pair() -> int:
-    """A port P with P+1 free too, on 127.0.0.1 (where make run binds)."""
+    """A port P with P+1 free too, on 127.0.0.1 (where make run binds), and neither handed
+    to a copy that may not have bound it yet."""
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        if port < 65535 and all(_can_bind(p) for p in (port, port + 1)):
+        pair = {port, port + 1}
+        if port < 65535 and not pair & _handed_out and all(_can_bind(p) for p in pair):
+            _handed_out.update(pair)
             return port
     raise RuntimeError("no two consecutive free ports")
 

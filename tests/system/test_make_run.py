@@ -8,16 +8,31 @@ import time
 import pytest
 import requests
 
-from tests.system.conftest import free_port_pair, launch, start_system, stop
+from tests.system.conftest import (
+    RunningSystem,
+    free_port_pair,
+    launch,
+    start_system,
+    stop,
+    wait_until_up,
+)
 
 PUBLISH_SECONDS = 60
 
 
 @pytest.fixture(scope="module")
-def second_copy(tmp_path_factory):
-    """Another copy of Rheo beside `running_system`: its own .env, var/ and ports."""
-    with start_system(tmp_path_factory.mktemp("second-copy")) as system:
+def second_copy(request, tmp_path_factory):
+    """Another copy of Rheo beside `running_system`: its own .env, var/ and ports. Both
+    come up at the same time when neither runs yet."""
+    folder, port = tmp_path_factory.mktemp("second-copy"), free_port_pair()
+    process, output = launch(folder, port)
+    system = RunningSystem(folder, port, port + 1, process, output)
+    try:
+        request.getfixturevalue("running_system")
+        wait_until_up(system)
         yield system
+    finally:
+        stop(process)
 
 
 @pytest.mark.parametrize(
