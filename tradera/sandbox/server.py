@@ -1,6 +1,7 @@
 """The sandbox's HTTP server: Tradera's SOAP services under /v3/, the control endpoints
 under /control/ (JSON, listed in README.md, "The Tradera sandbox"), a page for people at
-/, and the token login at /tokenlogin.aspx.
+/, each auction's page at /item/<id> (its images at /item/<id>/images/<n>, from 1), and
+the token login at /tokenlogin.aspx.
 
 Bulk seeding (POST /control/sellers/<userId>/auctions) makes `count` running auctions of
 that seller in one transaction, as if each had been published and processed (no images),
@@ -235,6 +236,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"Content-Type": "text/html; charset=utf-8"}, html)
         elif url.path.startswith("/control/"):
             self._control("GET", url.path, {})
+        elif match := re.fullmatch(r"/item/(\d+)", url.path):
+            with self.sandbox.market.exclusive():
+                html = page.auction(self.sandbox, int(match[1]))
+            if html is None:
+                self._send(*_text(404, "No such auction."))
+            else:
+                self._send(200, {"Content-Type": "text/html; charset=utf-8"}, html)
+        elif match := re.fullmatch(r"/item/(\d+)/images/(\d+)", url.path):
+            with self.sandbox.market.exclusive():
+                image = self.sandbox.market.image(int(match[1]), int(match[2]))
+            if image is None:
+                self._send(*_text(404, "No such image."))
+            else:
+                kind = {"Gif": "gif", "Jpeg": "jpeg", "Png": "png"}[image["format"]]
+                self._send(200, {"Content-Type": f"image/{kind}"}, bytes(image["data"]))
         else:
             self._send(*_text(404, "Not found."))
 
@@ -276,7 +292,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(
                     409, {"Content-Type": "text/plain; charset=utf-8"}, str(exc).encode()
                 )
-        self._send(303, {"Location": "/"}, b"")
+        # Back to the page the button was on: the list, or the auction's own page.
+        back = form.get("back", "/")
+        self._send(303, {"Location": back if re.fullmatch(r"/(item/\d+)?", back) else "/"}, b"")
 
     def _accept_login(self, form: dict):
         seller = self.sandbox.market.consent(form["skey"], form.get("name") or "Sandbox seller")
