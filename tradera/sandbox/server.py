@@ -34,6 +34,9 @@ from tradera.sandbox.soap import Fault, fault, parse_call
 from tradera.sandbox.traffic import Traffic
 
 FAILURE_KINDS = ("quota", "server_error", "timeout", "expired_token", "refuse")
+# Rheo's accept URL path (its dashboard's; a test pins that they agree). The login page
+# sends the seller back to the `redirect` it was given, else to Config.accept_url.
+ACCEPT_PATH = "/dashboard/integration/tradera/accept"
 
 
 @dataclass
@@ -43,7 +46,7 @@ class Config:
     public_key: str = "rheo-sandbox-public-key"
     quota: int = 100  # calls per window, all operations, as Tradera's default
     quota_window_seconds: float = 86_400
-    accept_url: str = "http://127.0.0.1:8000/dashboard/integration/tradera/accept"
+    accept_url: str = "http://127.0.0.1:8000" + ACCEPT_PATH
 
 
 class Sandbox:
