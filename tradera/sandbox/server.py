@@ -241,11 +241,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._control("GET", url.path, {})
         elif match := re.fullmatch(r"/item/(\d+)", url.path):
             with self.sandbox.market.exclusive():
-                html = page.auction(self.sandbox, int(match[1]))
-            if html is None:
+                auction_page = page.auction(self.sandbox, int(match[1]))
+            if auction_page is None:
                 self._send(*_text(404, "No such auction."))
             else:
-                self._send(200, {"Content-Type": "text/html; charset=utf-8"}, html)
+                self._send(200, {"Content-Type": "text/html; charset=utf-8"}, auction_page)
         elif match := re.fullmatch(r"/item/(\d+)/images/(\d+)", url.path):
             with self.sandbox.market.exclusive():
                 image = self.sandbox.market.image(int(match[1]), int(match[2]))
