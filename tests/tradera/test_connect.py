@@ -40,8 +40,11 @@ def live_tradera_is_the_sandbox(settings, sandbox):
 
 @pytest.fixture
 def browser(partner_a) -> Client:
+    """partner_a's user on the dashboard, viewing live mode (partner_a has no live data
+    yet, so the dashboard would open in test mode)."""
     browser = Client()
     browser.login(username="ops@recopart.example", password="pw-for-tests")  # noqa: S106
+    browser.post("/dashboard/mode", {"mode": "live"})
     return browser
 
 
@@ -120,6 +123,7 @@ def test_an_accept_url_not_started_by_this_browser_connects_nothing(
 ):
     started = Client()
     started.login(username="ops@recopart.example", password="pw-for-tests")  # noqa: S106
+    started.post("/dashboard/mode", {"mode": "live"})
     back = consent_at_tradera(started.post("/dashboard/integration/tradera/connect")["Location"])
     answer = browser.get(back.removeprefix("http://testserver"), follow=True)
     assert "was not started here" in answer.content.decode()
