@@ -16,7 +16,7 @@ from tradera import connect
 from tradera.models import TraderaAccount
 from webhooks import selectors as webhook_selectors
 from webhooks import services as webhook_services
-from webhooks.models import SUBSCRIBABLE_EVENT_TYPES
+from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Event
 
 # The new key, kept in the session for the one page view that shows it.
 NEW_KEY_SESSION_KEY = "dashboard_new_api_key"
@@ -176,6 +176,24 @@ def redeliver(request, delivery_id):
         return redirect("dashboard:delivery", delivery_id=delivery.pk)
     messages.success(request, f"Event {delivery.event_id} is being delivered again.")
     return redirect("dashboard:delivery", delivery_id=new.pk)
+
+
+@require_POST
+@partner_page
+def send_event(request, event_id):
+    """Send one of the partner's events (either mode) to its mode's current endpoint,
+    as a new delivery; back to the page the button was on."""
+    event = get_object_or_404(Event, pk=event_id, partner=request.partner)
+    target = request.POST.get("next", "")
+    if not target.startswith("/dashboard/"):
+        target = reverse("dashboard:deliveries")
+    try:
+        webhook_services.resend_event(event=event)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Event {event.pk} is on its way to your webhook endpoint.")
+    return redirect(target)
 
 
 def _tradera_context(request) -> dict:
