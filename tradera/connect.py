@@ -39,7 +39,9 @@ class LoginRequest:
 def live_configured() -> bool:
     """Whether this server has a live Tradera application to send partners to (under
     make run it has none: TRADERA_APP_ID is 0)."""
-    return bool(settings.TRADERA_APP_ID and settings.TRADERA_PUBLIC_KEY)
+    return bool(
+        settings.TRADERA_APP_ID and settings.TRADERA_APP_KEY and settings.TRADERA_PUBLIC_KEY
+    )
 
 
 def start_connection(*, livemode: bool, accept_url: str) -> LoginRequest:
