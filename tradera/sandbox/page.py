@@ -91,13 +91,16 @@ def auction(sandbox, item_id: int) -> bytes | None:
     images = "".join(
         f"<img src=/item/{item_id}/images/{n} alt='Image {n}'>" for n in range(1, a["images"] + 1)
     )
-    state = "running" if a["state"] == "active" else "ended"
+    if a["state"] == "active":
+        state = "running"
+    else:
+        state = f"ended, sold to {escape(a['buyer'])}" if a["sold"] else "ended unsold"
     body = (
         "<p class=muted><a href=/>Tradera sandbox</a> · nothing here is real</p>"
         f"<h1>{escape(a['title'])}</h1>"
         f"<div class=images>{images or '<p class=muted>No images.</p>'}</div>"
         "<table>"
-        f"<tr><th>Auction</th><td>{item_id} ({state}; {_outcome(a)})</td></tr>"
+        f"<tr><th>Auction</th><td>{item_id} ({state})</td></tr>"
         f"<tr><th>Ends</th><td>{_when(a['endsAt'])}</td></tr>"
         f"<tr><th>Starting price</th><td>{a['startPrice']} kr</td></tr>"
         f"<tr><th>Buy now</th><td>{_kronor(a['buyNowPrice'])}</td></tr>"
