@@ -2,7 +2,7 @@
 webhooks.py, whose delivery serializer it answers with."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -16,6 +16,22 @@ EVENT_MODE = OpenApiParameter(
     "mode", str, enum=["live", "test"], description="The event's mode: live (default) or test."
 )
 
+SENT = {
+    "id": "9e1f4c2a-7b3d-4e8f-a6c5-1d2b3c4e5f60",
+    "eventId": "evt_01jee5x3k7q9r2m4n6p8s0t1v3",
+    "eventType": "listing.created",
+    "externalId": "12345",
+    "mode": "test",
+    "url": "https://erp.example.com/rheo/webhooks",
+    "status": "pending",
+    "attempts": 0,
+    "nextAttemptAt": "2026-12-06T08:00:00Z",
+    "lastStatusCode": None,
+    "lastError": "",
+    "createdAt": "2026-12-06T08:00:00Z",
+    "completedAt": None,
+}
+
 
 class ResendEventView(ManagementAPIView):
     @extend_schema(
@@ -28,6 +44,9 @@ class ResendEventView(ManagementAPIView):
         "event is already on its way to it. Bearer token of a partner user; rate limited "
         "per partner, all its users together (429 with Retry-After).",
         parameters=[EVENT_MODE],
+        examples=[
+            OpenApiExample("On its way", value=SENT, response_only=True, status_codes=["202"])
+        ],
         request=None,
         responses={202: DeliverySerializer, **error_responses(400, 401, 404, 409, 429)},
         tags=TAGS,

@@ -191,5 +191,8 @@ def test_the_schema_documents_the_resend(client):
     operation = schema["paths"]["/api/v1/events/{event_id}/resend"]["post"]
     assert operation["operationId"] == "resendEvent"
     assert {"202", "400", "401", "404", "409", "429"} <= set(operation["responses"])
+    answer = operation["responses"]["202"]["content"]["application/json"]
+    assert answer["schema"] == {"$ref": "#/components/schemas/Delivery"}
+    assert answer["examples"]["OnItsWay"]["value"]["status"] == "pending"
     assert operation["security"] == [{"jwtAuth": []}]
     assert client.post("/api/v1/events/evt_x/resend").status_code == 401
