@@ -544,10 +544,12 @@ class TestIsolation:
 def live_on_the_sandbox(live_tradera_is_the_sandbox, partner_a):  # noqa: F811
     """Live mode's Tradera is the sandbox, and partner_a has connected its seller account
     there through the token login."""
-    login = connect.start_connection()
+    login = connect.start_connection(livemode=True, accept_url="")  # Tradera's own, at Tradera
     back = consent_at_tradera(login.url)
     user_id = int(parse_qs(urlsplit(back).query)["userId"][0])
-    connect.complete_connection(partner=partner_a, user_id=user_id, secret_key=login.secret_key)
+    connect.complete_connection(
+        partner=partner_a, livemode=True, user_id=user_id, secret_key=login.secret_key
+    )
 
 
 @pytest.fixture
