@@ -131,9 +131,9 @@ class TestPlacingAnOrder:
         assert email.subject == f"Tack för din beställning {order.reference}"
         assert "Delen är reserverad för dig" in email.body
         assert "Totalt: 1\N{NARROW NO-BREAK SPACE}099\N{NO-BREAK SPACE}kr" in email.body
-        link = f"http://127.0.0.1:8000/orders/{order.access_key}/"
+        link = f"http://localhost:8000/orders/{order.access_key}/"
         assert link in email.body
-        assert client.get(link.removeprefix("http://127.0.0.1:8000")).status_code == 200
+        assert client.get(link.removeprefix("http://localhost:8000")).status_code == 200
 
     def test_a_second_order_for_a_reserved_part_is_refused(self, client, partner_a):
         item = listed(partner_a)
@@ -544,10 +544,12 @@ class TestIsolation:
 def live_on_the_sandbox(live_tradera_is_the_sandbox, partner_a):  # noqa: F811
     """Live mode's Tradera is the sandbox, and partner_a has connected its seller account
     there through the token login."""
-    login = connect.start_connection()
+    login = connect.start_connection(livemode=True, accept_url="")  # Tradera's own, at Tradera
     back = consent_at_tradera(login.url)
     user_id = int(parse_qs(urlsplit(back).query)["userId"][0])
-    connect.complete_connection(partner=partner_a, user_id=user_id, secret_key=login.secret_key)
+    connect.complete_connection(
+        partner=partner_a, livemode=True, user_id=user_id, secret_key=login.secret_key
+    )
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from webhooks.services.delivery import (
     NUDGE_GRACE,
     attempt_delivery,
     redeliver,
+    resend_event,
     sweep_deliveries,
 )
 from webhooks.services.events import (
@@ -26,6 +27,7 @@ __all__ = [
     "emit",
     "enable_endpoint",
     "redeliver",
+    "resend_event",
     "rotate_secret",
     "send_test_event",
     "signing_secrets",
