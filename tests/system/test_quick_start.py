@@ -10,13 +10,11 @@ says, the sandbox Tradera account connected from the dashboard through the sandb
 consent page.
 """
 
-import importlib.util
 import json
 import re
 from html import unescape
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests.system.shell import Shell, free_port
@@ -27,24 +25,6 @@ EXPORTED = {"RHEO", "RHEO_KEY", "RHEO_EMAIL", "RHEO_PASSWORD"}
 SET_BY_THE_BLOCKS = {"HOOK_PORT", "TOKEN", "WEBHOOK", "RHEO_WEBHOOK_SECRET"}
 # Every (rheoStatus, traderaStatus) step 3 can show on the way, as README.md says.
 ON_THE_WAY = {("draft", None), ("active", None), ("active", "pending_sync"), ("active", "active")}
-
-
-def _merged() -> bool:
-    """Issue 14's make run (rheo/run.py, the running_system fixture) and test mode's
-    sandbox pages and connect flow (tradera.connect.live_configured)."""
-    import tradera.connect
-
-    return (
-        importlib.util.find_spec("rheo.run") is not None
-        and (ROOT / "tests" / "system" / "conftest.py").exists()
-        and hasattr(tradera.connect, "live_configured")
-    )
-
-
-# Remove once wt-startup and wt-testmode are merged: the test needs both.
-pytestmark = pytest.mark.skipif(
-    not _merged(), reason="needs issue 14's make run (wt-startup) and test mode (wt-testmode)"
-)
 
 
 def quick_start_blocks(readme: str) -> list[str]:
