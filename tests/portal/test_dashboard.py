@@ -212,7 +212,7 @@ def test_the_item_page_shows_images_texts_and_a_timeline_of_its_changes(
         "Received by PUT",
         "Images: 1 of 1 ready",
         "Status draft → active",
-        "Price 950.00 → 900.00 SEK",
+        "Price 950\N{NO-BREAK SPACE}kr → 900\N{NO-BREAK SPACE}kr",
         "Status active → sold",
     ]
     positions = [timeline.index(text) for text in expected_order]
