@@ -7,6 +7,7 @@ from django.utils.text import Truncator
 from items import emails, orders
 from items.models import Item, ItemActivity, ItemImage, Order, StoredImage
 from rheo.admin import ReadOnlyAdmin, ReadOnlyInline, act_on_each, mode_filter, titled
+from rheo.formatting import sek
 
 
 class ItemImageInline(ReadOnlyInline):
@@ -71,7 +72,7 @@ class ItemAdmin(ReadOnlyAdmin):
         "partner",
         "mode",
         "status",
-        "price",
+        "price_sek",
         "tradera_status",
         "updated_at",
     ]
@@ -123,6 +124,10 @@ class ItemAdmin(ReadOnlyAdmin):
     @admin.display(description="Title", ordering="title")
     def short_title(self, item):
         return Truncator(item.title).chars(60)
+
+    @admin.display(description="Price", ordering="price")
+    def price_sek(self, item):
+        return sek(item.price)
 
     @admin.display(description="Mode", ordering="livemode")
     def mode(self, item):
@@ -206,9 +211,9 @@ class OrderAdmin(ReadOnlyAdmin):
     def partner(self, order):
         return order.item.partner
 
-    @admin.display(description="Total (SEK)")
+    @admin.display(description="Total")
     def total(self, order):
-        return order.total
+        return sek(order.total)
 
     @admin.display(description="Address")
     def address(self, order):
