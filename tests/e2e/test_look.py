@@ -69,7 +69,6 @@ def test_every_page_fits_a_desktop_and_a_phone(page, shop):
     delivery = Delivery.objects.order_by("created_at").first()
     market = [
         ("market-front", "/"),
-        ("market-search", "/?q=volvo"),
         ("market-item", f"/parts/{item.pk}/"),
         ("market-order", f"/orders/{order.access_key}/"),
         ("market-not-found", f"/parts/{sold.pk}/"),
@@ -97,7 +96,6 @@ def test_every_page_fits_a_desktop_and_a_phone(page, shop):
         ("admin-api-keys", "/admin/partners/apikey/"),
         ("admin-deliveries", "/admin/webhooks/delivery/"),
         ("admin-delivery", f"/admin/webhooks/delivery/{delivery.pk}/change/"),
-        ("admin-events", "/admin/webhooks/event/"),
     ]
     too_wide = []
 
@@ -140,16 +138,16 @@ def test_every_page_fits_a_desktop_and_a_phone(page, shop):
                 )
                 assert len(markers) > 5 and any(not top for top, _, _ in markers)
                 assert all(dot + bullet == 1 for _, dot, bullet in markers), markers
-            # Every section is a tap away, whatever the width.
-            links = page.find_all(".mainnav a")
-            assert [link.text for link in links] == [
-                "Overview",
-                "Items",
-                "Integration",
-                "Analytics",
-                "Subscription",
+            # Every section is a tap away, whatever the width: on screen, not cut off.
+            links = page.driver.execute_script(
+                "return [...document.querySelectorAll('.mainnav a')].map(a => {"
+                "const box = a.getBoundingClientRect();"
+                "return [a.textContent.trim(), box.height > 0 && box.right <= innerWidth]})"
+            )
+            assert links == [
+                [section, True]
+                for section in ("Overview", "Items", "Integration", "Analytics", "Subscription")
             ]
-            assert all(link.is_displayed() for link in links)
 
         page.driver.delete_all_cookies()
         page.go("/admin/login/")
