@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "rheo.middleware.RequestIdMiddleware",
+    "rheo.middleware.UTCForAPIsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -139,7 +140,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Pages show Swedish time (rheo.formatting, the admin's formats in rheo/formats/); the
+# database keeps UTC and the APIs answer in UTC (rheo.middleware.UTCForAPIsMiddleware).
+TIME_ZONE = "Europe/Stockholm"
+FORMAT_MODULE_PATH = ["rheo.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -418,7 +422,12 @@ CELERY_BEAT_SCHEDULE = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "()": "rheo.logs.UTCFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

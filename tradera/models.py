@@ -53,6 +53,7 @@ class TraderaAccount(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "Tradera account"
         constraints = [
             models.UniqueConstraint(fields=["partner", "livemode"], name="one_tradera_account")
         ]
@@ -117,6 +118,7 @@ class TraderaListing(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "Tradera listing"
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],

@@ -2,6 +2,8 @@
 connection. Each action is a POST that calls a service and redirects (post/redirect/get),
 with the outcome in a message."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -100,6 +102,8 @@ def webhook_settings(request):
         "form": form,
         "endpoint": endpoint,
         "secret": endpoint.secret if endpoint and reveal else None,
+        "retries": len(webhook_services.RETRY_DELAYS),
+        "retry_hours": round(webhook_services.RETRY_SPAN / timedelta(hours=1)),
     }
     return render(request, "dashboard/webhooks.html", context)
 
@@ -160,7 +164,13 @@ def delivery_detail(request, delivery_id):
         webhook_selectors.deliveries_for(partner=request.partner).prefetch_related("attempt_log"),
         pk=delivery_id,
     )
-    return render(request, "dashboard/delivery.html", {"delivery": delivery})
+    attempts = list(delivery.attempt_log.all())
+    context = {
+        "delivery": delivery,
+        "attempts": attempts,
+        "last": attempts[-1] if attempts else None,
+    }
+    return render(request, "dashboard/delivery.html", context)
 
 
 @require_POST

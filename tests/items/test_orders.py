@@ -115,8 +115,9 @@ class TestPlacingAnOrder:
         # The item itself stays active: a reservation is no change of the partner's item.
         assert Item.objects.get(pk=item.pk).status == "active"
         assert timeline(item) == [
-            f"Order {order.reference} placed in the Rheo marketplace (1099.00 SEK with "
-            "shipping); the part is reserved."
+            f"Order {order.reference} placed in the Rheo marketplace "
+            "(1\N{NARROW NO-BREAK SPACE}099\N{NO-BREAK SPACE}kr with shipping); "
+            "the part is reserved."
         ]
 
     def test_the_buyer_gets_an_email_with_the_link_to_the_order(self, client, partner_a, committed):
@@ -295,7 +296,7 @@ class TestStaffMoveOrders:
             f"Order {order.reference} completed.",
         ]
         assert ItemActivity.objects.get(item=item, kind="sold").message == (
-            "Sold on Rheo for 950.00 SEK"
+            "Sold on Rheo for 950\N{NO-BREAK SPACE}kr"
         )
         # The buyer heard of each step.
         assert [m.subject for m in mail.outbox] == [

@@ -3,6 +3,8 @@
 from webhooks.services.delivery import (
     LEASE,
     NUDGE_GRACE,
+    RETRY_DELAYS,
+    RETRY_SPAN,
     attempt_delivery,
     redeliver,
     resend_event,
@@ -21,6 +23,8 @@ from webhooks.services.events import (
 __all__ = [
     "LEASE",
     "NUDGE_GRACE",
+    "RETRY_DELAYS",
+    "RETRY_SPAN",
     "attempt_delivery",
     "configure_endpoint",
     "disable_endpoint",

@@ -49,6 +49,8 @@ RETRY_DELAYS = [
     timedelta(hours=10),
 ]
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+# From the first failure to the last retry, jitter aside (the dashboard quotes it).
+RETRY_SPAN = sum(RETRY_DELAYS, timedelta())
 JITTER = 0.2
 # A receiver that said 429 or did not answer in time gets at least this long to recover.
 MIN_DELAY_AFTER_OVERLOAD = timedelta(seconds=60)
@@ -173,6 +175,7 @@ def _post(delivery: Delivery, endpoint: WebhookEndpoint) -> None:
     _record_attempt(
         delivery,
         endpoint,
+        request_headers=headers,
         started_at=started_at,
         duration_ms=round(duration.total_seconds() * 1000),
         status_code=status_code,
@@ -183,7 +186,16 @@ def _post(delivery: Delivery, endpoint: WebhookEndpoint) -> None:
 
 
 def _record_attempt(
-    delivery, endpoint, *, started_at, duration_ms, status_code, response_body, error, overloaded
+    delivery,
+    endpoint,
+    *,
+    request_headers,
+    started_at,
+    duration_ms,
+    status_code,
+    response_body,
+    error,
+    overloaded,
 ) -> None:
     now = timezone.now()
     succeeded = not error
@@ -201,6 +213,7 @@ def _record_attempt(
             delivery=delivery,
             number=delivery.attempts,
             url=endpoint.url,
+            request_headers=request_headers,
             started_at=started_at,
             duration_ms=duration_ms,
             status_code=status_code,
