@@ -16,6 +16,7 @@ from partners.models import User
 from portal.dashboard import charts
 from tests.conftest import item_body
 from tests.items.imagehost import ImageHost, jpeg_bytes
+from tests.portal.test_dashboard import logged_in
 from tests.webhooks.conftest import Receiver
 from webhooks import services as webhooks
 from webhooks.models import Delivery, all_event_types
@@ -27,11 +28,7 @@ NNBSP, NBSP = "\N{NARROW NO-BREAK SPACE}", "\N{NO-BREAK SPACE}"
 
 @pytest.fixture
 def browser(partner_a) -> Client:
-    browser = Client()
-    browser.post(
-        "/dashboard/login/", {"username": "ops@recopart.example", "password": "pw-for-tests"}
-    )
-    return browser
+    return logged_in("ops@recopart.example")
 
 
 def test_prices_plan_limits_and_times_read_one_way(browser, api_a, committed, worker, clock):
