@@ -1,5 +1,5 @@
 """The sandbox's HTTP server: Tradera's SOAP services under /v3/, the control endpoints
-under /control/ (JSON, listed in README.md, "The Tradera sandbox"), a page for people at
+under /control/ (JSON, listed in docs/tradera.md, "The Tradera sandbox"), a page for people at
 /, each auction's page at /item/<id> (its images at /item/<id>/images/<n>, from 1), and
 the token login at /tokenlogin.aspx.
 
