@@ -1,8 +1,8 @@
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.response import Response
 
-from integration.base import IntegrationAPIView
+from integration.base import MAX_EXTERNAL_ID_LENGTH, IntegrationAPIView
 from integration.serializers import (
     AcceptedSerializer,
     ItemInputSerializer,
@@ -17,13 +17,12 @@ from rheo.fields import StrictDecimalField
 from rheo.schema import error_responses
 from tradera import services as tradera
 
-MAX_EXTERNAL_ID_LENGTH = 255
-
 EXTERNAL_ID = OpenApiParameter(
     "external_id",
-    str,
+    {"type": "string", "minLength": 1, "maxLength": MAX_EXTERNAL_ID_LENGTH},
     OpenApiParameter.PATH,
-    description="Your internal item ID. Max 255 characters; no slashes.",
+    description=f"Your internal item ID. At most {MAX_EXTERNAL_ID_LENGTH} characters; no "
+    "slashes and no NUL characters.",
 )
 
 PUT_MESSAGES = {
@@ -67,18 +66,6 @@ def validated(serializer_class, data):
 class ItemView(IntegrationAPIView):
     rate_limit_tiers = {"PUT": "item-sync", "DELETE": "item-sync", "GET": "read"}
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        external_id = kwargs["external_id"]
-        if len(external_id) > MAX_EXTERNAL_ID_LENGTH:
-            raise serializers.ValidationError(
-                {
-                    "external_id": [
-                        f"Ensure this field has no more than {MAX_EXTERNAL_ID_LENGTH} characters."
-                    ]
-                }
-            )
-
     @extend_schema(
         operation_id="putItem",
         summary="Create or update an item",
@@ -114,7 +101,7 @@ class ItemView(IntegrationAPIView):
         operation_id="getItem",
         summary="Get an item's status",
         parameters=[EXTERNAL_ID],
-        responses={200: ItemOutputSerializer, **error_responses(401, 404, 429)},
+        responses={200: ItemOutputSerializer, **error_responses(400, 401, 404, 429)},
         tags=["Items"],
     )
     def get(self, request, external_id):
@@ -134,7 +121,7 @@ class ItemView(IntegrationAPIView):
         ),
         parameters=[EXTERNAL_ID],
         request=None,
-        responses={202: AcceptedSerializer, **error_responses(401, 404, 429)},
+        responses={202: AcceptedSerializer, **error_responses(400, 401, 404, 429)},
         tags=["Items"],
     )
     def delete(self, request, external_id):
@@ -206,7 +193,10 @@ class ItemSimulateView(IntegrationAPIView):
         ),
         parameters=[EXTERNAL_ID],
         request=SimulateInputSerializer,
-        responses={202: AcceptedSerializer, **error_responses(400, 401, 403, 404, 409, 429)},
+        responses={
+            202: AcceptedSerializer,
+            **error_responses(400, 401, 403, 404, 409, 415, 429, 503),
+        },
         tags=["Items"],
     )
     def post(self, request, external_id):

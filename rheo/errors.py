@@ -11,16 +11,18 @@ from collections.abc import Mapping
 
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from rheo.middleware import current_request_id
+from rheo.middleware import current_request_id, is_api_path
 
 logger = logging.getLogger(__name__)
 
 HTTP_STATUS = {
     "validation_error": 400,
     "invalid_json": 400,
+    "bad_request": 400,
     "authentication_failed": 401,
     "plan_limit_reached": 402,
     "forbidden": 403,
@@ -28,8 +30,10 @@ HTTP_STATUS = {
     "method_not_allowed": 405,
     "conflict": 409,
     "payload_too_large": 413,
+    "uri_too_long": 414,
     "unsupported_media_type": 415,
     "rate_limited": 429,
+    "headers_too_large": 431,
     "internal_error": 500,
     "service_unavailable": 503,
 }
@@ -134,13 +138,37 @@ def exception_handler(exc, context):
     )
 
 
-def _json_error(code: str, message: str) -> JsonResponse:
-    return JsonResponse(error_body(code, message), status=HTTP_STATUS[code])
+def json_error(code: str, message: str, *, status: int | None = None) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status or HTTP_STATUS[code])
+
+
+# Django's own answers (the URL resolver's 404, a 500 outside a DRF view, a bad Host's
+# 400), turned into the error format under the API paths by rheo.middleware.
+_DJANGO_ANSWERS = {
+    400: ("bad_request", "The request is malformed."),
+    403: ("forbidden", "Not allowed."),
+    405: ("method_not_allowed", "Method not allowed."),
+    413: ("payload_too_large", "The request body is too large."),
+}
+
+
+def error_for_status(request, status: int) -> JsonResponse:
+    """The error-format answer for an HTTP status Django (not a DRF view) produced."""
+    if status == 404:
+        return json_error("not_found", f"No endpoint at {request.path}.")
+    if status >= 500:
+        return json_error("internal_error", "An internal error occurred.", status=status)
+    code, message = _DJANGO_ANSWERS.get(status, ("error", "The request was refused."))
+    return json_error(code, message, status=status)
 
 
 def not_found_view(request, exception=None):
-    return _json_error("not_found", f"No endpoint at {request.path}.")
+    if is_api_path(request.path):
+        return error_for_status(request, 404)
+    return defaults.page_not_found(request, exception)
 
 
 def server_error_view(request):
-    return _json_error("internal_error", "An internal error occurred.")
+    if is_api_path(request.path):
+        return error_for_status(request, 500)
+    return defaults.server_error(request)

@@ -2,7 +2,7 @@
 test mode's figures. Each view reads portal.analytics (one query per figure); the
 subscription view also changes plan or cancels through partners.subscriptions."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -149,8 +149,20 @@ class SubscriptionSerializer(serializers.Serializer):
     availablePlans = PlanSerializer(many=True, help_text="The plans you may change to.")
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": ["free", "starter", "pro"],
+        "description": "A public plan's code (these are the plans a new installation "
+        "has; staff may change them): changes plan at once.",
+    }
+)
+class PlanCodeField(StrictCharField):
+    pass
+
+
 class SubscriptionInputSerializer(serializers.Serializer):
-    plan = StrictCharField(required=False, help_text="A plan's code: changes plan at once.")
+    plan = PlanCodeField(required=False)
     cancelAtPeriodEnd = StrictBooleanField(
         required=False, help_text="true: ends at the period's end; false: resumes."
     )
@@ -206,7 +218,9 @@ class RevenueView(AnalyticsView):
         parameters=[
             MODE,
             OpenApiParameter(
-                "months", int, description=f"1 to {analytics.MAX_MONTHS}; default 12."
+                "months",
+                {"type": "integer", "minimum": 1, "maximum": analytics.MAX_MONTHS, "default": 12},
+                description=f"How many months, this one last: 1 to {analytics.MAX_MONTHS}.",
             ),
         ],
         responses={200: RevenueSerializer, **error_responses(400, 401, 429)},

@@ -4,13 +4,16 @@ events (/api/v1/webhook…, /api/v1/deliveries…, /api/v1/events)."""
 import json
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from partners.models import ApiKey
 from portal.api.base import ManagementAPIView
+from rheo import outbound
 from rheo.errors import ServiceError
 from rheo.fields import StrictBooleanField, StrictCharField
 from rheo.schema import error_responses
@@ -67,10 +70,21 @@ def webhook_settings(endpoint, livemode: bool) -> dict:
     }
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "uri",
+        "pattern": "^https://",
+        "maxLength": outbound.MAX_URL_LENGTH,
+        "description": "Receives the events (a POST each). " + outbound.URL_RULE,
+    }
+)
+class EndpointUrlField(StrictCharField):
+    pass
+
+
 class WebhookInputSerializer(serializers.Serializer):
-    url = StrictCharField(
-        max_length=2048, help_text="HTTPS URL that receives the events (a POST each)."
-    )
+    url = EndpointUrlField(max_length=outbound.MAX_URL_LENGTH)
     enabled = StrictBooleanField(default=True)
     eventTypes = serializers.ListField(
         child=serializers.ChoiceField(choices=[str(t) for t in SUBSCRIBABLE_EVENT_TYPES]),
@@ -186,6 +200,65 @@ class NewestFirst(CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200
+    invalid_cursor_message = "Invalid cursor: use the next or previous link of a page."
+
+    def get_page_size(self, request):
+        # DRF quietly replaces a bad limit with the default or the maximum; refused instead.
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
+            message = f"Must be an integer from 1 to {self.max_page_size}."
+            raise ServiceError("validation_error", message, fields={"limit": [message]})
+        return int(raw)
+
+    def decode_cursor(self, request):
+        # DRF answers a cursor it cannot read with 404, and passes a readable one's
+        # position to the query unchecked: both are the client's error, a 400.
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound:
+            cursor = None
+            valid = False
+        else:
+            valid = cursor is None or cursor.position is None or _is_datetime(cursor.position)
+        if not valid:
+            message = self.invalid_cursor_message
+            raise ServiceError("validation_error", message, fields={"cursor": [message]})
+        return cursor
+
+
+def _is_datetime(value: str) -> bool:
+    try:
+        return parse_datetime(value) is not None
+    except ValueError:  # well formed, but no such date
+        return False
+
+
+# Filters; an empty one filters nothing.
+class DeliveryQuerySerializer(serializers.Serializer):
+    eventType = serializers.ChoiceField(choices=EventType.values, required=False, allow_blank=True)
+    status = serializers.ChoiceField(
+        choices=Delivery.Status.values, required=False, allow_blank=True
+    )
+    externalId = StrictCharField(max_length=255, required=False, allow_blank=True)
+
+
+class EventQuerySerializer(serializers.Serializer):
+    externalId = StrictCharField(max_length=255, required=False, allow_blank=True)
+    eventType = serializers.ChoiceField(choices=EventType.values, required=False, allow_blank=True)
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "cursor", str, description="From a page's next or previous link; 400 if invalid."
+    ),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": NewestFirst.max_page_size},
+        description=f"Page size, default {NewestFirst.page_size}.",
+    ),
+]
 
 
 class WebhookView(ManagementAPIView):
@@ -193,7 +266,7 @@ class WebhookView(ManagementAPIView):
         operation_id="getWebhook",
         summary="Webhook settings, with the signing secret",
         parameters=[MODE],
-        responses={200: WebhookSettingsSerializer, **error_responses(400, 401)},
+        responses={200: WebhookSettingsSerializer, **error_responses(400, 401, 429)},
         tags=TAGS,
     )
     def get(self, request):
@@ -208,7 +281,7 @@ class WebhookView(ManagementAPIView):
         "endpoint and its signing secret. Turning it off fails what is pending.",
         parameters=[MODE],
         request=WebhookInputSerializer,
-        responses={200: WebhookSettingsSerializer, **error_responses(400, 401)},
+        responses={200: WebhookSettingsSerializer, **error_responses(400, 401, 429)},
         tags=TAGS,
     )
     def put(self, request):
@@ -230,7 +303,7 @@ class RotateSecretView(ManagementAPIView):
         summary="A new signing secret; the old one also signs for 24 hours",
         parameters=[MODE],
         request=None,
-        responses={200: RotatedSecretSerializer, **error_responses(401, 404)},
+        responses={200: RotatedSecretSerializer, **error_responses(400, 401, 404, 429)},
         tags=TAGS,
     )
     def post(self, request):
@@ -253,7 +326,7 @@ class TestWebhookView(ManagementAPIView):
         summary="Send a webhook.test event to the endpoint",
         parameters=[MODE],
         request=None,
-        responses={202: TestEventSerializer, **error_responses(401, 404, 409)},
+        responses={202: TestEventSerializer, **error_responses(400, 401, 404, 409, 429)},
         tags=TAGS,
     )
     def post(self, request):
@@ -269,19 +342,15 @@ class DeliveriesView(ManagementAPIView, generics.ListAPIView):
     @extend_schema(
         operation_id="listDeliveries",
         summary="The delivery log, newest first",
-        parameters=[
-            OpenApiParameter("eventType", str, enum=[t.value for t in EventType]),
-            OpenApiParameter("status", str, enum=[s.value for s in Delivery.Status]),
-            OpenApiParameter("externalId", str),
-        ],
-        responses={200: DeliverySerializer(many=True), **error_responses(401)},
+        parameters=[DeliveryQuerySerializer, *PAGE_PARAMETERS],
+        responses={200: DeliverySerializer(many=True), **error_responses(400, 401, 429)},
         tags=TAGS,
     )
     def get(self, request):
         return self.list(request)
 
     def get_queryset(self):
-        params = self.request.query_params
+        params = self.validated(DeliveryQuerySerializer, self.request.query_params)
         return selectors.deliveries_for(
             partner=self.partner,
             event_type=params.get("eventType"),
@@ -294,7 +363,7 @@ class DeliveryView(ManagementAPIView):
     @extend_schema(
         operation_id="getDelivery",
         summary="One delivery with every attempt",
-        responses={200: DeliveryDetailSerializer, **error_responses(401, 404)},
+        responses={200: DeliveryDetailSerializer, **error_responses(401, 404, 429)},
         tags=TAGS,
     )
     def get(self, request, delivery_id):
@@ -310,7 +379,7 @@ class RedeliverView(ManagementAPIView):
         operation_id="redeliver",
         summary="Send the delivery's event again, as a new delivery",
         request=None,
-        responses={202: DeliverySerializer, **error_responses(401, 404, 409)},
+        responses={202: DeliverySerializer, **error_responses(401, 404, 409, 429)},
         tags=TAGS,
     )
     def post(self, request, delivery_id):
@@ -327,18 +396,15 @@ class EventsView(ManagementAPIView, generics.ListAPIView):
     @extend_schema(
         operation_id="listEvents",
         summary="Events, newest first (an item's with externalId)",
-        parameters=[
-            OpenApiParameter("externalId", str),
-            OpenApiParameter("eventType", str, enum=[t.value for t in EventType]),
-        ],
-        responses={200: EventSerializer(many=True), **error_responses(401)},
+        parameters=[EventQuerySerializer, *PAGE_PARAMETERS],
+        responses={200: EventSerializer(many=True), **error_responses(400, 401, 429)},
         tags=TAGS,
     )
     def get(self, request):
         return self.list(request)
 
     def get_queryset(self):
-        params = self.request.query_params
+        params = self.validated(EventQuerySerializer, self.request.query_params)
         return selectors.events_for(
             partner=self.partner,
             external_id=params.get("externalId"),
