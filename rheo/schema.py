@@ -66,8 +66,16 @@ class StrictDecimalFieldExtension(OpenApiSerializerFieldExtension):
 
 def postprocess(result, generator, request, public):
     """SPECTACULAR_SETTINGS' POSTPROCESSING_HOOKS: the item's image-URL aliases, exactly
-    one of three (ItemInputSerializer enforces it; a serializer cannot declare it)."""
+    one of three (ItemInputSerializer enforces it; a serializer cannot declare it), and
+    the paths in the order of the tags (Items first), as Swagger lists them."""
     item = result.get("components", {}).get("schemas", {}).get("ItemInputRequest")
     if item is not None:
         item["oneOf"] = [{"required": [name]} for name in ("imageUrls", "images", "image_urls")]
+    order = [tag["name"] for tag in result.get("tags", [])]
+
+    def tag_position(path_item) -> int:
+        tags = next(iter(path_item.values())).get("tags", [])
+        return order.index(tags[0]) if tags and tags[0] in order else len(order)
+
+    result["paths"] = dict(sorted(result["paths"].items(), key=lambda p: tag_position(p[1])))
     return result

@@ -5,14 +5,19 @@ import json
 
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from partners.models import ApiKey
-from portal.api.base import ManagementAPIView
+from portal.api.base import MANAGEMENT, ManagementAPIView
 from rheo import outbound
 from rheo.errors import ServiceError
 from rheo.fields import StrictBooleanField, StrictCharField
@@ -24,6 +29,48 @@ MODE = OpenApiParameter(
     "mode", str, enum=["live", "test"], description="Which endpoint: live (default) or test."
 )
 TAGS = ["Management: webhooks"]
+
+DELIVERY_ID = "5c3b2a19-8d7e-4f60-a5b4-c3d2e1f0a9b8"
+EXAMPLE_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - an example
+EXAMPLE_SETTINGS = {
+    "mode": "live",
+    "url": "https://erp.example.com/rheo/webhooks",
+    "enabled": True,
+    "eventTypes": ["item.sold", "listing.created"],
+    "secret": EXAMPLE_SECRET,
+    "previousSecretExpiresAt": None,
+    "disabledReason": "",
+}
+EVENT_ID = "evt_01jee5x3k7q9r2m4n6p8s0t1v3"
+EXAMPLE_PAYLOAD = {
+    "eventId": EVENT_ID,
+    "eventType": "item.sold",
+    "timestamp": "2026-12-06T08:00:00Z",
+    "data": {
+        "externalId": "12345",
+        "rheoItemId": "0b5e8d4c-3f7a-4e62-9a51-6c2d8f0e4b17",
+        "platform": "tradera",
+        "salePrice": 1100,
+        "currency": "SEK",
+        "traderaAdId": "700000001",
+        "traderaAdUrl": "https://www.tradera.com/item/700000001",
+    },
+}
+EXAMPLE_DELIVERY = {
+    "id": DELIVERY_ID,
+    "eventId": EVENT_ID,
+    "eventType": "item.sold",
+    "externalId": "12345",
+    "mode": "live",
+    "url": "https://erp.example.com/rheo/webhooks",
+    "status": "delivered",
+    "attempts": 1,
+    "nextAttemptAt": None,
+    "lastStatusCode": 200,
+    "lastError": "",
+    "createdAt": "2026-12-06T08:00:00Z",
+    "completedAt": "2026-12-06T08:00:01Z",
+}
 
 
 def _mode(obj) -> str:
@@ -265,6 +312,8 @@ class WebhookView(ManagementAPIView):
     @extend_schema(
         operation_id="getWebhook",
         summary="Webhook settings, with the signing secret",
+        description=f"The endpoint of one mode and its signing secret. {MANAGEMENT}",
+        examples=[OpenApiExample("Configured", value=EXAMPLE_SETTINGS, response_only=True)],
         parameters=[MODE],
         responses={200: WebhookSettingsSerializer, **error_responses(400, 401, 429)},
         tags=TAGS,
@@ -277,8 +326,21 @@ class WebhookView(ManagementAPIView):
     @extend_schema(
         operation_id="putWebhook",
         summary="Set the webhook URL, turn it on or off, choose the events",
-        description="The URL must be HTTPS on a public address. The first PUT creates the "
-        "endpoint and its signing secret. Turning it off fails what is pending.",
+        examples=[
+            OpenApiExample(
+                "Set up",
+                value={
+                    "url": "https://erp.example.com/rheo/webhooks",
+                    "enabled": True,
+                    "eventTypes": ["item.sold", "listing.created"],
+                },
+                request_only=True,
+            ),
+            OpenApiExample("Configured", value=EXAMPLE_SETTINGS, response_only=True),
+        ],
+        description="The URL must be HTTPS on a public address (see the url field). The first "
+        "PUT creates the endpoint and its signing secret. Turning it off fails what is "
+        f"pending. {MANAGEMENT}",
         parameters=[MODE],
         request=WebhookInputSerializer,
         responses={200: WebhookSettingsSerializer, **error_responses(400, 401, 429)},
@@ -301,6 +363,14 @@ class RotateSecretView(ManagementAPIView):
     @extend_schema(
         operation_id="rotateWebhookSecret",
         summary="A new signing secret; the old one also signs for 24 hours",
+        description=f"404 while no endpoint is configured. {MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "Rotated",
+                value={"secret": EXAMPLE_SECRET, "previousSecretExpiresAt": "2026-12-07T08:00:00Z"},
+                response_only=True,
+            )
+        ],
         parameters=[MODE],
         request=None,
         responses={200: RotatedSecretSerializer, **error_responses(400, 401, 404, 429)},
@@ -324,6 +394,16 @@ class TestWebhookView(ManagementAPIView):
     @extend_schema(
         operation_id="testWebhook",
         summary="Send a webhook.test event to the endpoint",
+        description="Delivered like any event (signed, retried); 404 without an endpoint, 409 "
+        f"while it is disabled. {MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "Sent",
+                value={"eventId": EVENT_ID, "deliveryId": DELIVERY_ID},
+                response_only=True,
+                status_codes=["202"],
+            )
+        ],
         parameters=[MODE],
         request=None,
         responses={202: TestEventSerializer, **error_responses(400, 401, 404, 409, 429)},
@@ -342,6 +422,16 @@ class DeliveriesView(ManagementAPIView, generics.ListAPIView):
     @extend_schema(
         operation_id="listDeliveries",
         summary="The delivery log, newest first",
+        description="Both modes; filter with eventType, status and externalId (an empty "
+        "filter filters nothing). Pages of `limit` (1 to 200, default 50), newest first; "
+        f"follow `next` for older ones. An unknown filter value or cursor is a 400. {MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "A page",
+                value=EXAMPLE_DELIVERY,  # drf-spectacular wraps it in a page
+                response_only=True,
+            )
+        ],
         parameters=[DeliveryQuerySerializer, *PAGE_PARAMETERS],
         responses={200: DeliverySerializer(many=True), **error_responses(400, 401, 429)},
         tags=TAGS,
@@ -363,6 +453,28 @@ class DeliveryView(ManagementAPIView):
     @extend_schema(
         operation_id="getDelivery",
         summary="One delivery with every attempt",
+        description=f"The payload sent and every attempt with its answer. {MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "Delivered",
+                value={
+                    **EXAMPLE_DELIVERY,
+                    "payload": EXAMPLE_PAYLOAD,
+                    "attemptLog": [
+                        {
+                            "number": 1,
+                            "url": "https://erp.example.com/rheo/webhooks",
+                            "startedAt": "2026-12-06T08:00:01Z",
+                            "durationMs": 84,
+                            "statusCode": 200,
+                            "responseBody": "ok",
+                            "error": "",
+                        }
+                    ],
+                },
+                response_only=True,
+            )
+        ],
         responses={200: DeliveryDetailSerializer, **error_responses(401, 404, 429)},
         tags=TAGS,
     )
@@ -378,6 +490,16 @@ class RedeliverView(ManagementAPIView):
     @extend_schema(
         operation_id="redeliver",
         summary="Send the delivery's event again, as a new delivery",
+        description="To the endpoint's current URL; 409 while the endpoint is disabled. "
+        f"{MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "Queued",
+                value={**EXAMPLE_DELIVERY, "status": "pending", "attempts": 0},
+                response_only=True,
+                status_codes=["202"],
+            )
+        ],
         request=None,
         responses={202: DeliverySerializer, **error_responses(401, 404, 409, 429)},
         tags=TAGS,
@@ -396,6 +518,24 @@ class EventsView(ManagementAPIView, generics.ListAPIView):
     @extend_schema(
         operation_id="listEvents",
         summary="Events, newest first (an item's with externalId)",
+        description="Both modes, each with its deliveries; filter with externalId and "
+        "eventType. Pages as for deliveries; an unknown filter value or cursor is a 400. "
+        f"{MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "A page",
+                value={  # drf-spectacular wraps it in a page
+                    "eventId": EVENT_ID,
+                    "eventType": "item.sold",
+                    "externalId": "12345",
+                    "mode": "live",
+                    "createdAt": "2026-12-06T08:00:00Z",
+                    "payload": EXAMPLE_PAYLOAD,
+                    "deliveries": [{"id": DELIVERY_ID, "status": "delivered", "attempts": 1}],
+                },
+                response_only=True,
+            )
+        ],
         parameters=[EventQuerySerializer, *PAGE_PARAMETERS],
         responses={200: EventSerializer(many=True), **error_responses(400, 401, 429)},
         tags=TAGS,
