@@ -1,6 +1,8 @@
 """OpenAPI pieces shared by every endpoint: the error format, the money format, and the
 rules a serializer cannot show (the schema's postprocessing hook)."""
 
+from typing import Any
+
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -55,7 +57,7 @@ class StrictDecimalFieldExtension(OpenApiSerializerFieldExtension):
 
     target_class = "rheo.fields.StrictDecimalField"
 
-    def map_serializer_field(self, auto_schema, direction):
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
         field = self.target
         schema = auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
         if direction == "request":
@@ -64,7 +66,7 @@ class StrictDecimalFieldExtension(OpenApiSerializerFieldExtension):
         return schema
 
 
-def postprocess(result, generator, request, public):
+def postprocess(result: dict, generator: Any, request: Any, public: bool) -> dict:
     """SPECTACULAR_SETTINGS' POSTPROCESSING_HOOKS: the item's image-URL aliases, exactly
     one of three (ItemInputSerializer enforces it; a serializer cannot declare it), and
     the paths in the order of the tags (Items first), as Swagger lists them."""
@@ -73,7 +75,7 @@ def postprocess(result, generator, request, public):
         item["oneOf"] = [{"required": [name]} for name in ("imageUrls", "images", "image_urls")]
     order = [tag["name"] for tag in result.get("tags", [])]
 
-    def tag_position(path_item) -> int:
+    def tag_position(path_item: dict) -> int:
         tags = next(iter(path_item.values())).get("tags", [])
         return order.index(tags[0]) if tags and tags[0] in order else len(order)
 

@@ -268,7 +268,7 @@ class NewestFirst(CursorPagination):
             cursor = None
             valid = False
         else:
-            valid = cursor is None or cursor.position is None or _is_datetime(cursor.position)
+            valid = cursor is None or cursor.position is None or _is_datetime(str(cursor.position))
         if not valid:
             message = self.invalid_cursor_message
             raise ServiceError("validation_error", message, fields={"cursor": [message]})
