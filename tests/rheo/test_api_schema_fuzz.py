@@ -18,7 +18,7 @@ from tests.conftest import integration, login, make_partner
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES_PER_OPERATION = 100
+EXAMPLES_PER_OPERATION = 10
 
 
 # The WSGI application as gunicorn runs it, called in this thread.
