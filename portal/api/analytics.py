@@ -318,7 +318,9 @@ class RevenueView(AnalyticsView):
     )
     def get(self, request):
         livemode = self.livemode()
-        months = self.validated(RevenueQuerySerializer, request.query_params)["months"]
+        # A plain dict: from a QueryDict, DRF reads `?months=` as absent (the default).
+        query = request.query_params.dict()
+        months = self.validated(RevenueQuerySerializer, query)["months"]
         rows = analytics.revenue_by_month(partner=self.partner, livemode=livemode, months=months)
         tradera, rheo = SalePlatform.TRADERA, SalePlatform.RHEO
         body = {

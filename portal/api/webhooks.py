@@ -288,11 +288,15 @@ class DeliveryQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=Delivery.Status.values, required=False, allow_blank=True
     )
-    externalId = StrictCharField(max_length=255, required=False, allow_blank=True)
+    externalId = StrictCharField(
+        max_length=255, required=False, allow_blank=True, trim_whitespace=False
+    )
 
 
 class EventQuerySerializer(serializers.Serializer):
-    externalId = StrictCharField(max_length=255, required=False, allow_blank=True)
+    externalId = StrictCharField(
+        max_length=255, required=False, allow_blank=True, trim_whitespace=False
+    )
     eventType = serializers.ChoiceField(choices=EventType.values, required=False, allow_blank=True)
 
 

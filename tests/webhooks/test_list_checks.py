@@ -24,6 +24,7 @@ def refused(response, field: str) -> list[str]:
         ("/api/v1/deliveries", "externalId", "ERP%00-1"),
         ("/api/v1/events", "externalId", "ERP%00-1"),
         ("/api/v1/events", "eventType", "AAA"),
+        ("/api/v1/events", "externalId", "%0D" + "x" * 255),  # 256 characters, untrimmed
     ],
 )
 def test_an_unknown_or_impossible_filter_value_is_refused(dashboard_a, path, field, value):
