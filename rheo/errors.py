@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -37,6 +37,12 @@ HTTP_STATUS = {
     "internal_error": 500,
     "service_unavailable": 503,
 }
+# Rheo's request limits, answered in JSON (gunicorn's own, set looser in rheo/gunicorn.py,
+# only catch what is beyond these, with gunicorn's plain error page).
+MAX_URL_LENGTH = 4096  # path and query string, as sent
+MAX_HEADER_FIELDS = 100
+MAX_HEADER_FIELD_BYTES = 8190  # one header's name and value
+
 # How long a client is asked to wait after service_unavailable.
 RETRY_AFTER_UNAVAILABLE = 5
 
@@ -172,3 +178,47 @@ def server_error_view(request):
     if is_api_path(request.path):
         return error_for_status(request, 500)
     return defaults.server_error(request)
+
+
+class ApiErrorsMiddleware:
+    """Under /integration/ and /api/, every error is JSON in the error format, with or
+    without DEBUG: Django's own answers (the resolver's 404, its 500 or debug page, a bad
+    Host's 400) are replaced. It also applies Rheo's limits on the URL and headers."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        api = is_api_path(request.path)
+        refusal = _over_limit(request)
+        if refusal is not None:
+            code, message = refusal
+            return (
+                json_error(code, message)
+                if api
+                else HttpResponse(message, status=HTTP_STATUS[code])
+            )
+        response = self.get_response(request)
+        if api and response.status_code >= 400 and not _is_json(response):
+            return error_for_status(request, response.status_code)
+        return response
+
+
+def _is_json(response) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
+
+
+def _over_limit(request) -> tuple[str, str] | None:
+    url_length = len(request.META.get("RAW_URI") or request.get_full_path())
+    if url_length > MAX_URL_LENGTH:
+        return "uri_too_long", f"The URL is longer than {MAX_URL_LENGTH} characters."
+    headers = [(k, v) for k, v in request.META.items() if k.startswith("HTTP_")]
+    if len(headers) > MAX_HEADER_FIELDS:
+        return "headers_too_large", f"The request has more than {MAX_HEADER_FIELDS} headers."
+    for key, value in headers:
+        if len(key) - 5 + len(value) > MAX_HEADER_FIELD_BYTES:
+            name = key[5:].replace("_", "-").title()
+            return "headers_too_large", (
+                f"The {name} header is longer than {MAX_HEADER_FIELD_BYTES} bytes."
+            )
+    return None

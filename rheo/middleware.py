@@ -6,7 +6,6 @@ import uuid
 from contextvars import ContextVar
 
 from django.conf import settings
-from django.http import HttpResponse
 
 logger = logging.getLogger("rheo.request")
 
@@ -16,12 +15,6 @@ current_request_id: ContextVar[str | None] = ContextVar("current_request_id", de
 # the API's own documentation pages.
 API_PREFIXES = ("/integration/", "/api/")
 _API_DOCUMENTS = ("/api/docs/", "/api/schema/")
-
-# Rheo's request limits, answered in JSON (gunicorn's own, set looser in rheo/gunicorn.py,
-# only catch what is beyond these, with gunicorn's plain error page).
-MAX_URL_LENGTH = 4096  # path and query string, as sent
-MAX_HEADER_FIELDS = 100
-MAX_HEADER_FIELD_BYTES = 8190  # one header's name and value
 
 
 def is_api_path(path: str) -> bool:
@@ -61,52 +54,6 @@ class RequestIdMiddleware:
             getattr(response, "api_key_prefix", "-"),
         )
         return response
-
-
-class ApiErrorsMiddleware:
-    """Under /integration/ and /api/, every error is JSON in the error format, with or
-    without DEBUG: Django's own answers (the resolver's 404, its 500 or debug page, a bad
-    Host's 400) are replaced. It also applies Rheo's limits on the URL and headers."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        # rheo.errors imports this module (the request id); imported here, not at the top.
-        from rheo.errors import error_for_status, json_error
-
-        api = is_api_path(request.path)
-        refusal = _over_limit(request)
-        if refusal is not None:
-            code, message = refusal
-            return json_error(code, message) if api else HttpResponse(message, status=_STATUS[code])
-        response = self.get_response(request)
-        if api and response.status_code >= 400 and not _is_json(response):
-            return error_for_status(request, response.status_code)
-        return response
-
-
-_STATUS = {"uri_too_long": 414, "headers_too_large": 431}
-
-
-def _is_json(response) -> bool:
-    return response.get("Content-Type", "").startswith("application/json")
-
-
-def _over_limit(request) -> tuple[str, str] | None:
-    url_length = len(request.META.get("RAW_URI") or request.get_full_path())
-    if url_length > MAX_URL_LENGTH:
-        return "uri_too_long", f"The URL is longer than {MAX_URL_LENGTH} characters."
-    headers = [(k, v) for k, v in request.META.items() if k.startswith("HTTP_")]
-    if len(headers) > MAX_HEADER_FIELDS:
-        return "headers_too_large", f"The request has more than {MAX_HEADER_FIELDS} headers."
-    for key, value in headers:
-        if len(key) - 5 + len(value) > MAX_HEADER_FIELD_BYTES:
-            name = key[5:].replace("_", "-").title()
-            return "headers_too_large", (
-                f"The {name} header is longer than {MAX_HEADER_FIELD_BYTES} bytes."
-            )
-    return None
 
 
 class ChunkedBodies:

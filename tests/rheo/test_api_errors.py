@@ -4,7 +4,7 @@ without DEBUG; the dashboard and marketplace keep their HTML pages."""
 import pytest
 from django.test import Client
 
-from rheo.middleware import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_URL_LENGTH
+from rheo.errors import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_URL_LENGTH
 
 pytestmark = pytest.mark.django_db
 
