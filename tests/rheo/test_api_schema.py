@@ -102,3 +102,11 @@ def test_list_filters_state_their_values(schema):
     assert "AAA" not in parameters["status"]["enum"]
     assert set(parameters["status"]["enum"]) == {"pending", "succeeded", "failed", ""}
     assert parameters["limit"] == {"type": "integer", "minimum": 1, "maximum": 200}
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_the_swagger_page_stays_a_page(settings, debug):
+    settings.DEBUG = debug
+    response = APIClient().get("/api/docs/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
