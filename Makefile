@@ -1,5 +1,6 @@
 # make run: the whole system on this machine (web, worker, beat, the Tradera sandbox) on
-# embedded defaults.
+# embedded defaults; the first start writes .env (rheo/run.py). PORT (8000) moves it all.
+# make demo: how to log in to the dashboard and the Quick Start's test key, again.
 # make test: the test suite (real PostgreSQL and Redis when they answer).
 # make lint: ruff, and mypy over the application code (configured in pyproject.toml).
 # make faults: the fault suite (bench/faults; a PostgreSQL and a Redis of its own).
@@ -8,9 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-export PORT ?= 8000
-
-.PHONY: run test faults lint venv clean
+.PHONY: run demo test faults lint venv clean
 
 venv: $(STAMP)
 
@@ -20,12 +19,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+# rheo/run.py says in one line what stops a start (a port in use); make then adds its own
+# "Error 1" line below it.
 run: venv
-	mkdir -p var
-	PATH="$(abspath $(BIN)):$$PATH" DEBUG=$${DEBUG:-1} RHEO_ALLOW_LOCAL_URLS=$${RHEO_ALLOW_LOCAL_URLS:-1} HOST=$${HOST:-127.0.0.1} \
-	  sh -c '$(BIN)/python manage.py migrate --noinput && \
-	         $(BIN)/python manage.py ensure_demo_partner && \
-	         exec $(BIN)/honcho --procfile Procfile start'
+	@$(BIN)/python -m rheo.run
+
+demo: venv
+	@$(BIN)/python -m rheo.run --demo
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -238,6 +238,8 @@ def app_env(
         DEBUG="0",
         LOG_LEVEL="WARNING",
         RHEO_VAR_DIR=var_dir,
+        # Nothing from a developer's .env (make run writes one): the benchmark's values only.
+        RHEO_ENV_FILE=os.devnull,
         **extra,
     )
     return env

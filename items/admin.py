@@ -2,15 +2,41 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 
 from items import emails, orders
 from items.models import Item, ItemActivity, ItemImage, Order, StoredImage
-from rheo.admin import ReadOnlyAdmin, ReadOnlyInline, act_on_each
+from rheo.admin import ReadOnlyAdmin, ReadOnlyInline, act_on_each, mode_filter, titled
+from rheo.formatting import sek
 
 
 class ItemImageInline(ReadOnlyInline):
+    """Compact: a thumbnail, where it came from, and how its download went."""
+
     model = ItemImage
-    fields = ["position", "source_url", "status", "stored", "attempts", "error_code"]
+    fields = ["position", "thumbnail", "source", "status", "attempts", "error_code"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("stored")
+
+    @admin.display(description="Image")
+    def thumbnail(self, image):
+        if image.stored is None:
+            return "—"
+        return format_html(
+            '<a href="{}"><img class="rheo-thumb" src="{}" alt="" width="80" height="60"></a>',
+            image.stored.full_url,
+            image.stored.thumbnail_url,
+        )
+
+    @admin.display(description="Source URL")
+    def source(self, image):
+        return format_html(
+            '<a href="{}" title="{}">{}</a>',
+            image.source_url,
+            image.source_url,
+            Truncator(image.source_url).chars(48),
+        )
 
 
 class ItemActivityInline(ReadOnlyInline):
@@ -42,15 +68,21 @@ class ItemAdmin(ReadOnlyAdmin):
 
     list_display = [
         "external_id",
-        "title",
+        "short_title",
         "partner",
         "mode",
         "status",
-        "price",
+        "price_sek",
         "tradera_status",
-        "created_at",
+        "updated_at",
     ]
-    list_filter = ["status", "livemode", "tradera_listing__status", DeletedFilter, "partner"]
+    list_filter = [
+        ("status", titled("Rheo status")),
+        ("tradera_listing__status", titled("Tradera status")),
+        mode_filter(),
+        DeletedFilter,
+        "partner",
+    ]
     search_fields = ["external_id", "title", "domain__oemCode", "=id", "partner__name"]
     list_select_related = ["partner", "tradera_listing"]
     fieldsets = [
@@ -88,6 +120,14 @@ class ItemAdmin(ReadOnlyAdmin):
         ),
         ("Dates", {"fields": ["created_at", "updated_at", "status_changed_at", "deleted_at"]}),
     ]
+
+    @admin.display(description="Title", ordering="title")
+    def short_title(self, item):
+        return Truncator(item.title).chars(60)
+
+    @admin.display(description="Price", ordering="price")
+    def price_sek(self, item):
+        return sek(item.price)
 
     @admin.display(description="Mode", ordering="livemode")
     def mode(self, item):
@@ -171,9 +211,9 @@ class OrderAdmin(ReadOnlyAdmin):
     def partner(self, order):
         return order.item.partner
 
-    @admin.display(description="Total (SEK)")
+    @admin.display(description="Total")
     def total(self, order):
-        return order.total
+        return sek(order.total)
 
     @admin.display(description="Address")
     def address(self, order):

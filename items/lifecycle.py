@@ -21,6 +21,7 @@ from django.utils import timezone
 from items import emails, signals
 from items.models import Item, ItemActivity, Order, SalePlatform
 from rheo.errors import ServiceError
+from rheo.formatting import sek
 
 # What follow_on_channels changes on the item, for its caller to save.
 CHANNEL_FIELDS = ["channels_due_at", "channels_nudged_at"]
@@ -77,7 +78,7 @@ def mark_item_sold(
     record_activity(
         item=item,
         kind="sold",
-        message=f"Sold on {item.get_sold_platform_display()} for {price} SEK",
+        message=f"Sold on {item.get_sold_platform_display()} for {sek(price)}",
     )
     if platform != SalePlatform.RHEO:
         in_progress = Order.objects.filter(item=item, status__in=Order.IN_PROGRESS)

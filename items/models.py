@@ -352,6 +352,7 @@ class ItemActivity(models.Model):
     message = models.CharField(max_length=500)
 
     class Meta:
+        verbose_name_plural = "item activities"
         indexes = [models.Index(fields=["item", "at"])]
         ordering = ["at", "id"]
 

@@ -25,6 +25,7 @@ from items import lifecycle, selectors, services
 from items.emails import email_buyer_on_commit
 from items.models import Item, Order, SalePlatform
 from rheo.errors import ServiceError
+from rheo.formatting import sek
 from webhooks import services as webhooks
 
 
@@ -60,7 +61,7 @@ def place_order(*, item_id, buyer: Buyer, seen_total: Decimal | None = None) -> 
             item=item,
             kind="order",
             message=f"Order {order.reference} placed in the Rheo marketplace "
-            f"({order.total} SEK with shipping); the part is reserved.",
+            f"({sek(order.total)} with shipping); the part is reserved.",
         )
         email_buyer_on_commit(order, "placed")
     return order

@@ -19,6 +19,7 @@ from items.models import Item, Order
 from partners import subscriptions
 from partners.models import Partner
 from rheo.errors import ServiceError
+from rheo.formatting import sek
 
 # The constraint a create of an external id already in use runs into, and the one the plan
 # limit's trigger names when it refuses an item (items migration 0008).
@@ -195,7 +196,7 @@ def update_item_price(
             )
         if item.price != price:
             lifecycle.record_activity(
-                item=item, kind="price", message=f"Price {item.price} → {price} SEK"
+                item=item, kind="price", message=f"Price {sek(item.price)} → {sek(price)}"
             )
             item.price = price
             lifecycle.follow_on_channels(item)

@@ -33,12 +33,18 @@ def create_partner(*, name: str, email: str, password: str | None = None) -> tup
     return partner, user
 
 
-def create_api_key(*, partner: Partner, name: str, mode: str) -> IssuedKey:
-    """A new key, within the plan's max_api_keys for its mode (else plan_limit_reached)."""
+def create_api_key(
+    *, partner: Partner, name: str, mode: str, secret: str | None = None
+) -> IssuedKey:
+    """A new key, within the plan's max_api_keys for its mode (else plan_limit_reached).
+    `secret` makes it a key chosen beforehand (the demo key `make run` keeps in .env)."""
     if mode not in keys.PREFIXES:
         message = "Must be live or test."
         raise ServiceError("validation_error", message, fields={"mode": [message]})
-    secret = keys.generate(mode)
+    if secret is None:
+        secret = keys.generate(mode)
+    elif keys.mode_of(secret) != mode:
+        raise ServiceError("validation_error", f"Not a well-formed {mode} key.")
     with transaction.atomic():
         subscriptions.ensure_room_for_api_key(partner=partner, mode=mode)
         api_key = ApiKey.objects.create(

@@ -9,6 +9,13 @@ from partners import services
 from partners.models import ApiKey, Partner, User
 from rheo.admin import ReadOnlyInline, act_on_each
 
+# The staff admin's name on every page (the top layer's admin module is loaded last).
+admin.site.site_header = "Rheo staff admin"
+admin.site.site_title = "Rheo staff admin"
+admin.site.index_title = "Partners, items, orders, Tradera and webhooks"
+# The model list is on the index page; without the sidebar a list has the whole width.
+admin.site.enable_nav_sidebar = False
+
 
 class UserInline(admin.TabularInline):
     model = User

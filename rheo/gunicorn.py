@@ -4,6 +4,12 @@ import multiprocessing
 import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104
+# gunicornc's socket: one per copy (its var dir), not the one per user in ~/.gunicorn that
+# a second copy on this machine would take over.
+control_socket = os.path.join(
+    os.environ.get("RHEO_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var")),
+    "gunicorn.ctl",
+)
 
 if os.environ.get("REDIS_URL"):
     # Rate limits live in Redis: processes scale freely, on this machine and others.

@@ -3,6 +3,9 @@
 With no environment at all Rheo runs on one machine with nothing installed: SQLite in
 var/, kombu's filesystem transport as the Celery broker, a local-memory cache.
 DATABASE_URL, REDIS_URL and CELERY_BROKER_URL switch to PostgreSQL and Redis.
+
+Variables may also sit in a `.env` file at the checkout's root (RHEO_ENV_FILE names
+another one); the real environment overrides it. `make run` writes it on its first start.
 """
 
 from datetime import timedelta
@@ -11,10 +14,20 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from rheo import envfile
+
+# Before anything is read: a variable already in the environment keeps its value.
+RHEO_ENV_FILE = envfile.path()
+environ.Env.read_env(RHEO_ENV_FILE)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("RHEO_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
+
+# The web port (gunicorn binds it). Under `make run` the other ports and URLs default from
+# it, so a second copy on another PORT is a world of its own.
+PORT = env.int("PORT", default=8000)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -58,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "rheo.middleware.RequestIdMiddleware",
+    "rheo.middleware.UTCForAPIsMiddleware",
     "rheo.errors.ApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -127,7 +141,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Pages show Swedish time (rheo.formatting, the admin's formats in rheo/formats/); the
+# database keeps UTC and the APIs answer in UTC (rheo.middleware.UTCForAPIsMiddleware).
+TIME_ZONE = "Europe/Stockholm"
+FORMAT_MODULE_PATH = ["rheo.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -234,7 +251,11 @@ TRADERA_APP_KEY = env.str("TRADERA_APP_KEY", default="")
 TRADERA_PUBLIC_KEY = env.str("TRADERA_PUBLIC_KEY", default="")
 # A seller token this close to its hard expiry shows as needing attention.
 TRADERA_TOKEN_WARN_DAYS = env.int("TRADERA_TOKEN_WARN_DAYS", default=30)
-TRADERA_SANDBOX_URL = env.str("TRADERA_SANDBOX_URL", default="http://127.0.0.1:8001/v3/")
+# The sandbox `make run` starts, and the page its consent flow sends the browser back to.
+TRADERA_SANDBOX_PORT = env.int("TRADERA_SANDBOX_PORT", default=PORT + 1)
+TRADERA_SANDBOX_URL = env.str(
+    "TRADERA_SANDBOX_URL", default=f"http://127.0.0.1:{TRADERA_SANDBOX_PORT}/v3/"
+)
 TRADERA_SANDBOX_APP_ID = env.int("TRADERA_SANDBOX_APP_ID", default=1)
 TRADERA_SANDBOX_APP_KEY = env.str("TRADERA_SANDBOX_APP_KEY", default="rheo-sandbox-app-key")
 TRADERA_SANDBOX_PUBLIC_KEY = env.str(
@@ -265,7 +286,16 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Rheo <noreply@rheo.s
 # --- The marketplace -------------------------------------------------------------------
 
 # Where buyers reach Rheo: the links in order emails start with it.
-RHEO_PUBLIC_URL = env.str("RHEO_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+RHEO_PUBLIC_URL = env.str("RHEO_PUBLIC_URL", default=f"http://localhost:{PORT}").rstrip("/")
+# Where the sandbox's consent page sends the browser back (the dashboard's tradera-accept).
+TRADERA_SANDBOX_ACCEPT_URL = env.str(
+    "TRADERA_SANDBOX_ACCEPT_URL", default=f"{RHEO_PUBLIC_URL}/dashboard/integration/tradera/accept"
+)
+
+# The demo partner's dashboard password and test key, which `make run` and `make demo`
+# print (partners' ensure_demo_partner; kept in .env because the database holds hashes).
+RHEO_DEMO_PASSWORD = env.str("RHEO_DEMO_PASSWORD", default="")
+RHEO_DEMO_API_KEY = env.str("RHEO_DEMO_API_KEY", default="")
 # A pending order not paid within this many days is cancelled and its part listed again.
 RHEO_ORDER_PAYMENT_DAYS = env.int("RHEO_ORDER_PAYMENT_DAYS", default=7)
 
@@ -408,7 +438,12 @@ CELERY_BEAT_SCHEDULE = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "()": "rheo.logs.UTCFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

@@ -4,6 +4,9 @@ otherwise. RHEO_REQUIRE_SERVICES=1 (CI) turns a missing service into a failure."
 import os
 import socket
 
+# The suite never reads a developer's .env (make run writes one): its settings are these.
+os.environ["RHEO_ENV_FILE"] = os.devnull
+
 
 def _answers(host: str, port: int) -> bool:
     try:
@@ -19,6 +22,8 @@ if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):
     os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/1"
 os.environ.setdefault("SECRET_KEY", "test-secret-key-long-enough-for-hs256-signing")
 os.environ.setdefault("RHEO_ALLOW_LOCAL_URLS", "1")
+# Links in e-mails, whatever PORT the shell running the tests has.
+os.environ.setdefault("RHEO_PUBLIC_URL", "http://localhost:8000")
 os.environ.setdefault("RHEO_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
 # Tests publish to an in-memory broker; no message outlives the test process.
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
-from rheo.admin import ReadOnlyAdmin, act_on_each
+from rheo.admin import ReadOnlyAdmin, act_on_each, mode_filter, titled
 from tradera import services, sync
 from tradera.client import for_mode
 from tradera.models import CategoryRule, TraderaAccount, TraderaListing
@@ -24,7 +24,12 @@ class TraderaListingAdmin(ReadOnlyAdmin):
         "has_issues",
         "updated_at",
     ]
-    list_filter = ["status", "error_code", "item__livemode", "item__partner"]
+    list_filter = [
+        ("status", titled("Tradera status")),
+        ("error_code", titled("error code")),
+        mode_filter("item__livemode"),
+        ("item__partner", titled("partner")),
+    ]
     search_fields = ["ad_id", "=tradera_item_id", "item__external_id", "item__title"]
     list_select_related = ["item__partner"]
     fieldsets = [
@@ -107,7 +112,7 @@ class TraderaAccountAdmin(ReadOnlyAdmin):
         "last_synced_at",
         "last_sync_error",
     ]
-    list_filter = ["livemode"]
+    list_filter = [mode_filter()]
     search_fields = ["partner__name", "=user_id"]
     list_select_related = ["partner"]
     fields = [

@@ -1,9 +1,20 @@
+from urllib.parse import urljoin
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from rheo.crypto import EncryptedTextField
 
-AD_URL = "https://www.tradera.com/item/{ad_id}"
+LIVE_AD_URL = "https://www.tradera.com/item/{ad_id}"
+
+
+def ad_url(ad_id: str | int, *, livemode: bool) -> str:
+    """Where a person sees the auction: on tradera.com in live mode; in test mode on the
+    sandbox's own page for it (/item/<id> at the root of TRADERA_SANDBOX_URL's server)."""
+    if livemode:
+        return LIVE_AD_URL.format(ad_id=ad_id)
+    return urljoin(settings.TRADERA_SANDBOX_URL, f"/item/{ad_id}")
 
 
 class CategoryRule(models.Model):
@@ -42,6 +53,7 @@ class TraderaAccount(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "Tradera account"
         constraints = [
             models.UniqueConstraint(fields=["partner", "livemode"], name="one_tradera_account")
         ]
@@ -106,6 +118,7 @@ class TraderaListing(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "Tradera listing"
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],
@@ -141,4 +154,4 @@ class TraderaListing(models.Model):
     def ad_url(self) -> str | None:
         if not self.ad_id or self.ad_id.startswith("pending"):
             return None
-        return AD_URL.format(ad_id=self.ad_id)
+        return ad_url(self.ad_id, livemode=self.item.livemode)

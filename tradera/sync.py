@@ -38,7 +38,7 @@ from items import lifecycle
 from items.models import Item, SalePlatform
 from rheo import celery
 from tradera.client import AuctionState, Seller, SellerOrder, TraderaError, for_mode
-from tradera.models import AD_URL, TraderaAccount, TraderaListing
+from tradera.models import TraderaAccount, TraderaListing, ad_url
 from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def _record_sale(listing: TraderaListing, order, line) -> int:
             item,
             sale_price=price,
             tradera_ad_id=ad_id,
-            tradera_ad_url=AD_URL.format(ad_id=ad_id),
+            tradera_ad_url=ad_url(ad_id, livemode=item.livemode),
         )
     return 1
 
@@ -205,6 +205,6 @@ def _record_unsold_end(listing: TraderaListing, *, ended_at) -> int:
             "listing.ended",
             listing.item,
             tradera_ad_id=ad_id,
-            tradera_ad_url=AD_URL.format(ad_id=ad_id),
+            tradera_ad_url=ad_url(ad_id, livemode=listing.item.livemode),
         )
     return 1

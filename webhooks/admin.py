@@ -3,7 +3,7 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from rheo.admin import ReadOnlyAdmin, ReadOnlyInline, act_on_each
+from rheo.admin import ReadOnlyAdmin, ReadOnlyInline, act_on_each, mode_filter, titled
 from webhooks import services
 from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
@@ -12,7 +12,7 @@ from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 class WebhookEndpointAdmin(ReadOnlyAdmin):
     # The signing secrets are never shown: staff do not need them to help a partner.
     list_display = ["url", "partner", "livemode", "enabled", "failing_since", "disabled_reason"]
-    list_filter = ["enabled", "livemode"]
+    list_filter = ["enabled", mode_filter()]
     search_fields = ["url", "partner__name"]
     list_select_related = ["partner"]
     fields = [
@@ -63,7 +63,7 @@ class EventDeliveryInline(ReadOnlyInline):
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ["id", "event_type", "external_id", "partner", "livemode", "created_at"]
-    list_filter = ["event_type", "livemode"]
+    list_filter = ["event_type", mode_filter()]
     search_fields = ["=id", "external_id", "partner__name"]
     list_select_related = ["partner"]
     date_hierarchy = "created_at"
@@ -94,16 +94,18 @@ class AttemptInline(ReadOnlyInline):
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
     list_display = [
-        "event",
         "event_type",
         "endpoint",
         "status",
         "attempts",
-        "next_attempt_at",
         "last_status_code",
         "created_at",
     ]
-    list_filter = ["status", "event__event_type", "endpoint__livemode"]
+    list_filter = [
+        ("status", titled("delivery status")),
+        ("event__event_type", titled("event type")),
+        mode_filter("endpoint__livemode"),
+    ]
     search_fields = ["=event__id", "event__external_id", "endpoint__url", "endpoint__partner__name"]
     list_select_related = ["event", "endpoint"]
     inlines = [AttemptInline]

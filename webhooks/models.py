@@ -118,6 +118,7 @@ class Delivery(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "deliveries"
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],
@@ -156,6 +157,9 @@ class DeliveryAttempt(models.Model):
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveSmallIntegerField()
     url = models.URLField(max_length=2048)
+    # As sent: content type, user agent and the Standard Webhooks id, timestamp and
+    # signature (the signature is no secret: the partner's receiver checks it).
+    request_headers = models.JSONField(default=dict, blank=True)
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField()
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)

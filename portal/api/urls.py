@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from portal.api import analytics, keys, webhooks
+from portal.api import analytics, events, keys, webhooks
 
 urlpatterns = [
     path("auth/token", keys.TokenView.as_view(), name="token"),
@@ -29,4 +29,10 @@ urlpatterns = [
         name="delivery-redeliver",
     ),
     path("events", webhooks.EventsView.as_view(), name="events"),
+    # Event ids are evt_ and a lower-case ULID: anything else (a NUL byte too) is no route.
+    re_path(
+        r"^events/(?P<event_id>evt_[0-9a-z]{1,40})/resend$",
+        events.ResendEventView.as_view(),
+        name="event-resend",
+    ),
 ]

@@ -8,6 +8,8 @@ from decimal import Decimal
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from rheo.formatting import grouped
+
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 16, 36
 
@@ -31,7 +33,7 @@ def nice_ceiling(value: float) -> float:
 
 
 def _number(value: float) -> str:
-    return f"{value:,.0f}".replace(",", " ")
+    return grouped(round(value))
 
 
 def stacked_columns(
@@ -42,7 +44,8 @@ def stacked_columns(
     top = max(nice_ceiling(max(totals, default=0)), 4)  # whole numbers on the grid lines
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(columns), 1)
-    parts = [_grid(top, plot_w, plot_h)]
+    # Without any sales a scale would be made up: only the baseline, and a message below.
+    parts = [_grid(top, plot_w, plot_h) if any(totals) else _baseline(plot_w, plot_h)]
     for index, (label, values) in enumerate(columns):
         x = LEFT + index * slot + slot * 0.15
         y: float = TOP + plot_h
@@ -108,6 +111,11 @@ def _grid(top: float, plot_w: float, plot_h: float) -> str:
             f'font-size="10">{_number(value)}</text>'
         )
     return "".join(lines)
+
+
+def _baseline(plot_w: float, plot_h: float) -> str:
+    y = TOP + plot_h
+    return f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y}" y2="{y}" stroke="#dde3e8"/>'
 
 
 def _shorten(label: str, limit: int = 22) -> str:

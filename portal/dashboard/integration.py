@@ -2,24 +2,28 @@
 connection. Each action is a POST that calls a service and redirects (post/redirect/get),
 with the outcome in a message."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from partners import services as partner_services
 from partners.models import ApiKey
 from portal.dashboard import forms
-from portal.dashboard.base import paginate, partner_page, query_without_page
+from portal.dashboard.base import MODE_SESSION_KEY, paginate, partner_page, query_without_page
 from rheo.errors import ServiceError
 from tradera import connect
 from tradera.models import TraderaAccount
 from webhooks import selectors as webhook_selectors
 from webhooks import services as webhook_services
-from webhooks.models import SUBSCRIBABLE_EVENT_TYPES
+from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Event
 
 # The new key, kept in the session for the one page view that shows it.
 NEW_KEY_SESSION_KEY = "dashboard_new_api_key"
-TRADERA_SKEY_SESSION_KEY = "dashboard_tradera_skey"
+# The Tradera login under way: its secret key and mode, until the partner comes back.
+TRADERA_LOGIN_SESSION_KEY = "dashboard_tradera_login"
 
 
 @partner_page
@@ -98,6 +102,8 @@ def webhook_settings(request):
         "form": form,
         "endpoint": endpoint,
         "secret": endpoint.secret if endpoint and reveal else None,
+        "retries": len(webhook_services.RETRY_DELAYS),
+        "retry_hours": round(webhook_services.RETRY_SPAN / timedelta(hours=1)),
     }
     return render(request, "dashboard/webhooks.html", context)
 
@@ -158,7 +164,13 @@ def delivery_detail(request, delivery_id):
         webhook_selectors.deliveries_for(partner=request.partner).prefetch_related("attempt_log"),
         pk=delivery_id,
     )
-    return render(request, "dashboard/delivery.html", {"delivery": delivery})
+    attempts = list(delivery.attempt_log.all())
+    context = {
+        "delivery": delivery,
+        "attempts": attempts,
+        "last": attempts[-1] if attempts else None,
+    }
+    return render(request, "dashboard/delivery.html", context)
 
 
 @require_POST
@@ -176,42 +188,84 @@ def redeliver(request, delivery_id):
     return redirect("dashboard:delivery", delivery_id=new.pk)
 
 
+@require_POST
+@partner_page
+def send_event(request, event_id):
+    """Send one of the partner's events (either mode) to its mode's current endpoint,
+    as a new delivery; back to the page the button was on."""
+    event = get_object_or_404(Event, pk=event_id, partner=request.partner)
+    target = request.POST.get("next", "")
+    if not target.startswith("/dashboard/"):
+        target = reverse("dashboard:deliveries")
+    try:
+        webhook_services.resend_event(event=event)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Event {event.pk} is on its way to your webhook endpoint.")
+    return redirect(target)
+
+
 def _tradera_context(request) -> dict:
-    account = TraderaAccount.objects.filter(partner=request.partner, livemode=True).first()
+    """The Tradera connection of the mode being viewed."""
+    account = TraderaAccount.objects.filter(
+        partner=request.partner, livemode=request.livemode
+    ).first()
     return {
         "tradera_account": account,
         "tradera_token": connect.token_health(account) if account else None,
+        "tradera_live_configured": connect.live_configured(),
+        "tradera_accept_url": request.build_absolute_uri(reverse("dashboard:tradera-accept")),
     }
 
 
 @require_POST
 @partner_page
 def connect_tradera(request):
-    """Off to Tradera's consent page; the secret key waits in the session."""
-    login = connect.start_connection()
-    request.session[TRADERA_SKEY_SESSION_KEY] = login.secret_key
+    """Off to the consent page of the viewed mode's Tradera (the sandbox's in test mode);
+    the secret key and the mode wait in the session for the way back."""
+    accept_url = request.build_absolute_uri(reverse("dashboard:tradera-accept"))
+    try:
+        login = connect.start_connection(livemode=request.livemode, accept_url=accept_url)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard:integration")
+    request.session[TRADERA_LOGIN_SESSION_KEY] = {
+        "skey": login.secret_key,
+        "livemode": request.livemode,
+    }
     return redirect(login.url)
 
 
 @partner_page
 def tradera_accepted(request):
-    """Tradera's accept URL: the partner consented as `userId`."""
-    secret_key = request.session.pop(TRADERA_SKEY_SESSION_KEY, None)
+    """The accept URL (/dashboard/integration/tradera/accept): the partner consented as
+    `userId`, in the mode the login was started in."""
+    started = request.session.pop(TRADERA_LOGIN_SESSION_KEY, None)
     try:
         user_id = int(request.GET.get("userId", ""))
     except ValueError:
         user_id = None
-    if secret_key is None or user_id is None:
+    if not isinstance(started, dict) or user_id is None:
         messages.error(
             request, "That Tradera login was not started here, or it was already used. Try again."
         )
         return redirect("dashboard:integration")
+    livemode = bool(started["livemode"])
     try:
         account = connect.complete_connection(
-            partner=request.partner, user_id=user_id, secret_key=secret_key
+            partner=request.partner, livemode=livemode, user_id=user_id, secret_key=started["skey"]
         )
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("dashboard:integration")
-    messages.success(request, f"Tradera seller {account.user_id} is connected.")
+    if livemode:
+        messages.success(request, f"Tradera seller {account.user_id} is connected.")
+    else:
+        # Back in the mode the login was for, so the page shows what was connected.
+        request.session[MODE_SESSION_KEY] = "test"
+        messages.success(
+            request,
+            f"Sandbox Tradera seller {account.user_id} is connected: test items publish as it.",
+        )
     return redirect("dashboard:integration")

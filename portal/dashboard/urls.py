@@ -36,6 +36,7 @@ urlpatterns = [
         integration.redeliver,
         name="redeliver",
     ),
+    path("integration/events/<str:event_id>/send", integration.send_event, name="send-event"),
     path("integration/tradera/connect", integration.connect_tradera, name="connect-tradera"),
     path("integration/tradera/accept", integration.tradera_accepted, name="tradera-accept"),
     # Django's auth views, with the dashboard's templates.

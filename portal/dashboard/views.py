@@ -93,6 +93,12 @@ def item_detail(request, item_id):
 def switch_mode(request):
     mode = "test" if request.POST.get("mode") == "test" else "live"
     request.session[MODE_SESSION_KEY] = mode
-    messages.info(request, f"Viewing {mode} data.")
+    messages.info(
+        request,
+        "Now viewing test data: your test keys' items, their webhooks and the Tradera "
+        "sandbox; nothing real is sold."
+        if mode == "test"
+        else "Now viewing live data: your live keys' items, real Tradera auctions and sales.",
+    )
     target = request.POST.get("next", "")
     return redirect(target if target.startswith("/dashboard/") else "dashboard:overview")

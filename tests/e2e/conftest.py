@@ -1,7 +1,9 @@
 """End-to-end tests: headless Chromium (Debian's chromium and chromium-driver, installed by
 .ci/run when missing) driven through Selenium against the live test server. Screenshots
-of the pages go to var/test-output/screenshots/ for a person to look at."""
+of the pages go to var/screenshots/ (git-ignored) for a person to look at: one folder per
+test, and var/screenshots/<width>/ for test_look's pass over every page at 1280 and 390 px."""
 
+import base64
 import os
 import shutil
 from pathlib import Path
@@ -11,7 +13,7 @@ from django.conf import settings
 
 CHROMIUM = os.environ.get("RHEO_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("RHEO_CHROMEDRIVER", "/usr/bin/chromedriver")
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "test-output" / "screenshots"
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 have_chromium = shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)
 if not have_chromium and os.environ.get("RHEO_REQUIRE_SERVICES") == "1":
@@ -41,6 +43,13 @@ def chromium():
     driver.implicitly_wait(0)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def _window_restored(chromium):
+    """Gives the window its own size back after a test that resized it."""
+    yield
+    chromium.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 class Page:
@@ -103,9 +112,36 @@ class Page:
         return self.find(css).text
 
     def screenshot(self, name: str) -> Path:
+        """The whole page, not only the window's part of it (Chromium's own command)."""
         path = self.shots / f"{name}.png"
-        self.driver.save_screenshot(str(path))
+        size = self.driver.execute_script(
+            "return [window.innerWidth, document.documentElement.scrollHeight]"
+        )
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1},
+            },
+        )
+        path.write_bytes(base64.b64decode(shot["data"]))
         return path
+
+    def resize(self, width: int, height: int = 900):
+        """The viewport `width` px wide (not emulating a phone: its browser would zoom out of a
+        page too wide, where this one lets the page overflow, which test_look sees)."""
+        self.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+        return self
+
+    def overflow(self) -> int:
+        """How many pixels the page is wider than the window (0: it fits)."""
+        return self.driver.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
 
 
 @pytest.fixture

@@ -42,12 +42,16 @@ def test_the_quick_start_in_the_dashboard(page, partner_a, worker, receiver, pho
     assert "Overview" in page.text("h1")
     page.screenshot("overview")
 
-    # Step 1: Integration → Generate API key; the full key is shown once.
+    # A new partner's dashboard opens in test mode, and says what that is.
+    assert "nothing is really sold" in page.text(".test-banner")
+
+    # Step 1: Integration → Generate API key (in the mode being viewed); the full key is
+    # shown once.
     page.click_text("Integration", "a")
     page.fill("#id_name", "Recopart Production")
     page.click_text("Generate API key", "button")
     key = page.text("#new-api-key")
-    assert key.startswith("rheo_live_") and len(key) == 42
+    assert key.startswith("rheo_test_") and len(key) == 42
     assert page.find("button.copy").is_displayed()  # the copy button, with JavaScript
     page.screenshot("integration-new-key")
 

@@ -205,20 +205,3 @@ def test_create_partner_refuses_a_taken_email(partner_a):
 
     with pytest.raises(CommandError, match="already exists"):
         call_command("create_partner", "Again", "--email", "ops@recopart.example")
-
-
-def test_demo_partner_is_created_once_with_a_working_sandbox_key(db, capsys):
-    from rest_framework.test import APIClient
-
-    call_command("ensure_demo_partner")
-    out = capsys.readouterr().out
-    key = re.search(r"rheo_test_[0-9A-Za-z]{32}", out).group(0)
-    assert "curl -i -X PUT http://localhost:8000/integration/v1/items/ERP_PART_12345" in out
-    assert "demo@rheo.local" in out
-
-    demo = Integration(key, APIClient())
-    assert demo.put("ERP_PART_12345").status_code == 202
-    assert demo.get("ERP_PART_12345").json()["rheoStatus"] == "draft"
-
-    call_command("ensure_demo_partner")
-    assert "rheo_test_" not in capsys.readouterr().out.split("A new key:")[0]

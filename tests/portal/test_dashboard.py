@@ -21,10 +21,13 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "pw-for-tests"  # noqa: S105
 
 
-def logged_in(email: str) -> Client:
+def logged_in(email: str, mode: str | None = "live") -> Client:
+    """A user logged in to the dashboard, viewing `mode` (None: the one it opens in)."""
     browser = Client()
     answer = browser.post("/dashboard/login/", {"username": email, "password": PASSWORD})
     assert answer.status_code == 302, answer.content.decode()
+    if mode:
+        browser.post("/dashboard/mode", {"mode": mode})
     return browser
 
 
@@ -170,7 +173,7 @@ def test_items_are_searchable_and_filterable_and_only_the_partners_own(
     browser_a.post("/dashboard/mode", {"mode": "test"})
     in_test = page(browser_a, "/dashboard/items/")
     assert "TEST-4" in in_test and "CAL-1" not in in_test
-    assert "You are viewing test data" in in_test
+    assert "Test mode:</strong> you are viewing what your test keys" in in_test
 
 
 def test_the_item_list_is_paginated(browser_a, partner_a):
@@ -212,7 +215,7 @@ def test_the_item_page_shows_images_texts_and_a_timeline_of_its_changes(
         "Received by PUT",
         "Images: 1 of 1 ready",
         "Status draft → active",
-        "Price 950.00 → 900.00 SEK",
+        "Price 950\N{NO-BREAK SPACE}kr → 900\N{NO-BREAK SPACE}kr",
         "Status active → sold",
     ]
     positions = [timeline.index(text) for text in expected_order]
@@ -296,7 +299,9 @@ def test_a_generated_key_is_shown_once_and_works_with_the_api(browser_a, partner
     listing = page(browser_a, "/dashboard/integration/")
     stored = ApiKey.objects.get(name="Recopart Production")
     row = re.search(rf"<tr>(?:(?!</tr>).)*{stored.prefix}(?:(?!</tr>).)*</tr>", listing, re.S)[0]
-    assert "never" not in row and re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d</td>", row)  # used
+    assert "never" not in row and re.search(
+        r"<td>\d{4}-\d\d-\d\d \d\d:\d\d CES?T</td>", row
+    )  # used
     browser_a.post(f"/dashboard/integration/keys/{stored.pk}/revoke")
     again = api.get("/integration/v1/items/ERP_PART_12345", HTTP_X_API_KEY=key)
     assert again.status_code == 401
@@ -385,3 +390,32 @@ def test_the_delivery_log_filters_and_hides_other_partners(
 def test_switching_mode_only_follows_dashboard_links(browser_a):
     answer = browser_a.post("/dashboard/mode", {"mode": "test", "next": "https://evil.example/"})
     assert answer["Location"] == "/dashboard/"
+
+
+def test_the_dashboard_opens_in_test_mode_until_the_partner_has_live_keys_or_items(
+    partner_a, partner_b
+):
+    partner_services.create_api_key(partner=partner_a, name="Sandbox", mode="test")
+    overview = page(logged_in("ops@recopart.example", mode=None), "/dashboard/")
+    assert "Test mode:" in overview
+    assert "Nothing is listed on the real Tradera and nothing is really sold." in overview
+
+    # A live key, even revoked, is a live partner's: it opens in live mode.
+    issued = partner_services.create_api_key(partner=partner_a, name="Production", mode="live")
+    partner_services.revoke_api_key(api_key=issued.api_key)
+    assert "Test mode:" not in page(logged_in("ops@recopart.example", mode=None), "/dashboard/")
+
+    # So does a live item, whatever keys are left.
+    Item.objects.create(
+        partner=partner_b, livemode=True, external_id="P1", title="x", price=1, shipping_cost=0
+    )
+    assert "Test mode:" not in page(logged_in("it@bildelarnorr.example", mode=None), "/dashboard/")
+
+
+def test_a_chosen_mode_is_kept_for_the_session(partner_a):
+    browser = logged_in("ops@recopart.example", mode=None)
+    assert "Test mode:" in page(browser, "/dashboard/")
+    switched = browser.post("/dashboard/mode", {"mode": "live"}, follow=True)
+    assert "Now viewing live data" in switched.content.decode()
+    partner_services.create_api_key(partner=partner_a, name="Sandbox", mode="test")
+    assert "Test mode:" not in page(browser, "/dashboard/items/")

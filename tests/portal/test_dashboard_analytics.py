@@ -19,11 +19,17 @@ def browser_a(dataset):  # noqa: F811
     return logged_in("ops@recopart.example")
 
 
+NNBSP, NBSP = "\N{NARROW NO-BREAK SPACE}", "\N{NO-BREAK SPACE}"  # 1 100 kr
+
+
 def table_rows(html: str, section: str) -> list[list[str]]:
     part = html.split(f'id="{section}"')[1].split("</section>")[0]
     rows = re.findall(r"<tr>(.*?)</tr>", part, re.S)
     return [
-        [re.sub(r"<.*?>", "", cell).strip() for cell in re.findall(r"<td.*?</td>", row, re.S)]
+        [
+            re.sub(r"<.*?>", "", cell).strip().replace(NNBSP, " ").replace(NBSP, " ")
+            for cell in re.findall(r"<td.*?</td>", row, re.S)
+        ]
         for row in rows
     ]
 
@@ -31,20 +37,20 @@ def table_rows(html: str, section: str) -> list[list[str]]:
 def test_the_analytics_page_shows_each_figure_in_a_table_beside_its_chart(browser_a):
     html = page(browser_a, "/dashboard/analytics/")
     assert html.count('<svg class="chart" role="img"') == 3
-    revenue = [r for r in table_rows(html, "revenue") if r and r[-1] != "0.00"]
+    revenue = [r for r in table_rows(html, "revenue") if r and r[-1] != "0 kr"]
     assert revenue == [
-        ["2026-02", "1100.00", "0.00", "1100.00"],
-        ["2026-03", "0.00", "800.00", "800.00"],
-        ["2026-06", "2500.50", "0.00", "2500.50"],
-        ["2026-11", "600.00", "450.00", "1050.00"],
+        ["2026-02", "1 100 kr", "0 kr", "1 100 kr"],
+        ["2026-03", "0 kr", "800 kr", "800 kr"],
+        ["2026-06", "2 500,50 kr", "0 kr", "2 500,50 kr"],
+        ["2026-11", "600 kr", "450 kr", "1 050 kr"],
     ]
     assert table_rows(html, "manufacturers")[1:] == [
-        ["Volvo", "7", "4", "3349.00"],
-        ["Saab", "2", "1", "2500.50"],
-        ["BMW", "0", "1", "600.00"],
-        ["(not given)", "1", "0", "0.00"],
+        ["Volvo", "7", "4", "3 349 kr"],
+        ["Saab", "2", "1", "2 500,50 kr"],
+        ["BMW", "0", "1", "600 kr"],
+        ["(not given)", "1", "0", "0 kr"],
     ]
-    assert table_rows(html, "categories")[1] == ["Bromsok", "4", "3", "2899.00"]
+    assert table_rows(html, "categories")[1] == ["Bromsok", "4", "3", "2 899 kr"]
     assert re.search(r'id="sell-through">67 %<', html)
     assert re.search(r'id="median-days">40.0<', html)
     # The revenue chart: November's column is two segments, Tradera's and Rheo's.
@@ -84,8 +90,8 @@ def test_each_table_downloads_as_csv(browser_a):
 def test_test_mode_shows_test_figures(browser_a):
     browser_a.post("/dashboard/mode", {"mode": "test"})
     html = page(browser_a, "/dashboard/analytics/")
-    assert [r for r in table_rows(html, "revenue") if r and r[-1] != "0.00"] == [
-        ["2026-11", "5000.00", "0.00", "5000.00"]
+    assert [r for r in table_rows(html, "revenue") if r and r[-1] != "0 kr"] == [
+        ["2026-11", "5 000 kr", "0 kr", "5 000 kr"]
     ]
     rows = list(
         csv.reader(io.StringIO(browser_a.get("/dashboard/analytics/revenue.csv").content.decode()))
@@ -95,8 +101,8 @@ def test_test_mode_shows_test_figures(browser_a):
 
 def test_another_partner_sees_only_its_own_figures(dataset):  # noqa: F811
     html = page(logged_in("it@bildelarnorr.example"), "/dashboard/analytics/")
-    assert [r for r in table_rows(html, "revenue") if r and r[-1] != "0.00"] == [
-        ["2026-11", "7000.00", "0.00", "7000.00"]
+    assert [r for r in table_rows(html, "revenue") if r and r[-1] != "0 kr"] == [
+        ["2026-11", "7 000 kr", "0 kr", "7 000 kr"]
     ]
 
 

@@ -1,4 +1,4 @@
-"""Settings come from the environment alone; checked in fresh interpreters."""
+"""Settings come from the environment and a .env file; checked in fresh interpreters."""
 
 import json
 import os
@@ -20,6 +20,12 @@ print(json.dumps({
     "broker_options": getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}),
     "debug": settings.DEBUG,
     "allow_local": settings.RHEO_ALLOW_LOCAL_URLS,
+    "secret_key": settings.SECRET_KEY,
+    "port": settings.PORT,
+    "sandbox_port": settings.TRADERA_SANDBOX_PORT,
+    "sandbox_url": settings.TRADERA_SANDBOX_URL,
+    "public_url": settings.RHEO_PUBLIC_URL,
+    "accept_url": settings.TRADERA_SANDBOX_ACCEPT_URL,
 }))
 """
 
@@ -29,6 +35,8 @@ def settings_with(env: dict, tmp_path) -> subprocess.CompletedProcess:
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "rheo.settings",
         "RHEO_VAR_DIR": str(tmp_path),
+        # A developer's own .env (make run writes one) is no part of these tests.
+        "RHEO_ENV_FILE": os.devnull,
         **env,
     }
     return subprocess.run(
@@ -114,3 +122,83 @@ def test_celery_runs_on_every_celery_setting_of_django():
     assert "CELERY_TASK_ROUTES" in names and "CELERY_BEAT_SCHEDULE" in names
     for name in names:
         assert app.conf[name.removeprefix("CELERY_").lower()] == getattr(settings, name), name
+
+
+def test_a_dot_env_file_configures_what_the_environment_leaves_unset(tmp_path):
+    env_file = tmp_path / "dev.env"
+    env_file.write_text("DEBUG=1\nSECRET_KEY=from-the-file\nRHEO_ALLOW_LOCAL_URLS=1\nPORT=9100\n")
+
+    found = json.loads(settings_with({"RHEO_ENV_FILE": str(env_file)}, tmp_path).stdout)
+    assert (found["debug"], found["secret_key"], found["allow_local"]) == (
+        True,
+        "from-the-file",
+        True,
+    )
+    assert found["port"] == 9100
+
+    overridden = settings_with(
+        {"RHEO_ENV_FILE": str(env_file), "DEBUG": "0", "PORT": "9300"}, tmp_path
+    )
+    found = json.loads(overridden.stdout)
+    assert (found["debug"], found["secret_key"], found["port"]) == (False, "from-the-file", 9300)
+
+
+def test_dot_env_is_read_at_the_checkouts_root_and_git_ignored():
+    from rheo import envfile
+
+    assert envfile.BASE_DIR == ROOT
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_the_sandbox_and_the_public_urls_follow_port(tmp_path):
+    found = json.loads(settings_with({"DEBUG": "1", "PORT": "9000"}, tmp_path).stdout)
+
+    assert found["sandbox_port"] == 9001
+    assert found["sandbox_url"] == "http://127.0.0.1:9001/v3/"
+    assert found["public_url"] == "http://localhost:9000"
+    assert found["accept_url"] == "http://localhost:9000/dashboard/integration/tradera/accept"
+
+
+def test_the_sandbox_port_and_each_url_can_be_set_on_their_own(tmp_path):
+    given = {
+        "DEBUG": "1",
+        "PORT": "9000",
+        "TRADERA_SANDBOX_PORT": "9500",
+        "RHEO_PUBLIC_URL": "https://rheo.example/",
+    }
+    found = json.loads(settings_with(given, tmp_path).stdout)
+
+    assert found["sandbox_url"] == "http://127.0.0.1:9500/v3/"
+    assert found["public_url"] == "https://rheo.example"
+    assert found["accept_url"] == "https://rheo.example/dashboard/integration/tradera/accept"
+
+    found = json.loads(
+        settings_with({**given, "TRADERA_SANDBOX_URL": "http://sandbox:1/v3/"}, tmp_path).stdout
+    )
+    assert found["sandbox_url"] == "http://sandbox:1/v3/"
+
+
+def test_the_sandbox_accept_url_is_the_dashboards_tradera_accept_page():
+    from django.conf import settings
+    from django.urls import reverse
+
+    assert settings.TRADERA_SANDBOX_ACCEPT_URL.endswith(reverse("dashboard:tradera-accept"))
+
+
+def test_each_copy_has_its_own_gunicorn_control_socket(tmp_path):
+    probe = "import json, rheo.gunicorn as g; print(json.dumps(g.control_socket))"
+    sockets = [
+        subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=ROOT,
+            env={"PATH": os.environ["PATH"], "RHEO_VAR_DIR": str(tmp_path / copy)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for copy in ("one", "two")
+    ]
+    assert [json.loads(s) for s in sockets] == [
+        str(tmp_path / "one" / "gunicorn.ctl"),
+        str(tmp_path / "two" / "gunicorn.ctl"),
+    ]

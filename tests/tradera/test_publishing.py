@@ -5,6 +5,8 @@ import json
 from datetime import timedelta
 
 import pytest
+import requests
+from django.test import Client
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -56,7 +58,8 @@ def test_a_test_item_becomes_a_sandbox_auction_and_the_partner_is_told(
     assert body["rheoStatus"] == "active"
     assert body["traderaStatus"] == "active"
     assert body["traderaAdId"] == str(auction["itemId"])
-    assert body["traderaAdUrl"] == f"https://www.tradera.com/item/{auction['itemId']}"
+    # The sandbox's own page for the auction, not tradera.com.
+    assert body["traderaAdUrl"] == f"{sandbox.url}item/{auction['itemId']}"
     assert auction["title"] == "Volvo XC90 bromsok fram vänster — 2018"
     assert auction["ownReferences"] == [body["rheoItemId"]]
     assert auction["images"] == 1
@@ -73,6 +76,40 @@ def test_a_test_item_becomes_a_sandbox_auction_and_the_partner_is_told(
     assert payload["data"]["traderaAdId"] == body["traderaAdId"]
     assert payload["data"]["traderaAdUrl"] == body["traderaAdUrl"]
     assert payload["data"]["externalId"] == "ERP_PART_12345"
+
+
+def test_a_test_items_ad_url_serves_its_auction_page_from_the_sandbox(
+    api_a_test, committed, worker, photo, sandbox, partner_a
+):
+    push(api_a_test, committed, photo)
+    worker()
+    url = api_a_test.get("ERP_PART_12345").json()["traderaAdUrl"]
+    auction_id = url.rsplit("/", 1)[1]
+    sandbox.bid(int(auction_id), 1200)
+
+    page = requests.get(url, timeout=5)
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    html = page.text
+    assert "Volvo XC90 bromsok fram vänster — 2018" in html
+    assert "Testad och fungerande. Skick B." in html
+    assert "950 kr" in html  # the starting price
+    assert "1 (highest 1200 kr)" in html
+    assert "running" in html
+    image = requests.get(f"{url}/images/1", timeout=5)
+    assert image.status_code == 200
+    assert image.headers["Content-Type"] == "image/jpeg"
+    assert image.content[:2] == b"\xff\xd8"  # the JPEG Rheo sent
+
+    sandbox.end(int(auction_id))
+    assert "sold to budgivare" in requests.get(url, timeout=5).text
+    assert requests.get(f"{sandbox.url}item/1", timeout=5).status_code == 404
+
+    # The dashboard's item page links to the same page.
+    browser = Client()
+    browser.login(username="ops@recopart.example", password="pw-for-tests")  # noqa: S106
+    item = Item.objects.get()
+    assert f'href="{url}"' in browser.get(f"/dashboard/items/{item.pk}/").content.decode()
 
 
 def test_until_tradera_confirms_the_ad_id_is_pending(

@@ -53,6 +53,7 @@ def test_a_sale_on_tradera_marks_the_item_sold_and_sends_item_sold_once(
     assert sold["data"]["salePrice"] == 1100
     assert sold["data"]["platform"] == "tradera"
     assert sold["data"]["traderaAdId"] == str(live)
+    assert sold["data"]["traderaAdUrl"] == f"{sandbox.url}item/{live}"  # test mode's ad page
     listing = TraderaListing.objects.get()
     assert (listing.sale_price, listing.buyer_alias) == (1100, "budgivare")
 
@@ -70,6 +71,7 @@ def test_an_auction_that_ends_unsold_sends_listing_ended(
     assert (body["rheoStatus"], body["traderaStatus"]) == ("active", "ended")
     [ended] = payloads("listing.ended")
     assert ended["data"]["traderaAdId"] == str(live)
+    assert ended["data"]["traderaAdUrl"] == f"{sandbox.url}item/{live}"
     sync_pass(committed, worker)
     assert len(payloads("listing.ended")) == 1
 

@@ -1,6 +1,8 @@
 """python -m tradera.sandbox [--port 8001] [--db var/tradera-sandbox.sqlite3] [--speed 1440]
 
 Every option can also come from the environment (TRADERA_SANDBOX_*), as under make run.
+The login page's default way back (--accept-url, TRADERA_SANDBOX_ACCEPT_URL) is
+RHEO_PUBLIC_URL + /dashboard/integration/tradera/accept; Rheo's test mode passes its own.
 """
 
 import argparse
@@ -8,11 +10,18 @@ import contextlib
 import os
 
 from tradera.sandbox.rules import Rules
-from tradera.sandbox.server import Config, SandboxServer
+from tradera.sandbox.server import ACCEPT_PATH, Config, SandboxServer
 
 
 def _env(name: str, default):
     return type(default)(os.environ.get(f"TRADERA_SANDBOX_{name}", default))
+
+
+def default_accept_url(environ=os.environ) -> str:
+    """Where the login page sends a seller back when Rheo passed no redirect: Rheo's
+    accept URL at RHEO_PUBLIC_URL (the same machine's Rheo, under make run)."""
+    rheo = environ.get("RHEO_PUBLIC_URL", "").rstrip("/")
+    return rheo + ACCEPT_PATH if rheo else Config().accept_url
 
 
 def main() -> None:
@@ -34,7 +43,7 @@ def main() -> None:
     parser.add_argument("--app-id", type=int, default=_env("APP_ID", defaults.app_id))
     parser.add_argument("--app-key", default=_env("APP_KEY", defaults.app_key))
     parser.add_argument("--public-key", default=_env("PUBLIC_KEY", defaults.public_key))
-    parser.add_argument("--accept-url", default=_env("ACCEPT_URL", defaults.accept_url))
+    parser.add_argument("--accept-url", default=_env("ACCEPT_URL", default_accept_url()))
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
 

@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS orders (
     id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL, seller_id INTEGER NOT NULL,
     buyer TEXT NOT NULL, price INTEGER NOT NULL, shipping_cost INTEGER NOT NULL,
     created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL, format TEXT NOT NULL, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS images_by_item ON images (item_id, id);
 CREATE INDEX IF NOT EXISTS bids_by_item ON bids (item_id);
 CREATE INDEX IF NOT EXISTS orders_by_item ON orders (item_id);
 CREATE INDEX IF NOT EXISTS orders_by_seller ON orders (seller_id, created_at);
@@ -64,7 +67,7 @@ class Market:
 
     def reset(self) -> None:
         with self._tx():
-            for table in ("meta", "sellers", "logins", "items", "bids", "orders"):
+            for table in ("meta", "sellers", "logins", "items", "images", "bids", "orders"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
 
     def _tx(self):
@@ -170,14 +173,19 @@ class Market:
             )
             return request_id, item_id
 
-    def add_image(self, seller_id: int, request_id: int, size: int) -> None:
-        if size > 4 * 1024 * 1024:
+    def add_image(self, seller_id: int, request_id: int, data: bytes, image_format: str) -> None:
+        """Kept, so the auction's page can show it (`image_format`: Gif, Jpeg or Png)."""
+        if len(data) > 4 * 1024 * 1024:
             raise Refused("The image is larger than 4 MB.")
         with self._tx():
             item = self._request(seller_id, request_id)
             if item["state"] != "uncommitted":
                 raise Refused(f"Request {request_id} is already committed.")
             self._db.execute("UPDATE items SET images = images + 1 WHERE id = ?", (item["id"],))
+            self._db.execute(
+                "INSERT INTO images (item_id, format, data) VALUES (?, ?, ?)",
+                (item["id"], image_format, data),
+            )
 
     def commit(self, seller_id: int, request_id: int) -> None:
         with self._tx():
@@ -467,6 +475,13 @@ class Market:
         ).fetchall()
         return [self.describe(row) for row in rows]
 
+    def image(self, item_id: int, number: int) -> sqlite3.Row | None:
+        """The auction's image `number` (from 1, in the order they were added)."""
+        return self._db.execute(
+            "SELECT format, data FROM images WHERE item_id = ? ORDER BY id LIMIT 1 OFFSET ?",
+            (item_id, number - 1),
+        ).fetchone()
+
     def describe(self, item: sqlite3.Row) -> dict:
         order = self._db.execute("SELECT * FROM orders WHERE item_id = ?", (item["id"],)).fetchone()
         return {
@@ -474,6 +489,7 @@ class Market:
             "requestId": item["request_id"],
             "sellerId": item["seller_id"],
             "title": item["title"],
+            "description": item["description"],
             "categoryId": item["category_id"],
             "state": item["state"],
             "startPrice": item["start_price"],

@@ -52,7 +52,8 @@ def add_item(market: Market, call: Call) -> bytes:
 
 
 def add_item_image(market: Market, call: Call) -> bytes:
-    if call.params.text("imageFormat") not in ("Gif", "Jpeg", "Png"):
+    image_format = call.params.text("imageFormat")
+    if image_format not in ("Gif", "Jpeg", "Png"):
         raise Fault("imageFormat must be Gif, Jpeg or Png.")
     try:
         data = base64.b64decode(call.params.text("imageData") or "", validate=True)
@@ -60,7 +61,7 @@ def add_item_image(market: Market, call: Call) -> bytes:
         raise Fault("imageData is not base64.") from None
     if not data:
         raise Fault("imageData is empty.")
-    market.add_image(call.seller_id, _required_int(call.params, "requestId"), len(data))
+    market.add_image(call.seller_id, _required_int(call.params, "requestId"), data, image_format)
     return answer("AddItemImage")
 
 

@@ -1,5 +1,6 @@
-"""The sandbox's pages for people: the auctions with their buttons, and the token login
-(Tradera's tokenlogin.aspx) where a seller consents to Rheo."""
+"""The sandbox's pages for people: the auctions with their buttons, one auction's own page
+(/item/<id>, what Rheo's test mode links to as the ad), and the token login (Tradera's
+tokenlogin.aspx) where a seller consents to Rheo."""
 
 from datetime import UTC, datetime
 from html import escape
@@ -10,6 +11,7 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; }
 form { display: inline; } input[type=number] { width: 6rem; }
 .muted { color: #777; }
+.pre { white-space: pre-wrap; } .images img { max-width: 320px; margin: 0 .5rem .5rem 0; }
 """
 
 
@@ -31,31 +33,12 @@ def auctions(sandbox) -> bytes:
     rows = []
     for a in market.auctions():
         item_id = a["itemId"]
-        actions = ""
-        if a["state"] == "active":
-            next_bid = (a["maxBid"] or a["startPrice"]) + 10
-            actions = (
-                f"<form method=post action=/page/auctions/{item_id}/bid>"
-                f"<input type=number name=amount min=1 value={next_bid}>"
-                "<button>Bid</button></form> "
-            )
-            if a["buyNowPrice"] and not a["bids"]:
-                actions += (
-                    f"<form method=post action=/page/auctions/{item_id}/buy-now>"
-                    f"<button>Buy now ({a['buyNowPrice']} kr)</button></form> "
-                )
-            actions += (
-                f"<form method=post action=/page/auctions/{item_id}/end><button>End</button></form>"
-            )
-        outcome = a["state"]
-        if a["sold"]:
-            outcome = f"sold to {escape(a['buyer'])}"
         rows.append(
-            f"<tr><td>{item_id}</td><td>{escape(a['title'])}"
+            f"<tr><td><a href=/item/{item_id}>{item_id}</a></td><td>{escape(a['title'])}"
             f"<div class=muted>{escape(', '.join(a['ownReferences']))}</div></td>"
             f"<td>{a['startPrice']} / {a['reservePrice'] or '—'} / {a['buyNowPrice'] or '—'}</td>"
             f"<td>{a['bids']} (max {a['maxBid'] or '—'})</td><td>{_when(a['endsAt'])}</td>"
-            f"<td>{outcome}</td><td>{actions}</td></tr>"
+            f"<td>{_outcome(a)}</td><td>{_actions(a, back='/')}</td></tr>"
         )
     speed = market.rules.speed
     body = (
@@ -68,6 +51,70 @@ def auctions(sandbox) -> bytes:
         + "</table>"
     )
     return _document("Tradera sandbox", body)
+
+
+def _outcome(a: dict) -> str:
+    return f"sold to {escape(a['buyer'])}" if a["sold"] else a["state"]
+
+
+def _actions(a: dict, back: str) -> str:
+    """A running auction's buttons; each comes back to `back`."""
+    if a["state"] != "active":
+        return ""
+    item_id = a["itemId"]
+    hidden = f"<input type=hidden name=back value={back}>"
+    next_bid = (a["maxBid"] or a["startPrice"]) + 10
+    actions = (
+        f"<form method=post action=/page/auctions/{item_id}/bid>{hidden}"
+        f"<input type=number name=amount min=1 value={next_bid}>"
+        "<button>Bid</button></form> "
+    )
+    if a["buyNowPrice"] and not a["bids"]:
+        actions += (
+            f"<form method=post action=/page/auctions/{item_id}/buy-now>{hidden}"
+            f"<button>Buy now ({a['buyNowPrice']} kr)</button></form> "
+        )
+    return actions + (
+        f"<form method=post action=/page/auctions/{item_id}/end>{hidden}<button>End</button></form>"
+    )
+
+
+def auction(sandbox, item_id: int) -> bytes | None:
+    """One auction's public page, as tradera.com/item/<id> is the real one's; None when
+    the sandbox has no such auction (or it has not gone live yet)."""
+    market = sandbox.market
+    market.settle()
+    row = market.item(item_id)
+    if row is None:
+        return None
+    a = market.describe(row)
+    images = "".join(
+        f"<img src=/item/{item_id}/images/{n} alt='Image {n}'>" for n in range(1, a["images"] + 1)
+    )
+    if a["state"] == "active":
+        state = "running"
+    else:
+        state = f"ended, sold to {escape(a['buyer'])}" if a["sold"] else "ended unsold"
+    body = (
+        "<p class=muted><a href=/>Tradera sandbox</a> · nothing here is real</p>"
+        f"<h1>{escape(a['title'])}</h1>"
+        f"<div class=images>{images or '<p class=muted>No images.</p>'}</div>"
+        "<table>"
+        f"<tr><th>Auction</th><td>{item_id} ({state})</td></tr>"
+        f"<tr><th>Ends</th><td>{_when(a['endsAt'])}</td></tr>"
+        f"<tr><th>Starting price</th><td>{a['startPrice']} kr</td></tr>"
+        f"<tr><th>Buy now</th><td>{_kronor(a['buyNowPrice'])}</td></tr>"
+        f"<tr><th>Bids</th><td>{a['bids']} (highest {_kronor(a['maxBid'])})</td></tr>"
+        f"<tr><th>Category</th><td>{a['categoryId']}</td></tr>"
+        "</table>"
+        f"<p>{_actions(a, back=f'/item/{item_id}')}</p>"
+        f"<h2>Description</h2><p class=pre>{escape(a['description'])}</p>"
+    )
+    return _document(f"{a['title']} · Tradera sandbox", body)
+
+
+def _kronor(amount: int | None) -> str:
+    return f"{amount} kr" if amount else "—"
 
 
 def token_login(sandbox, query: dict) -> bytes:

@@ -1,6 +1,7 @@
 """The sandbox's HTTP server: Tradera's SOAP services under /v3/, the control endpoints
 under /control/ (JSON, listed in README.md, "The Tradera sandbox"), a page for people at
-/, and the token login at /tokenlogin.aspx.
+/, each auction's page at /item/<id> (its images at /item/<id>/images/<n>, from 1), and
+the token login at /tokenlogin.aspx.
 
 Bulk seeding (POST /control/sellers/<userId>/auctions) makes `count` running auctions of
 that seller in one transaction, as if each had been published and processed (no images),
@@ -33,6 +34,9 @@ from tradera.sandbox.soap import Fault, fault, parse_call
 from tradera.sandbox.traffic import Traffic
 
 FAILURE_KINDS = ("quota", "server_error", "timeout", "expired_token", "refuse")
+# Rheo's accept URL path (its dashboard's; a test pins that they agree). The login page
+# sends the seller back to the `redirect` it was given, else to Config.accept_url.
+ACCEPT_PATH = "/dashboard/integration/tradera/accept"
 
 
 @dataclass
@@ -42,7 +46,7 @@ class Config:
     public_key: str = "rheo-sandbox-public-key"
     quota: int = 100  # calls per window, all operations, as Tradera's default
     quota_window_seconds: float = 86_400
-    accept_url: str = "http://127.0.0.1:8000/dashboard/integration/tradera/accept"
+    accept_url: str = "http://127.0.0.1:8000" + ACCEPT_PATH
 
 
 class Sandbox:
@@ -235,6 +239,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"Content-Type": "text/html; charset=utf-8"}, html)
         elif url.path.startswith("/control/"):
             self._control("GET", url.path, {})
+        elif match := re.fullmatch(r"/item/(\d+)", url.path):
+            with self.sandbox.market.exclusive():
+                auction_page = page.auction(self.sandbox, int(match[1]))
+            if auction_page is None:
+                self._send(*_text(404, "No such auction."))
+            else:
+                self._send(200, {"Content-Type": "text/html; charset=utf-8"}, auction_page)
+        elif match := re.fullmatch(r"/item/(\d+)/images/(\d+)", url.path):
+            with self.sandbox.market.exclusive():
+                image = self.sandbox.market.image(int(match[1]), int(match[2]))
+            if image is None:
+                self._send(*_text(404, "No such image."))
+            else:
+                kind = {"Gif": "gif", "Jpeg": "jpeg", "Png": "png"}[image["format"]]
+                self._send(200, {"Content-Type": f"image/{kind}"}, bytes(image["data"]))
         else:
             self._send(*_text(404, "Not found."))
 
@@ -276,7 +295,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(
                     409, {"Content-Type": "text/plain; charset=utf-8"}, str(exc).encode()
                 )
-        self._send(303, {"Location": "/"}, b"")
+        # Back to the page the button was on: the list, or the auction's own page.
+        back = form.get("back", "/")
+        self._send(303, {"Location": back if re.fullmatch(r"/(item/\d+)?", back) else "/"}, b"")
 
     def _accept_login(self, form: dict):
         seller = self.sandbox.market.consent(form["skey"], form.get("name") or "Sandbox seller")

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from items import lifecycle
 from rheo.errors import ServiceError
+from rheo.formatting import sek
 from tradera.client import TraderaError, for_mode
 from tradera.models import TraderaListing
 from tradera.services import jobs
@@ -124,7 +125,7 @@ def _apply(listing: TraderaListing, sent: Sent) -> None:
             listing.listed_price = price
             _drop_issue(listing, PRICE_LOCKED)
             lifecycle.record_activity(
-                item=item, kind="tradera", message=f"Tradera price set to {price} SEK"
+                item=item, kind="tradera", message=f"Tradera price set to {sek(price)}"
             )
         else:
             _add_issue(

@@ -30,7 +30,7 @@ from items.models import Item, ItemImage
 from rheo.errors import ServiceError
 from tradera import mapping
 from tradera.client import Seller, TraderaError, for_mode
-from tradera.models import AD_URL, TraderaListing
+from tradera.models import TraderaListing, ad_url
 from tradera.services import jobs
 from tradera.services.jobs import NotPublishable
 from webhooks import services as webhooks
@@ -236,7 +236,7 @@ def _go_live(listing: TraderaListing) -> None:
             "listing.created",
             item,
             tradera_ad_id=ad_id,
-            tradera_ad_url=AD_URL.format(ad_id=ad_id),
+            tradera_ad_url=ad_url(ad_id, livemode=item.livemode),
         )
 
 

@@ -3,8 +3,11 @@
 from webhooks.services.delivery import (
     LEASE,
     NUDGE_GRACE,
+    RETRY_DELAYS,
+    RETRY_SPAN,
     attempt_delivery,
     redeliver,
+    resend_event,
     sweep_deliveries,
 )
 from webhooks.services.events import (
@@ -20,12 +23,15 @@ from webhooks.services.events import (
 __all__ = [
     "LEASE",
     "NUDGE_GRACE",
+    "RETRY_DELAYS",
+    "RETRY_SPAN",
     "attempt_delivery",
     "configure_endpoint",
     "disable_endpoint",
     "emit",
     "enable_endpoint",
     "redeliver",
+    "resend_event",
     "rotate_secret",
     "send_test_event",
     "signing_secrets",

@@ -22,7 +22,7 @@ from django.utils import timezone
 from rheo import outbound, sweeping
 from rheo.errors import ServiceError
 from webhooks import signing
-from webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
+from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from webhooks.services.events import (
     disable_endpoint,
     fail_pending,
@@ -49,6 +49,8 @@ RETRY_DELAYS = [
     timedelta(hours=10),
 ]
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+# From the first failure to the last retry, jitter aside (the dashboard quotes it).
+RETRY_SPAN = sum(RETRY_DELAYS, timedelta())
 JITTER = 0.2
 # A receiver that said 429 or did not answer in time gets at least this long to recover.
 MIN_DELAY_AFTER_OVERLOAD = timedelta(seconds=60)
@@ -173,6 +175,7 @@ def _post(delivery: Delivery, endpoint: WebhookEndpoint) -> None:
     _record_attempt(
         delivery,
         endpoint,
+        request_headers=headers,
         started_at=started_at,
         duration_ms=round(duration.total_seconds() * 1000),
         status_code=status_code,
@@ -183,7 +186,16 @@ def _post(delivery: Delivery, endpoint: WebhookEndpoint) -> None:
 
 
 def _record_attempt(
-    delivery, endpoint, *, started_at, duration_ms, status_code, response_body, error, overloaded
+    delivery,
+    endpoint,
+    *,
+    request_headers,
+    started_at,
+    duration_ms,
+    status_code,
+    response_body,
+    error,
+    overloaded,
 ) -> None:
     now = timezone.now()
     succeeded = not error
@@ -201,6 +213,7 @@ def _record_attempt(
             delivery=delivery,
             number=delivery.attempts,
             url=endpoint.url,
+            request_headers=request_headers,
             started_at=started_at,
             duration_ms=duration_ms,
             status_code=status_code,
@@ -309,21 +322,45 @@ def sweep_deliveries(*, limit: int = SWEEP_BATCH) -> int:
 def redeliver(*, delivery: Delivery) -> Delivery:
     """Send the delivery's event to its endpoint again, as a new delivery with a fresh
     schedule. Refused while that event is still pending there or the endpoint is off."""
-    now = timezone.now()
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
-        if not endpoint.enabled:
-            raise ServiceError("conflict", "The webhook endpoint is disabled; enable it first.")
-        if Delivery.objects.filter(
-            event_id=delivery.event_id, endpoint=endpoint, status=Delivery.Status.PENDING
-        ).exists():
-            raise ServiceError("conflict", "This event is already on its way to the endpoint.")
-        new = Delivery.objects.create(
-            event_id=delivery.event_id,
-            endpoint=endpoint,
-            next_attempt_at=now,
-            nudged_at=now,
-            created_at=now,
+        return _deliver_again(event_id=delivery.event_id, endpoint=endpoint)
+
+
+def resend_event(*, event: Event) -> Delivery:
+    """Send the event to its partner's current endpoint of the event's mode, as a new
+    delivery: one recorded before any endpoint existed ("No webhook endpoint took this
+    event"), or one an earlier endpoint got. Sent whatever event types the endpoint
+    subscribes to: the partner asked for this one event (as with redeliver and the test
+    event). Refused when there is no endpoint, it is off, or the event is already on its
+    way there."""
+    with transaction.atomic():
+        endpoint = (
+            WebhookEndpoint.objects.select_for_update()
+            .filter(partner_id=event.partner_id, livemode=event.livemode)
+            .first()
         )
-        nudge_on_commit(new.pk)
+        if endpoint is None:
+            mode = "live" if event.livemode else "test"
+            raise ServiceError(
+                "conflict", f"No webhook endpoint is configured for {mode} mode; set one first."
+            )
+        return _deliver_again(event_id=event.pk, endpoint=endpoint)
+
+
+def _deliver_again(*, event_id: str, endpoint: WebhookEndpoint) -> Delivery:
+    """A new delivery of the event to the endpoint (locked by the caller's transaction),
+    written here and nudged once it commits (the sweeper sends it should the nudge be
+    lost)."""
+    if not endpoint.enabled:
+        raise ServiceError("conflict", "The webhook endpoint is disabled; enable it first.")
+    if Delivery.objects.filter(
+        event_id=event_id, endpoint=endpoint, status=Delivery.Status.PENDING
+    ).exists():
+        raise ServiceError("conflict", "This event is already on its way to the endpoint.")
+    now = timezone.now()
+    new = Delivery.objects.create(
+        event_id=event_id, endpoint=endpoint, next_attempt_at=now, nudged_at=now, created_at=now
+    )
+    nudge_on_commit(new.pk)
     return new

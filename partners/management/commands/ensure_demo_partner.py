@@ -1,53 +1,95 @@
-import os
+"""The demo partner `make run` and `make demo` print a login and a test key for.
+
+The database keeps only hashes of passwords and keys, so the demo user's password and the
+demo test key live in the .env file (RHEO_DEMO_PASSWORD, RHEO_DEMO_API_KEY), written on
+the first start. Every later start makes sure they still work and prints them again."""
+
 import secrets
+import shlex
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
-from partners import services
-from partners.models import Partner
+from partners import keys, services
+from partners.models import ApiKey, User
+from rheo import envfile
+from rheo.errors import ServiceError
 
 DEMO_EMAIL = "demo@rheo.local"
-
-QUICK_START_CURL = """\
-curl -i -X PUT http://localhost:{port}/integration/v1/items/ERP_PART_12345 \\
-  -H 'x-api-key: {key}' \\
-  -H 'Content-Type: application/json' \\
-  -d '{{"title": "Volvo XC90 bromsok fram vänster — 2018",
-       "description": "Testad och fungerande. Skick B.",
-       "price": 950, "shippingCost": 149, "weightKg": 3.2,
-       "imageUrls": ["http://127.0.0.1:{port}/static/samples/caliper-1.jpg",
-                     "http://127.0.0.1:{port}/static/samples/caliper-2.jpg"],
-       "domain": {{"domain": "automotive_part", "oemCode": "31400452",
-                  "manufacturer": "Volvo", "compatibleModels": ["XC90"],
-                  "donorVehicleYear": 2018, "conditionGrade": "B"}},
-       "autoPublishTradera": true}}'
-
-curl -s http://localhost:{port}/integration/v1/items/ERP_PART_12345 -H 'x-api-key: {key}'
-"""
+DEMO_PARTNER = "Demo Dismantler"
 
 
 class Command(BaseCommand):
-    help = "On a fresh install (no partner yet), create a demo partner and a sandbox API key."
+    help = (
+        "Create the demo partner, its password and its test key when missing (kept in "
+        ".env), and print how to log in and the Quick Start's shell variables."
+    )
 
     def handle(self, *args, **options):
-        if Partner.objects.exists():
-            self.stdout.write(
-                "Partners exist; no demo partner created. A new key: "
-                "python manage.py create_api_key --partner EMAIL --test"
+        password, key = settings.RHEO_DEMO_PASSWORD, settings.RHEO_DEMO_API_KEY
+        generated = {}
+        if not password:
+            password = generated["RHEO_DEMO_PASSWORD"] = secrets.token_urlsafe(12)
+        if keys.mode_of(key) != "test":
+            key = generated["RHEO_DEMO_API_KEY"] = keys.generate("test")
+
+        user = User.objects.select_related("partner").filter(email__iexact=DEMO_EMAIL).first()
+        if user is None:
+            _, user = services.create_partner(
+                name=DEMO_PARTNER, email=DEMO_EMAIL, password=password
             )
-            return
-        password = secrets.token_urlsafe(12)
-        partner, _ = services.create_partner(
-            name="Demo Dismantler", email=DEMO_EMAIL, password=password
-        )
-        issued = services.create_api_key(partner=partner, name="Demo sandbox key", mode="test")
-        port = os.environ.get("PORT", "8000")
-        self.stdout.write(
-            f"\nCreated the demo partner {partner.name}: user {DEMO_EMAIL}, password {password}\n"
-            f"Partner dashboard: http://localhost:{port}/dashboard/ (its data: the switch "
-            "at the top shows test mode)\n"
-            f"Sandbox API key (shown once): {issued.secret}\n\n"
-            "Quick Start, step 2 (push an item; its images are samples this server hosts) and "
-            "step 3 (check its status; active within seconds):\n\n"
-            + QUICK_START_CURL.format(port=port, key=issued.secret)
-        )
+        if user.partner is None:
+            raise CommandError(f"{DEMO_EMAIL} is a user of no partner; it cannot be the demo.")
+
+        notes = []
+        api_key = ApiKey.objects.filter(digest=keys.digest(key)).first()
+        if api_key is not None and (api_key.revoked_at or api_key.partner_id != user.partner_id):
+            # A revoked key stays revoked: the demo gets a new one.
+            notes.append("The demo key in .env was revoked; this is a new one.")
+            key = generated["RHEO_DEMO_API_KEY"] = keys.generate("test")
+            api_key = None
+        if api_key is None:
+            try:
+                services.create_api_key(
+                    partner=user.partner, name="Demo sandbox key", mode="test", secret=key
+                )
+            except ServiceError as error:
+                notes.append(f"No demo test key: {error.message}")
+                key = ""
+        if generated:
+            envfile.set_values(
+                settings.RHEO_ENV_FILE,
+                generated,
+                comment="The demo partner's password and test key (make run, make demo).",
+            )
+
+        if not user.check_password(password):
+            notes.append(
+                f"The password of {DEMO_EMAIL} was changed, so it is not printed. To set it "
+                f"again: .venv/bin/python manage.py changepassword {DEMO_EMAIL}, and put it "
+                "in .env as RHEO_DEMO_PASSWORD."
+            )
+            password = ""
+        self.stdout.write(block(password=password, key=key, notes=notes))
+
+
+def block(*, password: str, key: str, notes: list[str]) -> str:
+    """What to open, how to log in, and the Quick Start's shell variables (README.md uses
+    the export line's names)."""
+    base = f"http://localhost:{settings.PORT}"
+    variables = {"RHEO": base, "RHEO_KEY": key, "RHEO_EMAIL": DEMO_EMAIL}
+    if password:
+        variables["RHEO_PASSWORD"] = password
+    exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in variables.items() if value)
+    lines = [
+        "",
+        f"Rheo: {base}  (dashboard /dashboard/, API reference /api/docs/)",
+        f"Tradera sandbox: http://localhost:{settings.TRADERA_SANDBOX_PORT}",
+        f"Dashboard login: {DEMO_EMAIL} / {password or '(your own password)'}",
+        *notes,
+        "For the Quick Start in README.md, paste this into another shell:",
+        f"  export {exports}",
+        "(make demo prints these lines again.)",
+        "",
+    ]
+    return "\n".join(lines)

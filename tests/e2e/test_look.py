@@ -1,0 +1,163 @@
+"""Every page of the dashboard, the marketplace and the staff admin, in one pass at a
+desktop's width (1280 px) and at a phone's (390 px): none is wider than the window (wide
+tables scroll inside their own box), the navigation is there, and a screenshot of each
+goes to var/screenshots/<width>/ for a person to look at."""
+
+import pytest
+
+from items import orders
+from items.models import Item, Order
+from partners.models import User
+from tests.conftest import item_body
+from tests.e2e.conftest import SCREENSHOTS
+from tests.items.imagehost import ImageHost, jpeg_bytes
+from tests.webhooks.conftest import Receiver
+from webhooks import services as webhooks
+from webhooks.models import Delivery, all_event_types
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("_window_restored")]
+
+LONG_ID = "ERP_PART_2026_11_VOLVO_XC90_BROMSOK_FRAM_VANSTER_0001234567"
+LONG_TITLE = "Volvo XC90 / XC60 / S90 / V90 bromsok fram vänster med hållare och klossar — 2018"
+
+
+@pytest.fixture
+def shop(api_a, partner_a, committed, worker, settings, tmp_path):
+    """A partner with a few items (one with a long id and title, one sold, one ordered),
+    a webhook receiver with deliveries, and a staff user."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    host, receiver = ImageHost(), Receiver()
+    webhooks.configure_endpoint(
+        partner=partner_a,
+        livemode=True,
+        url=receiver.url(),
+        enabled=True,
+        event_types=all_event_types(),
+    )
+    photos = [host.serve(f"/{n}.jpg", jpeg_bytes(color=(40 * n, 60, 90))) for n in range(1, 4)]
+    with committed():
+        api_a.put(LONG_ID, item_body(imageUrls=photos, title=LONG_TITLE, price=12500))
+        api_a.put("ERP-2", item_body(imageUrls=photos[:1], autoPublishTradera=False))
+        api_a.put("ERP-3", item_body(imageUrls=photos[1:2], autoPublishTradera=False))
+    worker()
+    with committed():
+        api_a.patch_price("ERP-2", {"price": 1100})
+        api_a.patch_status("ERP-2", {"status": "sold"})
+    worker()
+    ordered = Item.objects.get(external_id="ERP-3")
+    orders.place_order(
+        item_id=ordered.pk,
+        buyer=orders.Buyer(
+            name="Anna Svensson",
+            email="anna@example.se",
+            address_line1="Storgatan 1",
+            postal_code="411 05",
+            city="Göteborg",
+        ),
+    )
+    worker()
+    User.objects.create_superuser(email="staff@rheo.example", password="pw-for-staff")
+    yield
+    receiver.close()
+    host.close()
+
+
+def test_every_page_fits_a_desktop_and_a_phone(page, shop):
+    item = Item.objects.get(external_id=LONG_ID)
+    sold = Item.objects.get(external_id="ERP-2")
+    order = Order.objects.get()
+    delivery = Delivery.objects.order_by("created_at").first()
+    market = [
+        ("market-front", "/"),
+        ("market-item", f"/parts/{item.pk}/"),
+        ("market-order", f"/orders/{order.access_key}/"),
+        ("market-not-found", f"/parts/{sold.pk}/"),
+    ]
+    dashboard = [
+        ("dashboard-overview", "/dashboard/"),
+        ("dashboard-items", "/dashboard/items/"),
+        ("dashboard-item", f"/dashboard/items/{item.pk}/"),
+        ("dashboard-item-sold", f"/dashboard/items/{sold.pk}/"),
+        ("dashboard-integration", "/dashboard/integration/"),
+        ("dashboard-webhooks", "/dashboard/integration/webhooks/?reveal=1"),
+        ("dashboard-deliveries", "/dashboard/integration/deliveries/"),
+        ("dashboard-delivery", f"/dashboard/integration/deliveries/{delivery.pk}/"),
+        ("dashboard-analytics", "/dashboard/analytics/"),
+        ("dashboard-subscription", "/dashboard/subscription/"),
+    ]
+    admin = [
+        ("admin-index", "/admin/"),
+        ("admin-items", "/admin/items/item/"),
+        ("admin-item", f"/admin/items/item/{item.pk}/change/"),
+        ("admin-orders", "/admin/items/order/"),
+        ("admin-order", f"/admin/items/order/{order.pk}/change/"),
+        ("admin-partners", "/admin/partners/partner/"),
+        ("admin-partner", f"/admin/partners/partner/{item.partner_id}/change/"),
+        ("admin-api-keys", "/admin/partners/apikey/"),
+        ("admin-deliveries", "/admin/webhooks/delivery/"),
+        ("admin-delivery", f"/admin/webhooks/delivery/{delivery.pk}/change/"),
+    ]
+    too_wide = []
+
+    def visit(name, path, width):
+        page.go(path)
+        assert page.driver.execute_script("return window.innerWidth") == width
+        assert page.path == path, (name, page.path)  # no redirect to a login
+        page.screenshot(name)
+        if page.overflow() > 0:
+            too_wide.append(f"{name} at {width} px: {page.overflow()} px too wide")
+        # At a desktop's width an admin list shows all its columns without scrolling.
+        hidden = page.driver.execute_script(
+            "const box = document.querySelector('#changelist .results');"
+            "return box ? box.scrollWidth - box.clientWidth : 0"
+        )
+        if width == 1280 and hidden > 0:
+            too_wide.append(f"{name}'s list at {width} px: {hidden} px hidden")
+
+    for width in (1280, 390):
+        page.driver.delete_all_cookies()
+        page.resize(width)
+        page.shots = SCREENSHOTS / str(width)
+        page.shots.mkdir(parents=True, exist_ok=True)
+        for name, path in market:
+            visit(name, path, width)
+
+        page.go("/dashboard/login/")
+        page.screenshot("dashboard-login")
+        page.fill("#id_username", "ops@recopart.example").fill("#id_password", "pw-for-tests")
+        page.click("button[type=submit]")
+        for name, path in dashboard:
+            visit(name, path, width)
+            if name == "dashboard-item":
+                # One marker an entry: the timeline's dot, or a nested list's own bullet.
+                markers = page.driver.execute_script(
+                    "return [...document.querySelectorAll('#timeline li')].map(li => ["
+                    "li.parentElement.id === 'timeline',"
+                    "getComputedStyle(li, '::before').content !== 'none',"
+                    "getComputedStyle(li).listStyleType !== 'none'])"
+                )
+                assert len(markers) > 5 and any(not top for top, _, _ in markers)
+                assert all(dot + bullet == 1 for _, dot, bullet in markers), markers
+            # Every section is a tap away, whatever the width: on screen, not cut off.
+            links = page.driver.execute_script(
+                "return [...document.querySelectorAll('.mainnav a')].map(a => {"
+                "const box = a.getBoundingClientRect();"
+                "return [a.textContent.trim(), box.height > 0 && box.right <= innerWidth]})"
+            )
+            assert links == [
+                [section, True]
+                for section in ("Overview", "Items", "Integration", "Analytics", "Subscription")
+            ]
+
+        page.driver.delete_all_cookies()
+        page.go("/admin/login/")
+        page.fill("#id_username", "staff@rheo.example").fill("#id_password", "pw-for-staff")
+        page.click("input[type=submit]")
+        for name, path in admin:
+            visit(name, path, width)
+        assert "Rheo staff admin" in page.text("#site-name")
+    page.go("/admin/items/item/")
+    filters = [title.text for title in page.find_all("#changelist-filter details summary")]
+    assert filters[:3] == ["By Rheo status", "By Tradera status", "By mode: live/test"]
+
+    assert too_wide == [], "\n".join(too_wide)
