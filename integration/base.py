@@ -1,4 +1,4 @@
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
@@ -16,6 +16,20 @@ class AlwaysJSON(DefaultContentNegotiation):
     def select_renderer(self, request, renderers, format_suffix=None):
         renderer = next(r for r in renderers if isinstance(r, JSONRenderer))
         return renderer, renderer.media_type
+
+
+MAX_EXTERNAL_ID_LENGTH = 255
+
+
+def check_external_id(external_id: str) -> None:
+    """The path's external id: one PostgreSQL can store (no NUL), of the documented length."""
+    problems = []
+    if len(external_id) > MAX_EXTERNAL_ID_LENGTH:
+        problems.append(f"Ensure this field has no more than {MAX_EXTERNAL_ID_LENGTH} characters.")
+    if "\x00" in external_id:
+        problems.append("Null characters are not allowed.")
+    if problems:
+        raise serializers.ValidationError({"external_id": problems})
 
 
 class ApiKeyThrottle(RateLimitThrottle):
@@ -45,6 +59,11 @@ class IntegrationAPIView(RateLimitMixin, APIView):
     def perform_authentication(self, request):
         super().perform_authentication(request)
         self.api_key = request.auth
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authenticated and counted first
+        if "external_id" in kwargs:
+            check_external_id(kwargs["external_id"])
 
     def permission_denied(self, request, message=None, code=None):
         if not request.successful_authenticator:

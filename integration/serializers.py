@@ -24,8 +24,18 @@ CONDITION_GRADES = {
     "D": "For repair or parts: damaged or untested.",
 }
 SUPPORTED_DOMAINS = ("automotive_part",)
+MONEY = "A JSON number with at most 2 decimals (12 digits in all)."
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "uri",
+        "pattern": "^https://",
+        "maxLength": outbound.MAX_URL_LENGTH,
+        "description": outbound.URL_RULE,
+    }
+)
 class ImageUrlField(StrictCharField):
     def __init__(self, **kwargs):
         super().__init__(max_length=outbound.MAX_URL_LENGTH, **kwargs)
@@ -76,14 +86,19 @@ class AutomotivePartSerializer(serializers.Serializer):
 
 
 class ItemInputSerializer(serializers.Serializer):
-    """The body of PUT /integration/v1/items/:external_id. Unknown keys are ignored."""
+    """The body of PUT /integration/v1/items/:external_id. Unknown keys are ignored.
+    Image URLs: exactly one of imageUrls, images, image_urls."""
 
     title = StrictCharField(max_length=255)
     description = StrictCharField(
         required=False, allow_blank=True, default="", trim_whitespace=False
     )
-    price = StrictDecimalField(min_value=1, max_value=99_999_999, help_text="In SEK. Minimum 1.")
-    shippingCost = StrictDecimalField(min_value=0, max_value=99_999_999)
+    price = StrictDecimalField(
+        min_value=1, max_value=99_999_999, help_text=f"In SEK, 1 or more. {MONEY}"
+    )
+    shippingCost = StrictDecimalField(
+        min_value=0, max_value=99_999_999, help_text=f"In SEK, 0 or more. {MONEY}"
+    )
     weightKg = StrictDecimalField(
         max_digits=9, decimal_places=3, min_value=0, required=False, allow_null=True
     )
@@ -144,7 +159,9 @@ class ItemInputSerializer(serializers.Serializer):
 
 
 class PriceInputSerializer(serializers.Serializer):
-    price = StrictDecimalField(min_value=1, max_value=99_999_999, help_text="New price in SEK.")
+    price = StrictDecimalField(
+        min_value=1, max_value=99_999_999, help_text=f"New price in SEK, 1 or more. {MONEY}"
+    )
 
 
 class StatusInputSerializer(serializers.Serializer):
@@ -160,7 +177,10 @@ class SimulateInputSerializer(serializers.Serializer):
         help_text="sold: the auction sells; ended: it ends unsold; failed: the listing fails.",
     )
     salePrice = StrictDecimalField(
-        required=False, min_value=1, max_value=99_999_999, help_text="For sold; default: price."
+        required=False,
+        min_value=1,
+        max_value=99_999_999,
+        help_text=f"For sold; default: price. {MONEY}",
     )
     errorCode = StrictCharField(
         required=False, max_length=40, help_text="For failed; default tradera_refused."

@@ -1,8 +1,8 @@
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.response import Response
 
-from integration.base import IntegrationAPIView
+from integration.base import MAX_EXTERNAL_ID_LENGTH, IntegrationAPIView
 from integration.serializers import (
     AcceptedSerializer,
     ItemInputSerializer,
@@ -17,13 +17,12 @@ from rheo.fields import StrictDecimalField
 from rheo.schema import error_responses
 from tradera import services as tradera
 
-MAX_EXTERNAL_ID_LENGTH = 255
-
 EXTERNAL_ID = OpenApiParameter(
     "external_id",
-    str,
+    {"type": "string", "minLength": 1, "maxLength": MAX_EXTERNAL_ID_LENGTH},
     OpenApiParameter.PATH,
-    description="Your internal item ID. Max 255 characters; no slashes.",
+    description=f"Your internal item ID. At most {MAX_EXTERNAL_ID_LENGTH} characters; no "
+    "slashes and no NUL characters.",
 )
 
 PUT_MESSAGES = {
@@ -53,6 +52,55 @@ EXAMPLE_ITEM = {
 }
 
 
+ITEM_ID = "0b5e8d4c-3f7a-4e62-9a51-6c2d8f0e4b17"
+EXAMPLE_ACCEPTED = OpenApiExample(
+    "Accepted",
+    value={"success": True, "itemId": ITEM_ID, "message": PUT_MESSAGES["created"]},
+    response_only=True,
+    status_codes=["202"],
+)
+EXAMPLE_INVALID = OpenApiExample(
+    "Invalid fields",
+    value={
+        "success": False,
+        "error": {
+            "code": "validation_error",
+            "message": "2 fields are invalid: price, imageUrls[0].",
+            "fields": {
+                "price": ["Must be a number."],
+                "imageUrls[0]": ["Must be an https:// URL."],
+            },
+            "requestId": "req_4f2a9c7e1b8d4a6f9e3c5b7a1d2e4f60",
+        },
+    },
+    response_only=True,
+    status_codes=["400"],
+)
+EXAMPLE_OUTPUT = {
+    "externalId": "12345",
+    "rheoItemId": ITEM_ID,
+    "rheoStatus": "active",
+    "traderaStatus": "active",
+    "traderaAdId": "700000001",
+    "traderaAdUrl": "https://www.tradera.com/item/700000001",
+    "price": 950,
+    "title": EXAMPLE_ITEM["title"],
+    "description": EXAMPLE_ITEM["description"],
+    "enhancedTitle": None,
+    "enhancedDescription": None,
+    "images": [
+        {
+            "url": f"https://rheo.example.com/media/items/{ITEM_ID}/1.jpg",
+            "thumbnailUrl": f"https://rheo.example.com/media/items/{ITEM_ID}/1-thumb.jpg",
+            "width": 1600,
+            "height": 1200,
+            "sourceUrl": "https://your-cdn.example.com/parts/12345/1.jpg",
+        }
+    ],
+    "issues": [],
+}
+
+
 def accepted(item, message: str) -> Response:
     body = {"success": True, "itemId": str(item.id), "message": message}
     return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -66,18 +114,6 @@ def validated(serializer_class, data):
 
 class ItemView(IntegrationAPIView):
     rate_limit_tiers = {"PUT": "item-sync", "DELETE": "item-sync", "GET": "read"}
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        external_id = kwargs["external_id"]
-        if len(external_id) > MAX_EXTERNAL_ID_LENGTH:
-            raise serializers.ValidationError(
-                {
-                    "external_id": [
-                        f"Ensure this field has no more than {MAX_EXTERNAL_ID_LENGTH} characters."
-                    ]
-                }
-            )
 
     @extend_schema(
         operation_id="putItem",
@@ -96,7 +132,11 @@ class ItemView(IntegrationAPIView):
             202: AcceptedSerializer,
             **error_responses(400, 401, 402, 409, 413, 415, 429),
         },
-        examples=[OpenApiExample("Brake caliper", value=EXAMPLE_ITEM, request_only=True)],
+        examples=[
+            OpenApiExample("Brake caliper", value=EXAMPLE_ITEM, request_only=True),
+            EXAMPLE_ACCEPTED,
+            EXAMPLE_INVALID,
+        ],
         tags=["Items"],
     )
     def put(self, request, external_id):
@@ -113,8 +153,11 @@ class ItemView(IntegrationAPIView):
     @extend_schema(
         operation_id="getItem",
         summary="Get an item's status",
+        description="The item as Rheo holds it: its status, its Tradera listing, the hosted "
+        "images, and `issues` (image URLs that failed for good, what Tradera refused).",
         parameters=[EXTERNAL_ID],
-        responses={200: ItemOutputSerializer, **error_responses(401, 404, 429)},
+        examples=[OpenApiExample("Active item", value=EXAMPLE_OUTPUT, response_only=True)],
+        responses={200: ItemOutputSerializer, **error_responses(400, 401, 404, 429)},
         tags=["Items"],
     )
     def get(self, request, external_id):
@@ -134,7 +177,15 @@ class ItemView(IntegrationAPIView):
         ),
         parameters=[EXTERNAL_ID],
         request=None,
-        responses={202: AcceptedSerializer, **error_responses(401, 404, 429)},
+        examples=[
+            OpenApiExample(
+                "Deleted",
+                value={"success": True, "itemId": ITEM_ID, "message": "Item deleted."},
+                response_only=True,
+                status_codes=["202"],
+            )
+        ],
+        responses={202: AcceptedSerializer, **error_responses(400, 401, 404, 429)},
         tags=["Items"],
     )
     def delete(self, request, external_id):
@@ -155,8 +206,19 @@ class ItemPriceView(IntegrationAPIView):
     @extend_schema(
         operation_id="updateItemPrice",
         summary="Update an active item's price",
+        description="Sets the price of a draft or active item; an active Tradera auction "
+        "follows in the background.",
         parameters=[EXTERNAL_ID],
         request=PriceInputSerializer,
+        examples=[
+            OpenApiExample("New price", value={"price": 895}, request_only=True),
+            OpenApiExample(
+                "Accepted",
+                value={"success": True, "itemId": ITEM_ID, "message": "Price set to 895 SEK."},
+                response_only=True,
+                status_codes=["202"],
+            ),
+        ],
         responses={202: AcceptedSerializer, **error_responses(400, 401, 404, 409, 415, 429)},
         tags=["Items"],
     )
@@ -174,8 +236,19 @@ class ItemStatusView(IntegrationAPIView):
     @extend_schema(
         operation_id="updateItemStatus",
         summary="De-list an item or mark it sold",
+        description="`not_listed` takes the item off the marketplace and ends its Tradera "
+        "auction; `sold` does the same for an item you sold elsewhere.",
         parameters=[EXTERNAL_ID],
         request=StatusInputSerializer,
+        examples=[
+            OpenApiExample("Sold elsewhere", value={"status": "sold"}, request_only=True),
+            OpenApiExample(
+                "Accepted",
+                value={"success": True, "itemId": ITEM_ID, "message": "Item status is sold."},
+                response_only=True,
+                status_codes=["202"],
+            ),
+        ],
         responses={202: AcceptedSerializer, **error_responses(400, 401, 404, 409, 415, 429)},
         tags=["Items"],
     )
@@ -201,12 +274,29 @@ class ItemSimulateView(IntegrationAPIView):
             "sandbox sell the item's auction and `ended` end it unsold, then Rheo syncs the "
             "account at once, so the real `item.sold` / `listing.ended` webhook arrives "
             "within seconds; `failed` (with `errorCode`) fails the listing and sends "
-            "`listing.failed`. Needs a running sandbox auction (409 otherwise); a live key "
-            "gets 403."
+            "`listing.failed`. Needs a running sandbox auction (409 otherwise, also while an "
+            "auction a simulation ended is not yet synced); a live key gets 403; 503 when "
+            "the sandbox does not answer."
         ),
         parameters=[EXTERNAL_ID],
         request=SimulateInputSerializer,
-        responses={202: AcceptedSerializer, **error_responses(400, 401, 403, 404, 409, 429)},
+        examples=[
+            OpenApiExample("Sold", value={"event": "sold", "salePrice": 1100}, request_only=True),
+            OpenApiExample(
+                "Accepted",
+                value={
+                    "success": True,
+                    "itemId": ITEM_ID,
+                    "message": "Simulated sold; the webhook follows shortly.",
+                },
+                response_only=True,
+                status_codes=["202"],
+            ),
+        ],
+        responses={
+            202: AcceptedSerializer,
+            **error_responses(400, 401, 403, 404, 409, 415, 429, 503),
+        },
         tags=["Items"],
     )
     def post(self, request, external_id):

@@ -10,17 +10,19 @@ import logging
 from collections.abc import Mapping
 
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from rheo.middleware import current_request_id
+from rheo.middleware import current_request_id, is_api_path
 
 logger = logging.getLogger(__name__)
 
 HTTP_STATUS = {
     "validation_error": 400,
     "invalid_json": 400,
+    "bad_request": 400,
     "authentication_failed": 401,
     "plan_limit_reached": 402,
     "forbidden": 403,
@@ -28,11 +30,19 @@ HTTP_STATUS = {
     "method_not_allowed": 405,
     "conflict": 409,
     "payload_too_large": 413,
+    "uri_too_long": 414,
     "unsupported_media_type": 415,
     "rate_limited": 429,
+    "headers_too_large": 431,
     "internal_error": 500,
     "service_unavailable": 503,
 }
+# Rheo's request limits, answered in JSON (gunicorn's own, set looser in rheo/gunicorn.py,
+# only catch what is beyond these, with gunicorn's plain error page).
+MAX_URL_LENGTH = 4096  # path and query string, as sent
+MAX_HEADER_FIELDS = 100
+MAX_HEADER_FIELD_BYTES = 8190  # one header's name and value
+
 # How long a client is asked to wait after service_unavailable.
 RETRY_AFTER_UNAVAILABLE = 5
 
@@ -134,13 +144,81 @@ def exception_handler(exc, context):
     )
 
 
-def _json_error(code: str, message: str) -> JsonResponse:
-    return JsonResponse(error_body(code, message), status=HTTP_STATUS[code])
+def json_error(code: str, message: str, *, status: int | None = None) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status or HTTP_STATUS[code])
+
+
+# Django's own answers (the URL resolver's 404, a 500 outside a DRF view, a bad Host's
+# 400), turned into the error format under the API paths by rheo.middleware.
+_DJANGO_ANSWERS = {
+    400: ("bad_request", "The request is malformed."),
+    403: ("forbidden", "Not allowed."),
+    405: ("method_not_allowed", "Method not allowed."),
+    413: ("payload_too_large", "The request body is too large."),
+}
+
+
+def error_for_status(request, status: int) -> JsonResponse:
+    """The error-format answer for an HTTP status Django (not a DRF view) produced."""
+    if status == 404:
+        return json_error("not_found", f"No endpoint at {request.path}.")
+    if status >= 500:
+        return json_error("internal_error", "An internal error occurred.", status=status)
+    code, message = _DJANGO_ANSWERS.get(status, ("error", "The request was refused."))
+    return json_error(code, message, status=status)
 
 
 def not_found_view(request, exception=None):
-    return _json_error("not_found", f"No endpoint at {request.path}.")
+    if is_api_path(request.path):
+        return error_for_status(request, 404)
+    return defaults.page_not_found(request, exception)
 
 
 def server_error_view(request):
-    return _json_error("internal_error", "An internal error occurred.")
+    if is_api_path(request.path):
+        return error_for_status(request, 500)
+    return defaults.server_error(request)
+
+
+class ApiErrorsMiddleware:
+    """Under /integration/ and /api/, every error is JSON in the error format, with or
+    without DEBUG: Django's own answers (the resolver's 404, its 500 or debug page, a bad
+    Host's 400) are replaced. It also applies Rheo's limits on the URL and headers."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        api = is_api_path(request.path)
+        refusal = _over_limit(request)
+        if refusal is not None:
+            code, message = refusal
+            return (
+                json_error(code, message)
+                if api
+                else HttpResponse(message, status=HTTP_STATUS[code])
+            )
+        response = self.get_response(request)
+        if api and response.status_code >= 400 and not _is_json(response):
+            return error_for_status(request, response.status_code)
+        return response
+
+
+def _is_json(response) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
+
+
+def _over_limit(request) -> tuple[str, str] | None:
+    url_length = len(request.META.get("RAW_URI") or request.get_full_path())
+    if url_length > MAX_URL_LENGTH:
+        return "uri_too_long", f"The URL is longer than {MAX_URL_LENGTH} characters."
+    headers = [(k, v) for k, v in request.META.items() if k.startswith("HTTP_")]
+    if len(headers) > MAX_HEADER_FIELDS:
+        return "headers_too_large", f"The request has more than {MAX_HEADER_FIELDS} headers."
+    for key, value in headers:
+        if len(key) - 5 + len(value) > MAX_HEADER_FIELD_BYTES:
+            name = key[5:].replace("_", "-").title()
+            return "headers_too_large", (
+                f"The {name} header is longer than {MAX_HEADER_FIELD_BYTES} bytes."
+            )
+    return None

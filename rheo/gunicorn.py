@@ -24,3 +24,11 @@ else:
 accesslog = None  # rheo.middleware writes one line per request, with its request id
 timeout = 30
 graceful_timeout = 20
+
+# Request limits: gunicorn's own answers are plain HTML, so its limits sit above Rheo's
+# (rheo.errors.ApiErrorsMiddleware: a URL over 4096 characters → 414, over 100 headers
+# or a header over 8190 bytes → 431, in JSON). Only what is beyond these reaches
+# gunicorn's page.
+limit_request_line = 8190  # gunicorn's largest bounded value
+limit_request_fields = 200
+limit_request_field_size = 16380

@@ -1,3 +1,4 @@
+import io
 import logging
 import re
 import time
@@ -5,11 +6,22 @@ import uuid
 from contextvars import ContextVar
 from datetime import UTC
 
+from django.conf import settings
 from django.utils import timezone
 
 logger = logging.getLogger("rheo.request")
 
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+
+# Every answer under these prefixes is JSON in the error format (rheo.errors), except
+# the API's own documentation pages.
+API_PREFIXES = ("/integration/", "/api/")
+_API_DOCUMENTS = ("/api/docs/", "/api/schema/")
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIXES) and path not in _API_DOCUMENTS
+
 
 # A caller's (or proxy's) own request id is kept when it is plain and short.
 _ACCEPTED_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -60,3 +72,23 @@ class UTCForAPIsMiddleware:
             return self.get_response(request)
         with timezone.override(UTC):
             return self.get_response(request)
+
+
+class ChunkedBodies:
+    """WSGI middleware: a chunked request body, as read by Django.
+
+    Django reads a body only as far as its Content-Length, and a chunked request has none,
+    so its body would read as empty. gunicorn de-chunks `wsgi.input`; this reads it, no
+    further than RHEO_MAX_BODY_BYTES and one byte more (so the JSON parser still refuses
+    a larger body with 413), and hands Django the length it read."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not environ.get("CONTENT_LENGTH"):
+            body = environ["wsgi.input"].read(settings.RHEO_MAX_BODY_BYTES + 1)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return self.application(environ, start_response)

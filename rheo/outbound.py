@@ -3,7 +3,9 @@ hosts, webhook receivers), with its guards.
 
 Public HTTPS only. Private, loopback and carrier-grade NAT addresses are refused unless
 RHEO_ALLOW_LOCAL_URLS is on (development and tests); link-local, cloud metadata,
-multicast, reserved and unspecified addresses are refused always. The rules are applied
+multicast, reserved and unspecified addresses are refused always, and so are IPv4
+addresses written other than as a.b.c.d (2852039166, 0xa9fea9fe, 127.1) and IPv4-mapped
+IPv6 addresses ([::ffff:169.254.169.254]). The rules are applied
 to the URL when it is saved (`check_url`) and again when it is called (`request`), then
 on the addresses its host resolves to; the connection goes to the address that was
 checked, so a DNS answer that changes in between (rebinding) cannot redirect it.
@@ -12,6 +14,7 @@ checked, so a DNS answer that changes in between (rebinding) cannot redirect it.
 import contextlib
 import functools
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -30,6 +33,12 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.ssl_match_hostname import CertificateError
 
 MAX_URL_LENGTH = 2048
+# The rule as the API's schema states it.
+URL_RULE = (
+    "An https:// URL of at most 2048 characters, without credentials, on a public host: a "
+    "DNS name, an IPv4 address as a.b.c.d or an IPv6 address in brackets (IPv4 written "
+    "otherwise, as 2852039166, 0xa9fea9fe or 127.1, and IPv4-mapped IPv6 are refused)."
+)
 
 # Metadata services outside 169.254.0.0/16 (which link-local already covers).
 _METADATA = {
@@ -79,12 +88,39 @@ def check_url(url: str) -> None:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
+        check_host_name(host)
         if (host == "localhost" or host.endswith(".localhost")) and (
             not settings.RHEO_ALLOW_LOCAL_URLS
         ):
             raise UnsafeURL("localhost is a loopback address.") from None
         return
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        raise UnsafeURL(f"{host} is an IPv4-mapped IPv6 address; write an IPv4 address as a.b.c.d.")
     check_address(address)
+
+
+# A host is a DNS name or an address literal. A name whose last label is a number
+# (decimal 2852039166, hex 0xa9fea9fe, octal 0251.0376.0251.0376, short 127.1) is an IPv4
+# address to browsers and resolvers alike; only the dotted-quad form, which
+# `ipaddress` reads, is accepted, so what the URL shows is the address that is called.
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+_NAME_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+
+
+def check_host_name(host: str) -> None:
+    """Raise UnsafeURL unless `host` (lower-cased, not an address literal) is a DNS name."""
+    labels = host.removesuffix(".").split(".")
+    if _NUMERIC_LABEL.match(labels[-1]):
+        raise UnsafeURL(
+            f"{host} is not a valid host: write an IPv4 address as four decimal numbers "
+            "(a.b.c.d), an IPv6 address in brackets, or use a host name."
+        )
+    try:
+        ascii_labels = host.removesuffix(".").encode("idna").decode("ascii").split(".")
+    except UnicodeError:
+        ascii_labels = []
+    if not ascii_labels or not all(_NAME_LABEL.match(label) for label in ascii_labels):
+        raise UnsafeURL(f"{host} is not a valid host name.")
 
 
 class OutboundError(Exception):

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "rheo.middleware.RequestIdMiddleware",
     "rheo.middleware.UTCForAPIsMiddleware",
+    "rheo.errors.ApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -313,6 +314,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # A PATCH body as the server reads it (its fields required), not every field optional.
+    "COMPONENT_SPLIT_PATCH": False,
+    # Swagger lists the Integration API first, then webhooks, management and analytics.
+    "SORT_OPERATIONS": False,
+    "TAGS": [
+        {"name": "Items", "description": "The Integration API: your ERP's items (x-api-key)."},
+        {"name": "Management: webhooks", "description": "Webhook settings, deliveries, events."},
+        {"name": "Management: auth", "description": "Log in for a bearer token (JWT)."},
+        {"name": "Management: API keys", "description": "Create, list and revoke API keys."},
+        {"name": "Analytics", "description": "Figures and the subscription (bearer token)."},
+    ],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "rheo.schema.postprocess",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ModeEnum": "partners.models.ApiKey.Mode",
         "ItemStatusEnum": "items.models.Item.Status",

@@ -4,4 +4,6 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rheo.settings")
 
-application = get_wsgi_application()
+from rheo.middleware import ChunkedBodies  # noqa: E402 - after the settings module is named
+
+application = ChunkedBodies(get_wsgi_application())

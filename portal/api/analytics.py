@@ -2,14 +2,19 @@
 test mode's figures. Each view reads portal.analytics (one query per figure); the
 subscription view also changes plan or cancels through partners.subscriptions."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from items.models import Item, SalePlatform
 from partners import subscriptions
 from portal import analytics
-from portal.api.base import ManagementAPIView
+from portal.api.base import MANAGEMENT, ManagementAPIView
 from rheo.fields import StrictBooleanField, StrictCharField, StrictDecimalField
 from rheo.schema import error_responses
 from tradera.models import TraderaListing
@@ -18,6 +23,35 @@ TAGS = ["Analytics"]
 MODE = OpenApiParameter(
     "mode", str, enum=["live", "test"], description="Whose figures: live (default) or test."
 )
+
+
+ANALYTICS = "`?mode=test` for test mode's figures. " + MANAGEMENT
+_PLAN = {"code": "pro", "name": "Pro", "monthlyPriceSek": 995}
+EXAMPLE_SUBSCRIPTION = {
+    "mode": "live",
+    "plan": {**_PLAN, "limits": {"activeItems": 10000, "apiKeys": 20}},
+    "status": "active",
+    "currentPeriodStart": "2026-12-01T00:00:00Z",
+    "currentPeriodEnd": "2027-01-01T00:00:00Z",
+    "cancelAtPeriodEnd": False,
+    "endedAt": None,
+    "usage": {"activeItems": 38, "apiKeys": 2},
+    "availablePlans": [
+        {
+            "code": "free",
+            "name": "Free",
+            "monthlyPriceSek": 0,
+            "limits": {"activeItems": 100, "apiKeys": 3},
+        },
+        {
+            "code": "starter",
+            "name": "Starter",
+            "monthlyPriceSek": 295,
+            "limits": {"activeItems": 1000, "apiKeys": 5},
+        },
+        {**_PLAN, "limits": {"activeItems": 10000, "apiKeys": 20}},
+    ],
+}
 
 
 def _money(**kwargs):
@@ -149,8 +183,20 @@ class SubscriptionSerializer(serializers.Serializer):
     availablePlans = PlanSerializer(many=True, help_text="The plans you may change to.")
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": ["free", "starter", "pro"],
+        "description": "A public plan's code (these are the plans a new installation "
+        "has; staff may change them): changes plan at once.",
+    }
+)
+class PlanCodeField(StrictCharField):
+    pass
+
+
 class SubscriptionInputSerializer(serializers.Serializer):
-    plan = StrictCharField(required=False, help_text="A plan's code: changes plan at once.")
+    plan = PlanCodeField(required=False)
     cancelAtPeriodEnd = StrictBooleanField(
         required=False, help_text="true: ends at the period's end; false: resumes."
     )
@@ -182,6 +228,32 @@ class InventoryView(AnalyticsView):
     @extend_schema(
         operation_id="getInventory",
         summary="Current items by Rheo status and by Tradera listing status",
+        description=f"{ANALYTICS}",
+        examples=[
+            OpenApiExample(
+                "Inventory",
+                value={
+                    "mode": "live",
+                    "total": 42,
+                    "rheoStatus": {
+                        "draft": 1,
+                        "active": 38,
+                        "sold": 2,
+                        "not_listed": 1,
+                        "archived": 0,
+                    },
+                    "traderaStatus": {
+                        "active": 30,
+                        "sold": 2,
+                        "ended": 1,
+                        "pending_sync": 0,
+                        "sync_error": 0,
+                    },
+                    "notOnTradera": 9,
+                },
+                response_only=True,
+            )
+        ],
         parameters=[MODE],
         responses={200: InventorySerializer, **error_responses(400, 401, 429)},
         tags=TAGS,
@@ -203,10 +275,42 @@ class RevenueView(AnalyticsView):
     @extend_schema(
         operation_id="getRevenue",
         summary="Revenue per calendar month and platform, SEK",
+        description=f"Calendar months in Swedish time, this month last. {ANALYTICS}",
+        examples=[
+            OpenApiExample(
+                "Two months",
+                value={
+                    "mode": "live",
+                    "currency": "SEK",
+                    "months": [
+                        {
+                            "month": "2026-11",
+                            "tradera": 1100,
+                            "rheo": 0,
+                            "total": 1100,
+                            "traderaSales": 1,
+                            "rheoSales": 0,
+                        },
+                        {
+                            "month": "2026-12",
+                            "tradera": 0,
+                            "rheo": 950,
+                            "total": 950,
+                            "traderaSales": 0,
+                            "rheoSales": 1,
+                        },
+                    ],
+                    "totals": {"tradera": 1100, "rheo": 950, "total": 2050},
+                },
+                response_only=True,
+            )
+        ],
         parameters=[
             MODE,
             OpenApiParameter(
-                "months", int, description=f"1 to {analytics.MAX_MONTHS}; default 12."
+                "months",
+                {"type": "integer", "minimum": 1, "maximum": analytics.MAX_MONTHS, "default": 12},
+                description=f"How many months, this one last: 1 to {analytics.MAX_MONTHS}.",
             ),
         ],
         responses={200: RevenueSerializer, **error_responses(400, 401, 429)},
@@ -214,7 +318,9 @@ class RevenueView(AnalyticsView):
     )
     def get(self, request):
         livemode = self.livemode()
-        months = self.validated(RevenueQuerySerializer, request.query_params)["months"]
+        # A plain dict: from a QueryDict, DRF reads `?months=` as absent (the default).
+        query = request.query_params.dict()
+        months = self.validated(RevenueQuerySerializer, query)["months"]
         rows = analytics.revenue_by_month(partner=self.partner, livemode=livemode, months=months)
         tradera, rheo = SalePlatform.TRADERA, SalePlatform.RHEO
         body = {
@@ -244,6 +350,29 @@ class CategoriesView(AnalyticsView):
     @extend_schema(
         operation_id="getCategories",
         summary="Items and sales by manufacturer and by part category",
+        description=f"{ANALYTICS}",
+        examples=[
+            OpenApiExample(
+                "By manufacturer and category",
+                value={
+                    "mode": "live",
+                    "currency": "SEK",
+                    "manufacturers": [
+                        {"manufacturer": "Volvo", "items": 30, "sold": 2, "revenue": 2050}
+                    ],
+                    "categories": [
+                        {
+                            "categoryId": 3401,
+                            "name": "Bromsar",
+                            "items": 12,
+                            "sold": 1,
+                            "revenue": 1100,
+                        }
+                    ],
+                },
+                response_only=True,
+            )
+        ],
         parameters=[MODE],
         responses={200: CategoriesSerializer, **error_responses(400, 401, 429)},
         tags=TAGS,
@@ -277,6 +406,19 @@ class PerformanceView(AnalyticsView):
     @extend_schema(
         operation_id="getPerformance",
         summary="Sell-through and median days to sale",
+        description=f"{ANALYTICS}",
+        examples=[
+            OpenApiExample(
+                "Performance",
+                value={
+                    "mode": "live",
+                    "sellThrough": {"rate": 0.5, "sold": 2, "unsold": 2},
+                    "traderaSellThrough": {"rate": 0.67, "sold": 2, "ended": 1},
+                    "medianDaysToSale": 6.5,
+                },
+                response_only=True,
+            )
+        ],
         parameters=[MODE],
         responses={200: PerformanceSerializer, **error_responses(400, 401, 429)},
         tags=TAGS,
@@ -302,6 +444,8 @@ class SubscriptionView(AnalyticsView):
     @extend_schema(
         operation_id="getSubscription",
         summary="The plan, its limits, the current period and usage",
+        description=f"{ANALYTICS}",
+        examples=[OpenApiExample("Pro", value=EXAMPLE_SUBSCRIPTION, response_only=True)],
         parameters=[MODE],
         responses={200: SubscriptionSerializer, **error_responses(400, 401, 429)},
         tags=TAGS,
@@ -312,9 +456,14 @@ class SubscriptionView(AnalyticsView):
     @extend_schema(
         operation_id="updateSubscription",
         summary="Change plan (at once), or cancel at period end / resume",
+        examples=[
+            OpenApiExample("Change plan", value={"plan": "pro"}, request_only=True),
+            OpenApiExample("Pro", value=EXAMPLE_SUBSCRIPTION, response_only=True),
+        ],
         description='`{"plan": "pro"}` changes plan at once, keeping the period. '
         '`{"cancelAtPeriodEnd": true}` cancels at the end of the current period, when the '
-        "default plan's limits take over; `false` withdraws that before then.",
+        "default plan's limits take over; `false` withdraws that before then. "
+        f"{ANALYTICS}",
         parameters=[MODE],
         request=SubscriptionInputSerializer,
         responses={200: SubscriptionSerializer, **error_responses(400, 401, 409, 429)},

@@ -9,6 +9,12 @@ from partners.models import User
 from rheo.errors import ServiceError
 from rheo.ratelimit import RateLimitMixin, RateLimitThrottle
 
+# Said in every Management operation's description.
+MANAGEMENT = (
+    "Bearer token of a partner user (POST /api/v1/auth/token); rate limited per partner, "
+    "all its users together (429 with Retry-After)."
+)
+
 
 class IsPartnerUser(BasePermission):
     message = "Authentication required: send Authorization: Bearer <access token>."
@@ -25,9 +31,9 @@ class PartnerThrottle(RateLimitThrottle):
 
 
 class ManagementAPIView(RateLimitMixin, APIView):
-    """A Management API endpoint: a partner user's JWT; everything is scoped to that
-    user's partner, and counted in the rate limit tier `rate_limit_tier` per partner
-    (all its users together)."""
+    # A Management API endpoint: a partner user's JWT; everything is scoped to that user's
+    # partner, and counted per partner in the view's rate limit tier. (A comment, not a
+    # docstring: drf-spectacular would make a docstring every operation's description.)
 
     authentication_classes = [PartnerJWTAuthentication]
     permission_classes = [IsPartnerUser]

@@ -1,7 +1,7 @@
 """The Management API's login and API keys (/api/v1/auth/…, /api/v1/api-keys)."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
@@ -10,10 +10,24 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from partners import services
 from partners.models import ApiKey
-from portal.api.base import ManagementAPIView
+from portal.api.base import MANAGEMENT, ManagementAPIView
 from rheo.fields import StrictCharField
 from rheo.ratelimit import ClientAddressThrottle, RateLimitMixin
 from rheo.schema import error_responses
+
+EXAMPLE_TOKENS = {
+    "access": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIn0.c2lnbmF0dXJl",
+    "refresh": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.c2lnbmF0dXJl",
+}
+EXAMPLE_KEY = {
+    "id": "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a",
+    "name": "Recopart Production",
+    "mode": "live",
+    "prefix": "rheo_live_3kP9",
+    "createdAt": "2026-12-01T10:00:00Z",
+    "lastUsedAt": "2026-12-06T07:59:12Z",
+    "revokedAt": None,
+}
 
 
 class PartnerTokenSerializer(TokenObtainPairSerializer):
@@ -70,6 +84,14 @@ class TokenView(RateLimitMixin, TokenObtainPairView):
     @extend_schema(
         operation_id="obtainToken",
         summary="Log in: email and password for an access and a refresh token",
+        examples=[
+            OpenApiExample(
+                "Log in",
+                value={"email": "ops@recopart.example", "password": "your password"},
+                request_only=True,
+            ),
+            OpenApiExample("Tokens", value=EXAMPLE_TOKENS, response_only=True),
+        ],
         description="Attempts are rate limited per client address (auth-token tier).",
         responses={200: TokenPairSerializer, **error_responses(400, 401, 429)},
         tags=["Management: auth"],
@@ -84,6 +106,17 @@ class RefreshView(TokenRefreshView):
     @extend_schema(
         operation_id="refreshToken",
         summary="A new access token for a refresh token",
+        description="The refresh token is valid 7 days; each access token 15 minutes.",
+        examples=[
+            OpenApiExample(
+                "Refresh", value={"refresh": EXAMPLE_TOKENS["refresh"]}, request_only=True
+            ),
+            OpenApiExample(
+                "New access token",
+                value={"access": EXAMPLE_TOKENS["access"]},
+                response_only=True,
+            ),
+        ],
         responses={200: TokenPairSerializer, **error_responses(400, 401)},
         tags=["Management: auth"],
     )
@@ -95,6 +128,8 @@ class ApiKeysView(ManagementAPIView):
     @extend_schema(
         operation_id="listApiKeys",
         summary="The partner's API keys, revoked ones included",
+        description=f"Both modes, newest first; never the full keys. {MANAGEMENT}",
+        examples=[OpenApiExample("Keys", value=EXAMPLE_KEY, response_only=True)],
         responses={200: ApiKeySerializer(many=True), **error_responses(401, 429)},
         tags=["Management: API keys"],
     )
@@ -105,6 +140,21 @@ class ApiKeysView(ManagementAPIView):
     @extend_schema(
         operation_id="createApiKey",
         summary="Generate an API key (the full key is returned this once)",
+        description="402 plan_limit_reached when the plan's key limit for that mode is "
+        f"reached. {MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "Production key",
+                value={"name": "Recopart Production", "mode": "live"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Issued",
+                value={**EXAMPLE_KEY, "key": "rheo_live_3kP9x2QmV7sLw4Zt8Rb1Nc6Yd0Hf5Jg"},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
         request=ApiKeyInputSerializer,
         responses={201: IssuedApiKeySerializer, **error_responses(400, 401, 402, 429)},
         tags=["Management: API keys"],
@@ -121,6 +171,14 @@ class ApiKeyView(ManagementAPIView):
     @extend_schema(
         operation_id="revokeApiKey",
         summary="Revoke an API key at once",
+        description=f"Requests with the key are refused at once (401). {MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "Revoked",
+                value={**EXAMPLE_KEY, "revokedAt": "2026-12-06T09:00:00Z"},
+                response_only=True,
+            )
+        ],
         request=None,
         responses={200: ApiKeySerializer, **error_responses(401, 404, 429)},
         tags=["Management: API keys"],

@@ -4,13 +4,21 @@ events (/api/v1/webhook…, /api/v1/deliveries…, /api/v1/events)."""
 import json
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from partners.models import ApiKey
-from portal.api.base import ManagementAPIView
+from portal.api.base import MANAGEMENT, ManagementAPIView
+from rheo import outbound
 from rheo.errors import ServiceError
 from rheo.fields import StrictBooleanField, StrictCharField
 from rheo.schema import error_responses
@@ -21,6 +29,48 @@ MODE = OpenApiParameter(
     "mode", str, enum=["live", "test"], description="Which endpoint: live (default) or test."
 )
 TAGS = ["Management: webhooks"]
+
+DELIVERY_ID = "5c3b2a19-8d7e-4f60-a5b4-c3d2e1f0a9b8"
+EXAMPLE_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - an example
+EXAMPLE_SETTINGS = {
+    "mode": "live",
+    "url": "https://erp.example.com/rheo/webhooks",
+    "enabled": True,
+    "eventTypes": ["item.sold", "listing.created"],
+    "secret": EXAMPLE_SECRET,
+    "previousSecretExpiresAt": None,
+    "disabledReason": "",
+}
+EVENT_ID = "evt_01jee5x3k7q9r2m4n6p8s0t1v3"
+EXAMPLE_PAYLOAD = {
+    "eventId": EVENT_ID,
+    "eventType": "item.sold",
+    "timestamp": "2026-12-06T08:00:00Z",
+    "data": {
+        "externalId": "12345",
+        "rheoItemId": "0b5e8d4c-3f7a-4e62-9a51-6c2d8f0e4b17",
+        "platform": "tradera",
+        "salePrice": 1100,
+        "currency": "SEK",
+        "traderaAdId": "700000001",
+        "traderaAdUrl": "https://www.tradera.com/item/700000001",
+    },
+}
+EXAMPLE_DELIVERY = {
+    "id": DELIVERY_ID,
+    "eventId": EVENT_ID,
+    "eventType": "item.sold",
+    "externalId": "12345",
+    "mode": "live",
+    "url": "https://erp.example.com/rheo/webhooks",
+    "status": "delivered",
+    "attempts": 1,
+    "nextAttemptAt": None,
+    "lastStatusCode": 200,
+    "lastError": "",
+    "createdAt": "2026-12-06T08:00:00Z",
+    "completedAt": "2026-12-06T08:00:01Z",
+}
 
 
 def _mode(obj) -> str:
@@ -67,10 +117,21 @@ def webhook_settings(endpoint, livemode: bool) -> dict:
     }
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "uri",
+        "pattern": "^https://",
+        "maxLength": outbound.MAX_URL_LENGTH,
+        "description": "Receives the events (a POST each). " + outbound.URL_RULE,
+    }
+)
+class EndpointUrlField(StrictCharField):
+    pass
+
+
 class WebhookInputSerializer(serializers.Serializer):
-    url = StrictCharField(
-        max_length=2048, help_text="HTTPS URL that receives the events (a POST each)."
-    )
+    url = EndpointUrlField(max_length=outbound.MAX_URL_LENGTH)
     enabled = StrictBooleanField(default=True)
     eventTypes = serializers.ListField(
         child=serializers.ChoiceField(choices=[str(t) for t in SUBSCRIBABLE_EVENT_TYPES]),
@@ -186,14 +247,79 @@ class NewestFirst(CursorPagination):
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200
+    invalid_cursor_message = "Invalid cursor: use the next or previous link of a page."
+
+    def get_page_size(self, request):
+        # DRF quietly replaces a bad limit with the default or the maximum; refused instead.
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
+            message = f"Must be an integer from 1 to {self.max_page_size}."
+            raise ServiceError("validation_error", message, fields={"limit": [message]})
+        return int(raw)
+
+    def decode_cursor(self, request):
+        # DRF answers a cursor it cannot read with 404, and passes a readable one's
+        # position to the query unchecked: both are the client's error, a 400.
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound:
+            cursor = None
+            valid = False
+        else:
+            valid = cursor is None or cursor.position is None or _is_datetime(str(cursor.position))
+        if not valid:
+            message = self.invalid_cursor_message
+            raise ServiceError("validation_error", message, fields={"cursor": [message]})
+        return cursor
+
+
+def _is_datetime(value: str) -> bool:
+    try:
+        return parse_datetime(value) is not None
+    except ValueError:  # well formed, but no such date
+        return False
+
+
+# Filters; an empty one filters nothing.
+class DeliveryQuerySerializer(serializers.Serializer):
+    eventType = serializers.ChoiceField(choices=EventType.values, required=False, allow_blank=True)
+    status = serializers.ChoiceField(
+        choices=Delivery.Status.values, required=False, allow_blank=True
+    )
+    externalId = StrictCharField(
+        max_length=255, required=False, allow_blank=True, trim_whitespace=False
+    )
+
+
+class EventQuerySerializer(serializers.Serializer):
+    externalId = StrictCharField(
+        max_length=255, required=False, allow_blank=True, trim_whitespace=False
+    )
+    eventType = serializers.ChoiceField(choices=EventType.values, required=False, allow_blank=True)
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "cursor", str, description="From a page's next or previous link; 400 if invalid."
+    ),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": NewestFirst.max_page_size},
+        description=f"Page size, default {NewestFirst.page_size}.",
+    ),
+]
 
 
 class WebhookView(ManagementAPIView):
     @extend_schema(
         operation_id="getWebhook",
         summary="Webhook settings, with the signing secret",
+        description=f"The endpoint of one mode and its signing secret. {MANAGEMENT}",
+        examples=[OpenApiExample("Configured", value=EXAMPLE_SETTINGS, response_only=True)],
         parameters=[MODE],
-        responses={200: WebhookSettingsSerializer, **error_responses(400, 401)},
+        responses={200: WebhookSettingsSerializer, **error_responses(400, 401, 429)},
         tags=TAGS,
     )
     def get(self, request):
@@ -204,11 +330,24 @@ class WebhookView(ManagementAPIView):
     @extend_schema(
         operation_id="putWebhook",
         summary="Set the webhook URL, turn it on or off, choose the events",
-        description="The URL must be HTTPS on a public address. The first PUT creates the "
-        "endpoint and its signing secret. Turning it off fails what is pending.",
+        examples=[
+            OpenApiExample(
+                "Set up",
+                value={
+                    "url": "https://erp.example.com/rheo/webhooks",
+                    "enabled": True,
+                    "eventTypes": ["item.sold", "listing.created"],
+                },
+                request_only=True,
+            ),
+            OpenApiExample("Configured", value=EXAMPLE_SETTINGS, response_only=True),
+        ],
+        description="The URL must be HTTPS on a public address (see the url field). The first "
+        "PUT creates the endpoint and its signing secret. Turning it off fails what is "
+        f"pending. {MANAGEMENT}",
         parameters=[MODE],
         request=WebhookInputSerializer,
-        responses={200: WebhookSettingsSerializer, **error_responses(400, 401)},
+        responses={200: WebhookSettingsSerializer, **error_responses(400, 401, 429)},
         tags=TAGS,
     )
     def put(self, request):
@@ -228,9 +367,17 @@ class RotateSecretView(ManagementAPIView):
     @extend_schema(
         operation_id="rotateWebhookSecret",
         summary="A new signing secret; the old one also signs for 24 hours",
+        description=f"404 while no endpoint is configured. {MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "Rotated",
+                value={"secret": EXAMPLE_SECRET, "previousSecretExpiresAt": "2026-12-07T08:00:00Z"},
+                response_only=True,
+            )
+        ],
         parameters=[MODE],
         request=None,
-        responses={200: RotatedSecretSerializer, **error_responses(401, 404)},
+        responses={200: RotatedSecretSerializer, **error_responses(400, 401, 404, 429)},
         tags=TAGS,
     )
     def post(self, request):
@@ -251,9 +398,19 @@ class TestWebhookView(ManagementAPIView):
     @extend_schema(
         operation_id="testWebhook",
         summary="Send a webhook.test event to the endpoint",
+        description="Delivered like any event (signed, retried); 404 without an endpoint, 409 "
+        f"while it is disabled. {MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "Sent",
+                value={"eventId": EVENT_ID, "deliveryId": DELIVERY_ID},
+                response_only=True,
+                status_codes=["202"],
+            )
+        ],
         parameters=[MODE],
         request=None,
-        responses={202: TestEventSerializer, **error_responses(401, 404, 409)},
+        responses={202: TestEventSerializer, **error_responses(400, 401, 404, 409, 429)},
         tags=TAGS,
     )
     def post(self, request):
@@ -269,19 +426,25 @@ class DeliveriesView(ManagementAPIView, generics.ListAPIView):
     @extend_schema(
         operation_id="listDeliveries",
         summary="The delivery log, newest first",
-        parameters=[
-            OpenApiParameter("eventType", str, enum=[t.value for t in EventType]),
-            OpenApiParameter("status", str, enum=[s.value for s in Delivery.Status]),
-            OpenApiParameter("externalId", str),
+        description="Both modes; filter with eventType, status and externalId (an empty "
+        "filter filters nothing). Pages of `limit` (1 to 200, default 50), newest first; "
+        f"follow `next` for older ones. An unknown filter value or cursor is a 400. {MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "A page",
+                value=EXAMPLE_DELIVERY,  # drf-spectacular wraps it in a page
+                response_only=True,
+            )
         ],
-        responses={200: DeliverySerializer(many=True), **error_responses(401)},
+        parameters=[DeliveryQuerySerializer, *PAGE_PARAMETERS],
+        responses={200: DeliverySerializer(many=True), **error_responses(400, 401, 429)},
         tags=TAGS,
     )
     def get(self, request):
         return self.list(request)
 
     def get_queryset(self):
-        params = self.request.query_params
+        params = self.validated(DeliveryQuerySerializer, self.request.query_params)
         return selectors.deliveries_for(
             partner=self.partner,
             event_type=params.get("eventType"),
@@ -294,7 +457,29 @@ class DeliveryView(ManagementAPIView):
     @extend_schema(
         operation_id="getDelivery",
         summary="One delivery with every attempt",
-        responses={200: DeliveryDetailSerializer, **error_responses(401, 404)},
+        description=f"The payload sent and every attempt with its answer. {MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "Delivered",
+                value={
+                    **EXAMPLE_DELIVERY,
+                    "payload": EXAMPLE_PAYLOAD,
+                    "attemptLog": [
+                        {
+                            "number": 1,
+                            "url": "https://erp.example.com/rheo/webhooks",
+                            "startedAt": "2026-12-06T08:00:01Z",
+                            "durationMs": 84,
+                            "statusCode": 200,
+                            "responseBody": "ok",
+                            "error": "",
+                        }
+                    ],
+                },
+                response_only=True,
+            )
+        ],
+        responses={200: DeliveryDetailSerializer, **error_responses(401, 404, 429)},
         tags=TAGS,
     )
     def get(self, request, delivery_id):
@@ -309,8 +494,18 @@ class RedeliverView(ManagementAPIView):
     @extend_schema(
         operation_id="redeliver",
         summary="Send the delivery's event again, as a new delivery",
+        description="To the endpoint's current URL; 409 while the endpoint is disabled. "
+        f"{MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "Queued",
+                value={**EXAMPLE_DELIVERY, "status": "pending", "attempts": 0},
+                response_only=True,
+                status_codes=["202"],
+            )
+        ],
         request=None,
-        responses={202: DeliverySerializer, **error_responses(401, 404, 409)},
+        responses={202: DeliverySerializer, **error_responses(401, 404, 409, 429)},
         tags=TAGS,
     )
     def post(self, request, delivery_id):
@@ -327,18 +522,33 @@ class EventsView(ManagementAPIView, generics.ListAPIView):
     @extend_schema(
         operation_id="listEvents",
         summary="Events, newest first (an item's with externalId)",
-        parameters=[
-            OpenApiParameter("externalId", str),
-            OpenApiParameter("eventType", str, enum=[t.value for t in EventType]),
+        description="Both modes, each with its deliveries; filter with externalId and "
+        "eventType. Pages as for deliveries; an unknown filter value or cursor is a 400. "
+        f"{MANAGEMENT}",
+        examples=[
+            OpenApiExample(
+                "A page",
+                value={  # drf-spectacular wraps it in a page
+                    "eventId": EVENT_ID,
+                    "eventType": "item.sold",
+                    "externalId": "12345",
+                    "mode": "live",
+                    "createdAt": "2026-12-06T08:00:00Z",
+                    "payload": EXAMPLE_PAYLOAD,
+                    "deliveries": [{"id": DELIVERY_ID, "status": "delivered", "attempts": 1}],
+                },
+                response_only=True,
+            )
         ],
-        responses={200: EventSerializer(many=True), **error_responses(401)},
+        parameters=[EventQuerySerializer, *PAGE_PARAMETERS],
+        responses={200: EventSerializer(many=True), **error_responses(400, 401, 429)},
         tags=TAGS,
     )
     def get(self, request):
         return self.list(request)
 
     def get_queryset(self):
-        params = self.request.query_params
+        params = self.validated(EventQuerySerializer, self.request.query_params)
         return selectors.events_for(
             partner=self.partner,
             external_id=params.get("externalId"),

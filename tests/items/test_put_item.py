@@ -322,6 +322,43 @@ class TestImageUrlPolicy:
         assert "imageUrls[0]" in response.json()["error"]["fields"]
 
 
+NUMERIC_HOST = (
+    "is not a valid host: write an IPv4 address as four decimal numbers (a.b.c.d), an IPv6 "
+    "address in brackets, or use a host name."
+)
+MAPPED = "is an IPv4-mapped IPv6 address; write an IPv4 address as a.b.c.d."
+
+
+@pytest.mark.parametrize("allow_local", [True, False])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://2852039166/a.jpg", f"2852039166 {NUMERIC_HOST}"),  # 169.254.169.254
+        ("http://0xa9fea9fe/a.jpg", f"0xa9fea9fe {NUMERIC_HOST}"),
+        ("http://0251.0376.0251.0376/a.jpg", f"0251.0376.0251.0376 {NUMERIC_HOST}"),
+        ("http://127.1/a.jpg", f"127.1 {NUMERIC_HOST}"),
+        ("http://10.1/a.jpg", f"10.1 {NUMERIC_HOST}"),
+        ("http://[::ffff:169.254.169.254]/a.jpg", f"::ffff:169.254.169.254 {MAPPED}"),
+        ("http://[::ffff:a9fe:a9fe]/a.jpg", f"::ffff:a9fe:a9fe {MAPPED}"),
+    ],
+)
+def test_ipv4_written_other_than_as_a_dotted_quad_is_refused_at_put_time(
+    api_a, settings, allow_local, url, message
+):
+    settings.RHEO_ALLOW_LOCAL_URLS = allow_local
+    https = url.replace("http://", "https://")  # without local URLs only https passes
+    response = api_a.put("P1", item_body(imageUrls=["https://cdn.example.com/1.jpg", https]))
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"imageUrls[1]": [message]}
+    assert not Item.objects.exists()
+
+
+def test_host_names_that_only_start_with_digits_are_names(api_a):
+    urls = ["https://123.example.com/1.jpg", "https://0x10.example.com/2.jpg"]
+    assert api_a.put("P1", item_body(imageUrls=urls)).status_code == 202
+
+
 def test_deeply_nested_json_is_400_not_a_crash(api_a):
     response = api_a.put("P1", "[" * 100_000 + "]" * 100_000)
 

@@ -299,7 +299,7 @@ def test_revenue_endpoint(api):
     assert year["totals"] == {"tradera": 4200.5, "rheo": 1250, "total": 5450.5}
 
 
-@pytest.mark.parametrize("months", ["0", "37", "twelve", "1.5"])
+@pytest.mark.parametrize("months", ["0", "37", "twelve", "1.5", ""])
 def test_revenue_months_must_be_1_to_36(api, months):
     response = api.get(f"/api/v1/analytics/revenue?months={months}")
 

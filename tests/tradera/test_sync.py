@@ -161,6 +161,18 @@ def test_simulate_sold_sends_the_real_webhook(api_a_test, committed, worker, liv
     assert payloads("item.sold")[0]["data"]["salePrice"] == 1100
 
 
+def test_a_second_simulated_sale_before_the_sync_is_a_conflict(api_a_test, live):
+    # No worker runs between the two: the first sale's sync has not told the listing yet.
+    sold = {"event": "sold", "salePrice": 1100}
+    assert api_a_test._call("post", "ERP_PART_12345/simulate", sold).status_code == 202
+
+    again = api_a_test._call("post", "ERP_PART_12345/simulate", sold)
+
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "conflict"
+    assert "already ended" in again.json()["error"]["message"]
+
+
 def test_simulate_ended_and_failed(api_a_test, committed, worker, photo, live):
     with committed():
         api_a_test._call("post", "ERP_PART_12345/simulate", {"event": "ended"})

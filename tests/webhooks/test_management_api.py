@@ -74,7 +74,9 @@ def test_live_and_test_mode_have_endpoints_of_their_own(dashboard_a, receiver):
         ("https://169.254.169.254/latest/meta-data", "link-local"),
         ("https://[fd00:ec2::254]/", "metadata"),
         ("https://10.0.0.5/hook", "private"),
-        ("https://2130706433/hook", "127.0.0.1"),  # loopback, found only by resolving it
+        ("https://2130706433/hook", "four decimal numbers"),  # 127.0.0.1 in decimal
+        ("https://0x7f000001/hook", "four decimal numbers"),
+        ("https://[::ffff:127.0.0.1]/hook", "IPv4-mapped"),
         ("https://localhost/hook", "loopback"),
         ("https://user:pw@hooks.example.com/", "credentials"),
         ("https://no-such-host.invalid/hook", "resolve"),

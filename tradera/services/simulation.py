@@ -9,7 +9,7 @@ from django.db import transaction
 from items.models import Item
 from rheo.errors import ServiceError
 from tradera import sync
-from tradera.client import for_mode
+from tradera.client import TraderaError, errors, for_mode
 from tradera.models import TraderaAccount, TraderaListing
 from webhooks import services as webhooks
 
@@ -42,9 +42,22 @@ def simulate_event(
         return
     assert listing.tradera_item_id is not None  # an active listing's auction exists
     client = for_mode(False)
-    if event == "sold":
-        price = int(sale_price) if sale_price is not None else int(item.price)
-        client.sandbox_sell(listing.tradera_item_id, price)
-    else:
-        client.sandbox_end(listing.tradera_item_id)
+    try:
+        if event == "sold":
+            price = int(sale_price) if sale_price is not None else int(item.price)
+            client.sandbox_sell(listing.tradera_item_id, price)
+        else:
+            client.sandbox_end(listing.tradera_item_id)
+    except TraderaError as exc:
+        if exc.code != errors.REFUSED:
+            raise ServiceError(
+                "service_unavailable", f"The Tradera sandbox did not answer: {exc.message}"
+            ) from exc
+        # The auction has ended (a simulation before this one) but no sync has told
+        # the listing yet.
+        raise ServiceError(
+            "conflict",
+            f"Item {item.external_id}'s sandbox auction has already ended; the listing "
+            f"follows within seconds. ({exc})",
+        ) from exc
     sync.request_sync(account=TraderaAccount.objects.get(partner=item.partner, livemode=False))
