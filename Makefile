@@ -27,8 +27,12 @@ run: venv
 demo: venv
 	@$(BIN)/python -m rheo.run --demo
 
+# The suite runs on up to four cores (pytest-xdist; a test file stays on one worker).
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+
 test: venv
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 faults: venv
 	$(BIN)/python -m bench.faults $(FAULTS_ARGS)

@@ -20,6 +20,13 @@ if "DATABASE_URL" not in os.environ and _answers("127.0.0.1", 5432):
     os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/rheo"
 if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):
     os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/1"
+
+# Under pytest-xdist each worker gets a Redis database of its own (pytest-django already
+# gives each its own test database): gw0 keeps the configured one, gwN takes 8+N.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+if os.environ.get("REDIS_URL") and _xdist_worker != "gw0":
+    _redis_base = os.environ["REDIS_URL"].rsplit("/", 1)[0]
+    os.environ["REDIS_URL"] = f"{_redis_base}/{8 + int(_xdist_worker.removeprefix('gw'))}"
 os.environ.setdefault("SECRET_KEY", "test-secret-key-long-enough-for-hs256-signing")
 os.environ.setdefault("RHEO_ALLOW_LOCAL_URLS", "1")
 # Links in e-mails, whatever PORT the shell running the tests has.

@@ -17,6 +17,7 @@ from partners import services as partner_services
 from partners.models import Plan
 from rheo.celery import app as celery_app
 from tradera import services as tradera_services
+from tradera.models import CategoryRule
 from webhooks import services as webhook_services
 
 
@@ -29,19 +30,29 @@ def _live_server_backlog():
     ThreadedWSGIServer.request_queue_size = 128
 
 
+# What data migrations seed: (a model holding the rows, the migration, its function).
+SEEDED = [
+    (Plan, "partners.migrations.0002_subscriptions", "seed_plans_and_subscribe_partners"),
+    (CategoryRule, "tradera.migrations.0003_category_rules", "add_rules"),
+]
+
+
 @pytest.fixture(autouse=True)
-def _seeded_plans(request):
-    """The plans a data migration seeds. A transactional test ends by emptying every
-    table, so the transactional tests after it (pytest-django runs them last) get the
-    plans again."""
+def _seeded_rows(request):
+    """The rows data migrations seed. A transactional test ends by emptying every table,
+    and under pytest-xdist any test may run after one, so a test that uses the database
+    gets them again (inside its own transaction, unless it is transactional)."""
     marker = request.node.get_closest_marker("django_db")
     transactional = marker is not None and marker.kwargs.get("transaction")
-    if not (transactional or "transactional_db" in request.fixturenames):
+    if transactional or "transactional_db" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+    elif marker is not None or "db" in request.fixturenames:
+        request.getfixturevalue("db")
+    else:
         return
-    request.getfixturevalue("transactional_db")
-    if not Plan.objects.exists():
-        migration = importlib.import_module("partners.migrations.0002_subscriptions")
-        migration.seed_plans_and_subscribe_partners(django_apps, None)
+    for model, migration, function in SEEDED:
+        if not model.objects.exists():
+            getattr(importlib.import_module(migration), function)(django_apps, None)
 
 
 needs_postgres = pytest.mark.skipif(

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-NOT_CONFIGURATION = {"DJANGO_SETTINGS_MODULE", "PATH"}
+NOT_CONFIGURATION = {"DJANGO_SETTINGS_MODULE", "PATH", "PYTEST_XDIST_WORKER"}
 
 
 def variables_read() -> set[str]:
