@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.items.imagehost import ImageHost
+from tests.webhooks.conftest import receiver  # noqa: F401 - a fixture the flows share
+
 CHROMIUM = os.environ.get("RHEO_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("RHEO_CHROMEDRIVER", "/usr/bin/chromedriver")
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
@@ -164,3 +167,11 @@ def _gone(element) -> bool:
             return True
         raise
     return False
+
+
+@pytest.fixture
+def photos():
+    """A local image host for the items a test pushes."""
+    host = ImageHost()
+    yield host
+    host.close()

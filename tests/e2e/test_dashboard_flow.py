@@ -9,24 +9,9 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import item_body
-from tests.items.imagehost import ImageHost, jpeg_bytes
-from tests.webhooks.conftest import Receiver
+from tests.items.imagehost import jpeg_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def photos():
-    host = ImageHost()
-    yield host
-    host.close()
 
 
 def log_in(page, email="ops@recopart.example", password="pw-for-tests"):  # noqa: S107

@@ -8,31 +8,16 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import integration, item_body
 from tests.e2e.test_dashboard_flow import log_in
-from tests.items.imagehost import ImageHost, jpeg_bytes
+from tests.items.imagehost import jpeg_bytes
 from tests.tradera.conftest import (  # noqa: F401 - fixtures
     rheo_on_the_sandbox,
     sandbox,
     sandbox_server,
 )
-from tests.webhooks.conftest import Receiver
 from tradera.models import TraderaAccount, TraderaListing
 from webhooks import selectors
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def photos():
-    host = ImageHost()
-    yield host
-    host.close()
 
 
 def test_test_mode_from_the_first_item_to_a_connected_sandbox_seller(
