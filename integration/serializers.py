@@ -25,6 +25,7 @@ CONDITION_GRADES = {
 }
 SUPPORTED_DOMAINS = ("automotive_part",)
 MONEY = "A JSON number with at most 2 decimals (12 digits in all)."
+MAX_SOURCE_VERSION = 2**63 - 1  # PostgreSQL's bigint
 
 
 @extend_schema_field(
@@ -114,6 +115,15 @@ class ItemInputSerializer(serializers.Serializer):
         required=False, default=False, help_text="Applied only when the item is created."
     )
     useAiEnhancement = StrictBooleanField(required=False, default=False)
+    sourceVersion = StrictIntegerField(
+        min_value=0,
+        max_value=MAX_SOURCE_VERSION,
+        required=False,
+        allow_null=True,
+        help_text="Your version of the item (a row version, a time in ms), increasing with "
+        "every change. A write whose sourceVersion is lower than the stored one is stale "
+        "and changes nothing. Optional; equal versions pass.",
+    )
 
     def validate_currency(self, value):
         if value != "SEK":
@@ -193,6 +203,44 @@ class AcceptedSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+# Item fields as the API names them, for changedFields.
+API_FIELD_NAMES = {
+    "title": "title",
+    "description": "description",
+    "price": "price",
+    "shipping_cost": "shippingCost",
+    "weight_kg": "weightKg",
+    "currency": "currency",
+    "image_urls": "imageUrls",
+    "domain": "domain",
+    "use_ai_enhancement": "useAiEnhancement",
+}
+CHANGED_FIELDS_HELP = "On updated: the fields whose values change, as the PUT names them."
+
+
+def api_field_names(names) -> list[str]:
+    return [API_FIELD_NAMES[name] for name in names]
+
+
+class PutAnswerSerializer(AcceptedSerializer):
+    """The answer to a PUT: 202 when written, 200 for validateOnly."""
+
+    itemId = serializers.UUIDField(
+        allow_null=True,
+        help_text="Rheo's id for the item (rheoItemId); null when validateOnly would create it.",
+    )
+    outcome = serializers.ChoiceField(
+        choices=["created", "updated", "unchanged", "stale"],
+        help_text="stale: the sourceVersion is lower than the stored one; nothing changed.",
+    )
+    changedFields = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text=CHANGED_FIELDS_HELP
+    )
+    validateOnly = serializers.BooleanField(
+        required=False, help_text="Present (true) on a validateOnly answer: nothing was written."
+    )
+
+
 class HostedImageSerializer(serializers.Serializer):
     url = serializers.SerializerMethodField(help_text="The hosted image: JPEG, at most 2048 px.")
     thumbnailUrl = serializers.SerializerMethodField(help_text="At most 400 px.")
@@ -240,6 +288,11 @@ class ItemOutputSerializer(serializers.Serializer):
     enhancedDescription = serializers.CharField(source="enhanced_description", allow_null=True)
     images = serializers.SerializerMethodField(help_text="The hosted images, in your order.")
     issues = serializers.SerializerMethodField(help_text="Image URLs that failed for good.")
+    sourceVersion = serializers.IntegerField(
+        source="source_version",
+        allow_null=True,
+        help_text="The highest sourceVersion written; null if none was ever sent.",
+    )
 
     def to_representation(self, item):
         body = super().to_representation(item)

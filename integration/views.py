@@ -1,5 +1,5 @@
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from integration.base import MAX_EXTERNAL_ID_LENGTH, IntegrationAPIView
@@ -8,8 +8,10 @@ from integration.serializers import (
     ItemInputSerializer,
     ItemOutputSerializer,
     PriceInputSerializer,
+    PutAnswerSerializer,
     SimulateInputSerializer,
     StatusInputSerializer,
+    api_field_names,
 )
 from items import selectors, services
 from rheo.errors import ServiceError
@@ -29,7 +31,54 @@ PUT_MESSAGES = {
     "created": "Item is being processed in the background.",
     "updated": "Item updated; changes are being processed in the background.",
     "unchanged": "Item is unchanged; there is nothing to process.",
+    "stale": "Stale write ignored: sourceVersion {sent} is lower than the stored {stored}; "
+    "the item is unchanged.",
 }
+PREVIEW_MESSAGES = {
+    "created": "The item would be created.",
+    "updated": "The item would be updated: {changed}.",
+    "unchanged": "The item is unchanged; nothing would be written.",
+    "stale": "The write would be stale: sourceVersion {sent} is lower than the stored "
+    "{stored}; nothing would change.",
+}
+
+VALIDATE_ONLY = OpenApiParameter(
+    "validateOnly",
+    bool,
+    OpenApiParameter.QUERY,
+    description="true: validate, check the plan limit and say what the write would do "
+    "(200), writing nothing. Only true or false.",
+)
+
+
+def validate_only_param(request) -> bool:
+    values = request.query_params.getlist("validateOnly")
+    if not values:
+        return False
+    if len(values) == 1 and values[0] in ("true", "false"):
+        return values[0] == "true"
+    shown = ", ".join(repr(v) for v in values)
+    raise serializers.ValidationError({"validateOnly": [f"Must be true or false; got {shown}."]})
+
+
+def put_answer(result, *, source_version: int | None, validate_only: bool) -> Response:
+    """The answer to a PUT (202), or to its validateOnly preview (200)."""
+    changed = api_field_names(result.changed_fields)
+    template = (PREVIEW_MESSAGES if validate_only else PUT_MESSAGES)[result.outcome]
+    stored = result.item.source_version if result.item else None
+    body = {
+        "success": True,
+        "itemId": str(result.item_id) if result.item_id else None,
+        "message": template.format(changed=", ".join(changed), sent=source_version, stored=stored),
+        "outcome": result.outcome,
+    }
+    if result.outcome == "updated":
+        body["changedFields"] = changed
+    if validate_only:
+        body["validateOnly"] = True
+        return Response(body, status=status.HTTP_200_OK)
+    return Response(body, status=status.HTTP_202_ACCEPTED)
+
 
 EXAMPLE_ITEM = {
     "title": "Volvo XC90 bromsok fram vänster",
@@ -55,7 +104,12 @@ EXAMPLE_ITEM = {
 ITEM_ID = "0b5e8d4c-3f7a-4e62-9a51-6c2d8f0e4b17"
 EXAMPLE_ACCEPTED = OpenApiExample(
     "Accepted",
-    value={"success": True, "itemId": ITEM_ID, "message": PUT_MESSAGES["created"]},
+    value={
+        "success": True,
+        "itemId": ITEM_ID,
+        "message": PUT_MESSAGES["created"],
+        "outcome": "created",
+    },
     response_only=True,
     status_codes=["202"],
 )
@@ -98,6 +152,7 @@ EXAMPLE_OUTPUT = {
         }
     ],
     "issues": [],
+    "sourceVersion": None,
 }
 
 
@@ -124,31 +179,67 @@ class ItemView(IntegrationAPIView):
             "three). `autoPublishTradera` is applied only when the item is created. A PUT "
             "whose content equals the stored item changes nothing and enqueues nothing. A PUT "
             "that would create an item beyond the plan's active-item limit is refused with 402 "
-            "plan_limit_reached; updates of existing items always pass."
+            "plan_limit_reached; updates of existing items always pass. With `sourceVersion`, "
+            "a PUT whose version is lower than the stored one is `stale` and changes nothing "
+            "(still 202). `outcome` says what happened. With `?validateOnly=true` nothing is "
+            "written: the answer (200) says what the PUT would do, or refuses as it would."
         ),
-        parameters=[EXTERNAL_ID],
+        parameters=[EXTERNAL_ID, VALIDATE_ONLY],
         request=ItemInputSerializer,
         responses={
-            202: AcceptedSerializer,
+            202: PutAnswerSerializer,
+            200: PutAnswerSerializer,
             **error_responses(400, 401, 402, 409, 413, 415, 429),
         },
         examples=[
             OpenApiExample("Brake caliper", value=EXAMPLE_ITEM, request_only=True),
             EXAMPLE_ACCEPTED,
+            OpenApiExample(
+                "Stale",
+                value={
+                    "success": True,
+                    "itemId": ITEM_ID,
+                    "message": PUT_MESSAGES["stale"].format(sent=41, stored=42),
+                    "outcome": "stale",
+                },
+                response_only=True,
+                status_codes=["202"],
+            ),
+            OpenApiExample(
+                "validateOnly",
+                value={
+                    "success": True,
+                    "itemId": ITEM_ID,
+                    "message": PREVIEW_MESSAGES["updated"].format(changed="price, imageUrls"),
+                    "outcome": "updated",
+                    "changedFields": ["price", "imageUrls"],
+                    "validateOnly": True,
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
             EXAMPLE_INVALID,
         ],
         tags=["Items"],
     )
     def put(self, request, external_id):
+        validate_only = validate_only_param(request)
         content = validated(ItemInputSerializer, request.data)
+        source_version = content.validated_data.get("sourceVersion")
+        write = {
+            "partner": self.partner,
+            "livemode": self.livemode,
+            "external_id": external_id,
+            "content": content.to_content(),
+            "source_version": source_version,
+        }
+        if validate_only:
+            preview = services.preview_upsert(**write)
+            return put_answer(preview, source_version=source_version, validate_only=True)
         result = services.upsert_item(
-            partner=self.partner,
-            livemode=self.livemode,
-            external_id=external_id,
-            content=content.to_content(),
-            auto_publish_tradera=content.validated_data["autoPublishTradera"],
+            **write, auto_publish_tradera=content.validated_data["autoPublishTradera"]
         )
-        return accepted(result.item, PUT_MESSAGES[result.outcome])
+        return put_answer(result, source_version=source_version, validate_only=False)
 
     @extend_schema(
         operation_id="getItem",

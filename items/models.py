@@ -84,6 +84,11 @@ class Item(models.Model):
     content_fingerprint = models.CharField(
         max_length=64, help_text="SHA-256 of the item's content as last pushed."
     )
+    # The partner's own version of the content (sourceVersion: its row version, a time in
+    # ms), when it sends one: a write with a lower version is stale and changes nothing.
+    source_version = models.BigIntegerField(
+        null=True, blank=True, help_text="The highest sourceVersion written; null if none."
+    )
 
     # What AI enhancement wrote (useAiEnhancement); the marketplace and Tradera show these
     # when set, the partner's own title and description otherwise.

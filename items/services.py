@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from decimal import Decimal
 from typing import cast
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -56,7 +57,25 @@ class ItemContent:
 @dataclass(frozen=True)
 class UpsertResult:
     item: Item
-    outcome: str  # "created", "updated" or "unchanged"
+    outcome: str  # "created", "updated", "unchanged" or "stale"
+    changed_fields: tuple[str, ...] = ()  # on "updated": the Item fields that changed
+
+    @property
+    def item_id(self) -> UUID:
+        return self.item.id
+
+
+@dataclass(frozen=True)
+class UpsertPreview:
+    """What upsert_item would do (preview_upsert); `item` is None when it would create."""
+
+    item: Item | None
+    outcome: str
+    changed_fields: tuple[str, ...] = ()
+
+    @property
+    def item_id(self) -> UUID | None:
+        return self.item.id if self.item else None
 
 
 def upsert_item(
@@ -66,6 +85,7 @@ def upsert_item(
     external_id: str,
     content: ItemContent,
     auto_publish_tradera: bool,
+    source_version: int | None = None,
 ) -> UpsertResult:
     """Create the item or update it in place; idempotent on (partner, livemode, external_id).
 
@@ -74,7 +94,12 @@ def upsert_item(
     id to commit or roll back); the existing row is then locked and updated. The database
     refuses a create beyond the plan's item limit (a trigger, items migration 0008):
     plan_limit_reached. Updates always pass. `auto_publish_tradera` counts on creation
-    only. Content equal to what is stored changes and enqueues nothing."""
+    only. Content equal to what is stored changes and enqueues nothing.
+
+    `source_version` (the partner's sourceVersion) guards against an older write arriving
+    late: below the stored one, the write is "stale" and changes nothing. It is compared
+    on the locked row, so of concurrent writes the highest version's content stays. A
+    write without one is not guarded and leaves the stored version as it is."""
     fingerprint = content.fingerprint()
     for _attempt in range(2):
         try:
@@ -85,6 +110,7 @@ def upsert_item(
                     external_id=external_id,
                     auto_publish_tradera=auto_publish_tradera,
                     content_fingerprint=fingerprint,
+                    source_version=source_version,
                     **content.as_fields(),
                 )
                 item.refresh_search_text()
@@ -98,7 +124,9 @@ def upsert_item(
             if refused_by != CURRENT_EXTERNAL_ID:
                 raise
         with transaction.atomic():
-            result = _update_locked(partner, livemode, external_id, content, fingerprint)
+            result = _update_locked(
+                partner, livemode, external_id, content, fingerprint, source_version
+            )
         if result is not None:
             return result
         # Deleted between the two statements: the id is free again, so create it.
@@ -131,8 +159,80 @@ def _plan_limit_error(partner: Partner, livemode: bool) -> ServiceError:
     )
 
 
+def preview_upsert(
+    *,
+    partner: Partner,
+    livemode: bool,
+    external_id: str,
+    content: ItemContent,
+    source_version: int | None = None,
+    creates_ahead: int = 0,
+) -> UpsertPreview:
+    """What upsert_item would do now (validateOnly), writing nothing and locking nothing:
+    the same decision (created, updated with the changed fields, unchanged or stale) and
+    the same refusals (plan_limit_reached for a create without room, conflict for an
+    archived item). `creates_ahead` is how many creates earlier in the same batch would
+    take places under the plan's limit first. A preview is what would happen at that
+    moment; a write in between may change it."""
+    item = _current_items(partner, livemode).filter(external_id=external_id).first()
+    if item is None:
+        _check_plan_room(partner, livemode, creates_ahead)
+        return UpsertPreview(None, "created")
+    _refuse_archived(item)
+    outcome, changed = _decide(item, content, content.fingerprint(), source_version)
+    return UpsertPreview(item, outcome, tuple(changed))
+
+
+def _check_plan_room(partner: Partner, livemode: bool, creates_ahead: int) -> None:
+    """The plan limit's trigger (items migration 0007) as a question: refused when the
+    counted items, with `creates_ahead` more, leave no room for one more."""
+    plan = subscriptions.plan_of(partner)
+    if plan.max_active_items is None:
+        return
+    used = selectors.count_plan_items(partner=partner, livemode=livemode) + creates_ahead
+    if used >= plan.max_active_items:
+        raise subscriptions.item_limit_error(
+            plan_name=plan.name, limit=plan.max_active_items, used=used, livemode=livemode
+        )
+
+
+def _refuse_archived(item: Item) -> None:
+    if item.status == Item.Status.ARCHIVED:
+        raise ServiceError(
+            "conflict",
+            f"Item {item.external_id} is archived while a Rheo order for it is in progress; "
+            "it cannot be changed until the order is resolved.",
+        )
+
+
+def _decide(
+    item: Item, content: ItemContent, fingerprint: str, source_version: int | None
+) -> tuple[str, list[str]]:
+    """What writing `content` does to the existing item: "stale" (its sourceVersion is
+    below the stored one), "unchanged", or "updated" with the Item fields that change."""
+    if is_stale(source_version, item.source_version):
+        return "stale", []
+    if item.content_fingerprint == fingerprint:
+        return "unchanged", []
+    fields = content.as_fields().items()
+    return "updated", [name for name, value in fields if getattr(item, name) != value]
+
+
+def is_stale(source_version: int | None, stored_version: int | None) -> bool:
+    """A write is stale when both it and the item carry a version and its is lower; an
+    equal version is a retry of the same write (or a correction of it) and passes."""
+    if source_version is None or stored_version is None:
+        return False
+    return source_version < stored_version
+
+
 def _update_locked(
-    partner: Partner, livemode: bool, external_id: str, content: ItemContent, fingerprint: str
+    partner: Partner,
+    livemode: bool,
+    external_id: str,
+    content: ItemContent,
+    fingerprint: str,
+    source_version: int | None,
 ) -> UpsertResult | None:
     item = (
         _current_items(partner, livemode)
@@ -142,16 +242,18 @@ def _update_locked(
     )
     if item is None:
         return None
-    if item.status == Item.Status.ARCHIVED:
-        raise ServiceError(
-            "conflict",
-            f"Item {external_id} is archived while a Rheo order for it is in progress; "
-            "it cannot be changed until the order is resolved.",
-        )
-    if item.content_fingerprint == fingerprint:
+    _refuse_archived(item)
+    outcome, changed = _decide(item, content, fingerprint, source_version)
+    if outcome == "stale":
+        return UpsertResult(item, "stale")
+    newer_version = source_version is not None and source_version != item.source_version
+    if newer_version:
+        item.source_version = source_version
+    if outcome == "unchanged":
+        if newer_version:  # the content is the same, but a later write is now stale
+            item.save(update_fields=["source_version", "updated_at"])
         return UpsertResult(item, "unchanged")
     images_changed = list(item.image_urls) != list(content.image_urls)
-    changed = [name for name, value in content.as_fields().items() if getattr(item, name) != value]
     for name, value in content.as_fields().items():
         setattr(item, name, value)
     item.content_fingerprint = fingerprint
@@ -166,7 +268,7 @@ def _update_locked(
     lifecycle.record_activity(
         item=item, kind="updated", message=f"Updated by PUT: {', '.join(_labels(changed))}"
     )
-    return UpsertResult(item, "updated")
+    return UpsertResult(item, "updated", tuple(changed))
 
 
 FIELD_LABELS = {

@@ -56,6 +56,7 @@ class TestGet:
             "enhancedDescription": None,
             "images": [],
             "issues": [],
+            "sourceVersion": None,
         }
 
     def test_decimal_prices_come_back_as_numbers(self, api_a):
