@@ -94,6 +94,13 @@ def flatten_fields(detail, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+def validation_error(detail) -> ServiceError:
+    """A serializer's errors as a validation_error, as the API would answer them (for
+    errors reported inside a 200, such as one item's in a batch)."""
+    message, fields = _validation_response(detail)
+    return ServiceError("validation_error", message, fields=fields)
+
+
 def _validation_response(detail) -> tuple[str, dict | None]:
     fields = flatten_fields(detail)
     general = fields.pop("", None)

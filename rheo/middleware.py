@@ -79,8 +79,9 @@ class ChunkedBodies:
 
     Django reads a body only as far as its Content-Length, and a chunked request has none,
     so its body would read as empty. gunicorn de-chunks `wsgi.input`; this reads it, no
-    further than RHEO_MAX_BODY_BYTES and one byte more (so the JSON parser still refuses
-    a larger body with 413), and hands Django the length it read."""
+    further than the largest body limit (RHEO_MAX_BODY_BYTES, or the batch's
+    RHEO_MAX_BATCH_BODY_BYTES) and one byte more (so the JSON parser still refuses a body
+    over its view's limit with 413), and hands Django the length it read."""
 
     def __init__(self, application):
         self.application = application
@@ -88,7 +89,8 @@ class ChunkedBodies:
     def __call__(self, environ, start_response):
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not environ.get("CONTENT_LENGTH"):
-            body = environ["wsgi.input"].read(settings.RHEO_MAX_BODY_BYTES + 1)
+            limit = max(settings.RHEO_MAX_BODY_BYTES, settings.RHEO_MAX_BATCH_BODY_BYTES)
+            body = environ["wsgi.input"].read(limit + 1)
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
         return self.application(environ, start_response)

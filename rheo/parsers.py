@@ -15,12 +15,16 @@ class JSONBodyParser(BaseParser):
     """Strict JSON (no NaN or Infinity), read no further than the body limit.
 
     DRF reads the request stream itself, bypassing Django's upload limit, so the limit is
-    enforced here while reading: a large body is refused without being held in memory."""
+    enforced here while reading: a large body is refused without being held in memory.
+    The limit is RHEO_MAX_BODY_BYTES, or what the view's `get_max_body_bytes(request)`
+    allows (the batch's larger one)."""
 
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.RHEO_MAX_BODY_BYTES
+        context = parser_context or {}
+        limit_of = getattr(context.get("view"), "get_max_body_bytes", None)
+        limit = limit_of(context["request"]) if limit_of else settings.RHEO_MAX_BODY_BYTES
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")

@@ -178,6 +178,8 @@ RHEO_SERVE_MEDIA = env.bool("RHEO_SERVE_MEDIA", default=True)
 
 # Request bodies above this are refused with 413 before they are parsed.
 RHEO_MAX_BODY_BYTES = env.int("RHEO_MAX_BODY_BYTES", default=1024 * 1024)
+# The batch (POST /integration/v1/items/batch): 100 items with 10 image URLs each.
+RHEO_MAX_BATCH_BODY_BYTES = env.int("RHEO_MAX_BATCH_BODY_BYTES", default=5 * 1024 * 1024)
 
 # Per API key, per tier: "<requests>/<seconds>s". DELETE counts in item-sync.
 RHEO_RATE_LIMITS = {
@@ -185,6 +187,8 @@ RHEO_RATE_LIMITS = {
     "price-update": "20/1s",
     "status-update": "20/1s",
     "read": "30/1s",
+    # POST /integration/v1/items/batch: up to 100 items a request.
+    "item-batch": "2/1s",
     # POST /api/v1/auth/token, per client address: slows password guessing.
     "auth-token": "10/60s",
     # Orders placed in the marketplace, per client address: an order reserves a part, so

@@ -21,6 +21,7 @@ from tests.items.test_worker_failures import ROOT
 pytestmark = [needs_postgres, pytest.mark.django_db(transaction=True)]
 
 BODY_LIMIT = 4096
+BATCH_BODY_LIMIT = 16384
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,7 @@ def gunicorn(django_db_setup, tmp_path_factory):
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
         "RHEO_VAR_DIR": str(tmp_path_factory.mktemp("gunicorn")),
         "RHEO_MAX_BODY_BYTES": str(BODY_LIMIT),
+        "RHEO_MAX_BATCH_BODY_BYTES": str(BATCH_BODY_LIMIT),
         "WEB_CONCURRENCY": "1",
     }
     command = [sys.executable, "-m", "gunicorn", "-c", "python:rheo.gunicorn",
@@ -102,6 +104,26 @@ def test_a_chunked_body_over_the_limit_is_a_json_413(gunicorn):
     assert (status, content_type) == (413, "application/json")
     assert json.loads(content)["error"]["code"] == "payload_too_large"
     assert not Item.objects.exists()
+
+
+def test_a_chunked_batch_is_read_up_to_the_batchs_own_limit(gunicorn):
+    key = integration(make_partner("Chunk AB", "chunk@rheo.example"), "test").key
+    headers = {"x-api-key": key, "Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+
+    def batch(description: str):
+        entry = {"externalId": "CH-B", **item_body(description=description)}
+        body = json.dumps({"items": [entry]}).encode()
+        return call(
+            gunicorn, "POST", "/integration/v1/items/batch", body=chunks(body), headers=headers
+        )
+
+    over_put_limit = batch("x" * (BODY_LIMIT * 2))
+    over_batch_limit = batch("x" * BATCH_BODY_LIMIT)
+
+    assert over_put_limit[0] == 200, over_put_limit
+    assert json.loads(over_put_limit[2])["results"][0]["outcome"] == "created"
+    assert over_batch_limit[0] == 413
+    assert json.loads(over_batch_limit[2])["error"]["code"] == "payload_too_large"
 
 
 def test_url_and_header_limits_answer_in_json(gunicorn):

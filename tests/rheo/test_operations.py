@@ -90,7 +90,10 @@ def test_the_openapi_schema_describes_every_endpoint_field_alias_and_error(clien
     schema = response.json()
     item = schema["paths"]["/integration/v1/items/{external_id}"]
     assert set(item) >= {"put", "get", "delete"}
-    assert set(item["put"]["responses"]) == {"202", "400", "401", "402", "409", "413", "415", "429"}
+    assert set(item["put"]["responses"]) == {
+        "200",  # validateOnly
+        *("202", "400", "401", "402", "409", "413", "415", "429"),
+    }
     assert "patch" in schema["paths"]["/integration/v1/items/{external_id}/price"]
     assert "patch" in schema["paths"]["/integration/v1/items/{external_id}/status"]
     components = schema["components"]["schemas"]
@@ -111,6 +114,15 @@ def test_the_openapi_schema_describes_every_endpoint_field_alias_and_error(clien
         "enhancedDescription",
         "images",
         "issues",
+        "sourceVersion",
+    }
+    batch = schema["paths"]["/integration/v1/items/batch"]
+    assert batch["post"]["operationId"] == "upsertItems"
+    assert batch["post"]["requestBody"]["content"]["application/json"]["examples"]
+    assert {m: batch[m]["operationId"] for m in ("get", "put", "delete")} == {
+        "get": "getItemNamedBatch",
+        "put": "putItemNamedBatch",
+        "delete": "deleteItemNamedBatch",
     }
     assert set(components["HostedImage"]["properties"]) == {
         "url",
