@@ -2,10 +2,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, cast
 
-from drf_spectacular.utils import extend_schema_field, inline_serializer
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from items.batch import MAX_BATCH_ITEMS, OUTCOMES
 from items.models import Item, ItemImage
 from items.services import ItemContent
 from rheo import outbound
@@ -350,78 +349,3 @@ class ItemOutputSerializer(serializers.Serializer):
     def get_traderaAdUrl(self, item) -> str | None:
         listing = self._listing(item)
         return listing.ad_url if listing else None
-
-
-class BatchItemInputSerializer(ItemInputSerializer):
-    """One item of a batch: the PUT's body with its external id."""
-
-    externalId = StrictCharField(
-        max_length=255,
-        trim_whitespace=False,
-        help_text="Your id of the item, as in the PUT's path.",
-    )
-
-    def validate_externalId(self, value):
-        if "/" in value:
-            raise serializers.ValidationError("Must not contain '/'.")
-        return value
-
-
-@extend_schema_field(BatchItemInputSerializer(many=True))
-class BatchEntriesField(serializers.ListField):
-    """The batch's list: 1 to MAX_BATCH_ITEMS entries, left unvalidated here; the view
-    validates each on its own, so one bad entry is reported in its result instead of
-    refusing the batch."""
-
-    def __init__(self, **kwargs):
-        super().__init__(
-            min_length=1,
-            max_length=MAX_BATCH_ITEMS,
-            error_messages={
-                "not_a_list": "Must be a list of items.",
-                "min_length": "Give at least one item.",
-                "max_length": f"Give at most {MAX_BATCH_ITEMS} items; send more in several "
-                "batches.",
-            },
-            **kwargs,
-        )
-
-
-class BatchInputSerializer(serializers.Serializer):
-    items = BatchEntriesField(
-        help_text=f"1 to {MAX_BATCH_ITEMS} items, each a PUT's body with its externalId."
-    )
-
-
-# Its own error format's three parts (a serializer cannot declare a field named "fields").
-ITEM_ERROR: dict[str, serializers.Field] = {
-    "code": serializers.CharField(help_text="validation_error, plan_limit_reached or conflict"),
-    "message": serializers.CharField(),
-    "fields": serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        allow_null=True,
-        help_text="On validation_error: the item's bad fields, named as in a PUT.",
-    ),
-}
-
-
-class BatchResultSerializer(serializers.Serializer):
-    externalId = serializers.CharField(allow_null=True, help_text="As sent; null if not a string.")
-    outcome = serializers.ChoiceField(choices=list(OUTCOMES))
-    itemId = serializers.UUIDField(
-        allow_null=True, help_text="Rheo's id for the item; null when there is none (yet)."
-    )
-    changedFields = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text=CHANGED_FIELDS_HELP
-    )
-    error = inline_serializer(
-        "ItemError", ITEM_ERROR, allow_null=True, help_text="On invalid and refused; else null."
-    )
-
-
-class BatchAnswerSerializer(serializers.Serializer):
-    validateOnly = serializers.BooleanField(help_text="true: nothing was written.")
-    counts = serializers.DictField(
-        child=serializers.IntegerField(), help_text="How many items had each outcome."
-    )
-    results = BatchResultSerializer(many=True, help_text="One per item, in the request's order.")

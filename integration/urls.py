@@ -1,10 +1,10 @@
 from django.urls import path
 
-from integration import views
+from integration import batch, views
 
 urlpatterns = [
     # Before items/<external_id>: POST is the batch, other methods the item named "batch".
-    path("items/batch", views.ItemBatchView.as_view(), {"external_id": "batch"}),
+    path("items/batch", batch.ItemBatchView.as_view(), {"external_id": "batch"}),
     path("items/<str:external_id>", views.ItemView.as_view()),
     path("items/<str:external_id>/price", views.ItemPriceView.as_view()),
     path("items/<str:external_id>/status", views.ItemStatusView.as_view()),

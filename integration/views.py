@@ -1,19 +1,10 @@
-from django.conf import settings
-from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiParameter,
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from integration.base import MAX_EXTERNAL_ID_LENGTH, IntegrationAPIView
 from integration.serializers import (
     AcceptedSerializer,
-    BatchAnswerSerializer,
-    BatchInputSerializer,
-    BatchItemInputSerializer,
     ItemInputSerializer,
     ItemOutputSerializer,
     PriceInputSerializer,
@@ -22,8 +13,8 @@ from integration.serializers import (
     StatusInputSerializer,
     api_field_names,
 )
-from items import batch, selectors, services
-from rheo.errors import ServiceError, validation_error
+from items import selectors, services
+from rheo.errors import ServiceError
 from rheo.fields import StrictDecimalField
 from rheo.schema import error_responses
 from tradera import services as tradera
@@ -415,130 +406,3 @@ class ItemSimulateView(IntegrationAPIView):
             error_code=data.get("errorCode", ""),
         )
         return accepted(item, f"Simulated {data['event']}; the webhook follows shortly.")
-
-
-def batch_item(entry) -> batch.BatchItem:
-    """One entry of a batch, validated on its own as its PUT's body would be."""
-    sent_id = entry.get("externalId") if isinstance(entry, dict) else None
-    external_id = sent_id if isinstance(sent_id, str) else None
-    serializer = BatchItemInputSerializer(data=entry)
-    if not serializer.is_valid():
-        return batch.BatchItem(external_id, error=validation_error(serializer.errors))
-    data = serializer.validated_data
-    return batch.BatchItem(
-        external_id,
-        content=serializer.to_content(),
-        auto_publish_tradera=data["autoPublishTradera"],
-        source_version=data.get("sourceVersion"),
-    )
-
-
-def batch_result(result: batch.BatchResult) -> dict:
-    body: dict = {
-        "externalId": result.external_id,
-        "outcome": result.outcome,
-        "itemId": str(result.item_id) if result.item_id else None,
-    }
-    if result.outcome == "updated":
-        body["changedFields"] = api_field_names(result.changed_fields)
-    error = result.error
-    body["error"] = error and {"code": error.code, "message": error.message, "fields": error.fields}
-    return body
-
-
-EXAMPLE_BATCH = {
-    "items": [
-        {"externalId": "12345", **EXAMPLE_ITEM, "sourceVersion": 1733480000123},
-        {"externalId": "12346", **EXAMPLE_ITEM, "price": 0},
-    ]
-}
-EXAMPLE_BATCH_ANSWER = {
-    "validateOnly": False,
-    "counts": {"created": 1, "updated": 0, "unchanged": 0, "stale": 0, "invalid": 1, "refused": 0},
-    "results": [
-        {"externalId": "12345", "outcome": "created", "itemId": ITEM_ID, "error": None},
-        {
-            "externalId": "12346",
-            "outcome": "invalid",
-            "itemId": None,
-            "error": {
-                "code": "validation_error",
-                "message": "1 field is invalid: price.",
-                "fields": {"price": ["Ensure this value is greater than or equal to 1."]},
-            },
-        },
-    ],
-}
-
-
-def named_batch(method: str) -> dict:
-    """The schema of ItemView's `method` on the path items/batch: the item named "batch"."""
-    return {
-        "operation_id": f"{method}ItemNamedBatch",
-        "summary": f"{method.upper()} the item whose external id is batch",
-        "description": f"The {method.upper()} of `/integration/v1/items/{{external_id}}` for "
-        "the item whose external id is `batch`: only POST on this path is the batch.",
-        "parameters": [
-            OpenApiParameter("external_id", location=OpenApiParameter.PATH, exclude=True)
-        ],
-    }
-
-
-# The path items/batch is both the batch (POST) and the item whose external id is "batch"
-# (GET, PUT, DELETE: ItemView's), so neither shadows the other.
-@extend_schema_view(
-    get=extend_schema(**named_batch("get")),
-    put=extend_schema(**named_batch("put")),
-    delete=extend_schema(**named_batch("delete")),
-)
-class ItemBatchView(ItemView):
-    rate_limit_tiers = {**ItemView.rate_limit_tiers, "POST": "item-batch"}
-
-    def get_max_body_bytes(self, request) -> int:
-        if request.method == "POST":
-            return settings.RHEO_MAX_BATCH_BODY_BYTES
-        return settings.RHEO_MAX_BODY_BYTES
-
-    @extend_schema(
-        operation_id="upsertItems",
-        summary="Create or update up to 100 items at once",
-        description=(
-            f"Each item is a PUT's body with its `externalId`; up to {batch.MAX_BATCH_ITEMS} "
-            "items and 5 MB. Each is written on its own, as its PUT would be (idempotent, "
-            "`sourceVersion` guarded, the plan limit counted), so one bad item never sinks "
-            "the batch: the answer (200) has one result per item, in order, with its "
-            "`outcome`: created, updated (with `changedFields`), unchanged, stale, invalid "
-            "(its `error` names the bad fields; an externalId twice in the batch is invalid "
-            "both times) or refused (plan_limit_reached, or conflict for an archived item). "
-            "With `?validateOnly=true` nothing is written and each result says what would "
-            "happen. Rate limit: the item-batch tier (2 requests per second per key)."
-        ),
-        parameters=[VALIDATE_ONLY],
-        request=BatchInputSerializer,
-        responses={200: BatchAnswerSerializer, **error_responses(400, 401, 413, 415, 429)},
-        examples=[
-            OpenApiExample("Two items", value=EXAMPLE_BATCH, request_only=True),
-            OpenApiExample(
-                "Results", value=EXAMPLE_BATCH_ANSWER, response_only=True, status_codes=["200"]
-            ),
-        ],
-        tags=["Items"],
-    )
-    def post(self, request, external_id):
-        validate_only = validate_only_param(request)
-        entries = validated(BatchInputSerializer, request.data).validated_data["items"]
-        results = batch.upsert_items(
-            partner=self.partner,
-            livemode=self.livemode,
-            items=[batch_item(entry) for entry in entries],
-            validate_only=validate_only,
-        )
-        counts = dict.fromkeys(batch.OUTCOMES, 0)
-        for result in results:
-            counts[result.outcome] += 1
-        body = {
-            "validateOnly": validate_only,
-            "counts": counts,
-            "results": [batch_result(result) for result in results],
-        }
-        return Response(body)
