@@ -1,4 +1,12 @@
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+import hashlib
+import json
+
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -12,6 +20,7 @@ from integration.serializers import (
     StatusInputSerializer,
 )
 from items import selectors, services
+from items.models import Item
 from rheo.errors import ServiceError
 from rheo.fields import StrictDecimalField
 from rheo.schema import error_responses
@@ -101,6 +110,63 @@ EXAMPLE_OUTPUT = {
 }
 
 
+# --- ETag and If-Match ------------------------------------------------------------------
+
+
+def item_etag(item: Item) -> str:
+    """A strong validator of the GET body: a hash of it (with relative image URLs, so the
+    same whatever host was asked), so it changes whenever anything GET shows does."""
+    body = json.dumps(ItemOutputSerializer(item).data, sort_keys=True, default=str)
+    return f'"{hashlib.sha256(body.encode()).hexdigest()[:32]}"'
+
+
+def _entity_tags(header: str) -> list[str]:
+    return [tag.strip() for tag in header.split(",") if tag.strip()]
+
+
+def if_match(request) -> services.Precondition | None:
+    """The request's If-Match as a precondition on the item (None: absent or `*`, which
+    any current item meets). Strong comparison: a weak tag (W/"…") never matches."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    wanted = set(_entity_tags(header))
+    return lambda item: item_etag(item) in wanted
+
+
+def none_match(request, etag: str) -> bool:
+    """If-None-Match names the current ETag (weak comparison, as for GET)."""
+    header = request.headers.get("If-None-Match")
+    if header is None:
+        return False
+    tags = {tag.removeprefix("W/") for tag in _entity_tags(header)}
+    return "*" in tags or etag in tags
+
+
+ETAG = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 304],
+    description="The item's current version; send it as If-Match on PATCH price or status.",
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="An ETag from an earlier GET: 304 without a body while the item is unchanged.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="The ETag of your last GET: the change is made only if the item is still "
+    "as it was then, else 412 precondition_failed and nothing changes. `*` or absent: "
+    "no condition.",
+)
+NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match names the current ETag.")
+
+
 def accepted(item, message: str) -> Response:
     body = {"success": True, "itemId": str(item.id), "message": message}
     return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -155,9 +221,13 @@ class ItemView(IntegrationAPIView):
         summary="Get an item's status",
         description="The item as Rheo holds it: its status, its Tradera listing, the hosted "
         "images, and `issues` (image URLs that failed for good, what Tradera refused).",
-        parameters=[EXTERNAL_ID],
+        parameters=[EXTERNAL_ID, IF_NONE_MATCH, ETAG],
         examples=[OpenApiExample("Active item", value=EXAMPLE_OUTPUT, response_only=True)],
-        responses={200: ItemOutputSerializer, **error_responses(400, 401, 404, 429)},
+        responses={
+            200: ItemOutputSerializer,
+            304: NOT_MODIFIED,
+            **error_responses(400, 401, 404, 429),
+        },
         tags=["Items"],
     )
     def get(self, request, external_id):
@@ -166,7 +236,11 @@ class ItemView(IntegrationAPIView):
         )
         if item is None:
             raise ServiceError("not_found", f"No item with external id {external_id}.")
-        return Response(ItemOutputSerializer(item, context={"request": request}).data)
+        etag = item_etag(item)
+        if none_match(request, etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        body = ItemOutputSerializer(item, context={"request": request}).data
+        return Response(body, headers={"ETag": etag})
 
     @extend_schema(
         operation_id="deleteItem",
@@ -208,7 +282,7 @@ class ItemPriceView(IntegrationAPIView):
         summary="Update an active item's price",
         description="Sets the price of a draft or active item; an active Tradera auction "
         "follows in the background.",
-        parameters=[EXTERNAL_ID],
+        parameters=[EXTERNAL_ID, IF_MATCH],
         request=PriceInputSerializer,
         examples=[
             OpenApiExample("New price", value={"price": 895}, request_only=True),
@@ -219,13 +293,20 @@ class ItemPriceView(IntegrationAPIView):
                 status_codes=["202"],
             ),
         ],
-        responses={202: AcceptedSerializer, **error_responses(400, 401, 404, 409, 415, 429)},
+        responses={
+            202: AcceptedSerializer,
+            **error_responses(400, 401, 404, 409, 412, 415, 429),
+        },
         tags=["Items"],
     )
     def patch(self, request, external_id):
         price = validated(PriceInputSerializer, request.data).validated_data["price"]
         item = services.update_item_price(
-            partner=self.partner, livemode=self.livemode, external_id=external_id, price=price
+            partner=self.partner,
+            livemode=self.livemode,
+            external_id=external_id,
+            price=price,
+            if_match=if_match(request),
         )
         return accepted(item, f"Price set to {StrictDecimalField().to_representation(price)} SEK.")
 
@@ -238,7 +319,7 @@ class ItemStatusView(IntegrationAPIView):
         summary="De-list an item or mark it sold",
         description="`not_listed` takes the item off the marketplace and ends its Tradera "
         "auction; `sold` does the same for an item you sold elsewhere.",
-        parameters=[EXTERNAL_ID],
+        parameters=[EXTERNAL_ID, IF_MATCH],
         request=StatusInputSerializer,
         examples=[
             OpenApiExample("Sold elsewhere", value={"status": "sold"}, request_only=True),
@@ -249,7 +330,10 @@ class ItemStatusView(IntegrationAPIView):
                 status_codes=["202"],
             ),
         ],
-        responses={202: AcceptedSerializer, **error_responses(400, 401, 404, 409, 415, 429)},
+        responses={
+            202: AcceptedSerializer,
+            **error_responses(400, 401, 404, 409, 412, 415, 429),
+        },
         tags=["Items"],
     )
     def patch(self, request, external_id):
@@ -259,6 +343,7 @@ class ItemStatusView(IntegrationAPIView):
             livemode=self.livemode,
             external_id=external_id,
             status=new_status,
+            if_match=if_match(request),
         )
         return accepted(item, f"Item status is {item.status}.")
 
