@@ -1,16 +1,17 @@
-import hashlib
-import json
-
-from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-)
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
 from integration.base import MAX_EXTERNAL_ID_LENGTH, IntegrationAPIView
+from integration.etags import (
+    ETAG,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    NOT_MODIFIED,
+    if_match,
+    item_etag,
+    none_match,
+)
 from integration.serializers import (
     AcceptedSerializer,
     ItemInputSerializer,
@@ -20,7 +21,6 @@ from integration.serializers import (
     StatusInputSerializer,
 )
 from items import selectors, services
-from items.models import Item
 from rheo.errors import ServiceError
 from rheo.fields import StrictDecimalField
 from rheo.schema import error_responses
@@ -108,63 +108,6 @@ EXAMPLE_OUTPUT = {
     ],
     "issues": [],
 }
-
-
-# --- ETag and If-Match ------------------------------------------------------------------
-
-
-def item_etag(item: Item) -> str:
-    """A strong validator of the GET body: a hash of it (with relative image URLs, so the
-    same whatever host was asked), so it changes whenever anything GET shows does."""
-    body = json.dumps(ItemOutputSerializer(item).data, sort_keys=True, default=str)
-    return f'"{hashlib.sha256(body.encode()).hexdigest()[:32]}"'
-
-
-def _entity_tags(header: str) -> list[str]:
-    return [tag.strip() for tag in header.split(",") if tag.strip()]
-
-
-def if_match(request) -> services.Precondition | None:
-    """The request's If-Match as a precondition on the item (None: absent or `*`, which
-    any current item meets). Strong comparison: a weak tag (W/"…") never matches."""
-    header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
-        return None
-    wanted = set(_entity_tags(header))
-    return lambda item: item_etag(item) in wanted
-
-
-def none_match(request, etag: str) -> bool:
-    """If-None-Match names the current ETag (weak comparison, as for GET)."""
-    header = request.headers.get("If-None-Match")
-    if header is None:
-        return False
-    tags = {tag.removeprefix("W/") for tag in _entity_tags(header)}
-    return "*" in tags or etag in tags
-
-
-ETAG = OpenApiParameter(
-    "ETag",
-    str,
-    OpenApiParameter.HEADER,
-    response=[200, 304],
-    description="The item's current version; send it as If-Match on PATCH price or status.",
-)
-IF_NONE_MATCH = OpenApiParameter(
-    "If-None-Match",
-    str,
-    OpenApiParameter.HEADER,
-    description="An ETag from an earlier GET: 304 without a body while the item is unchanged.",
-)
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    str,
-    OpenApiParameter.HEADER,
-    description="The ETag of your last GET: the change is made only if the item is still "
-    "as it was then, else 412 precondition_failed and nothing changes. `*` or absent: "
-    "no condition.",
-)
-NOT_MODIFIED = OpenApiResponse(description="Not modified: If-None-Match names the current ETag.")
 
 
 def accepted(item, message: str) -> Response:
