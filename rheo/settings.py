@@ -327,10 +327,6 @@ SPECTACULAR_SETTINGS = {
     "SORT_OPERATIONS": False,
     "TAGS": [
         {"name": "Items", "description": "The Integration API: your ERP's items (x-api-key)."},
-        {
-            "name": "Reconciliations",
-            "description": "Bring Rheo in line with your complete stock: preview, then apply.",
-        },
         {"name": "Management: webhooks", "description": "Webhook settings, deliveries, events."},
         {"name": "Management: auth", "description": "Log in for a bearer token (JWT)."},
         {"name": "Management: API keys", "description": "Create, list and revoke API keys."},
