@@ -78,7 +78,7 @@ class ReconciliationForm(forms.Form):
     file = forms.FileField(required=False, label="Or a CSV file")
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         upload = data.get("file")
         if upload is not None:
             if upload.size > settings.RHEO_RECONCILIATION_MAX_BODY_BYTES:
