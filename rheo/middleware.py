@@ -74,13 +74,17 @@ class UTCForAPIsMiddleware:
             return self.get_response(request)
 
 
+RECONCILIATIONS_PATH = "/integration/v1/reconciliations"
+
+
 class ChunkedBodies:
     """WSGI middleware: a chunked request body, as read by Django.
 
     Django reads a body only as far as its Content-Length, and a chunked request has none,
     so its body would read as empty. gunicorn de-chunks `wsgi.input`; this reads it, no
     further than RHEO_MAX_BODY_BYTES and one byte more (so the JSON parser still refuses
-    a larger body with 413), and hands Django the length it read."""
+    a larger body with 413), and hands Django the length it read. The reconciliation
+    endpoint's limit is its own (RHEO_RECONCILIATION_MAX_BODY_BYTES)."""
 
     def __init__(self, application):
         self.application = application
@@ -88,7 +92,12 @@ class ChunkedBodies:
     def __call__(self, environ, start_response):
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not environ.get("CONTENT_LENGTH"):
-            body = environ["wsgi.input"].read(settings.RHEO_MAX_BODY_BYTES + 1)
+            limit = (
+                settings.RHEO_RECONCILIATION_MAX_BODY_BYTES
+                if environ.get("PATH_INFO") == RECONCILIATIONS_PATH
+                else settings.RHEO_MAX_BODY_BYTES
+            )
+            body = environ["wsgi.input"].read(limit + 1)
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
         return self.application(environ, start_response)

@@ -19,11 +19,19 @@ class JSONBodyParser(BaseParser):
 
     media_type = "application/json"
 
-    def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.RHEO_MAX_BODY_BYTES
+    def max_bytes(self) -> int:
+        """The body limit; a view whose bodies are larger has a subclass of its own."""
+        return settings.RHEO_MAX_BODY_BYTES
+
+    def read_limited(self, stream) -> bytes:
+        limit = self.max_bytes()
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        return raw
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = self.read_limited(stream)
         try:
             return json.loads(raw, parse_constant=_refuse_constant)
         except ValueError as exc:

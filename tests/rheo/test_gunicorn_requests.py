@@ -104,6 +104,21 @@ def test_a_chunked_body_over_the_limit_is_a_json_413(gunicorn):
     assert not Item.objects.exists()
 
 
+def test_a_chunked_reconciliation_is_read_within_its_own_larger_limit(gunicorn):
+    key = integration(make_partner("Chunk AB", "chunk@rheo.example"), "test").key
+    ids = [f"ERP_PART_{n:06}" for n in range(1000)]  # about 18 KB, over the 4 KB limit
+    body = json.dumps({"externalIds": ids}).encode()
+    assert len(body) > BODY_LIMIT
+    headers = {"x-api-key": key, "Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+
+    status, _, content = call(
+        gunicorn, "POST", "/integration/v1/reconciliations", body=chunks(body), headers=headers
+    )
+
+    assert status == 201, content
+    assert json.loads(content)["unknown"] == 1000
+
+
 def test_url_and_header_limits_answer_in_json(gunicorn):
     status, content_type, content = call(gunicorn, "GET", "/integration/v1/items/" + "x" * 5000)
     assert (status, content_type) == (414, "application/json")
