@@ -3,6 +3,15 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from integration.base import MAX_EXTERNAL_ID_LENGTH, IntegrationAPIView
+from integration.etags import (
+    ETAG,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    NOT_MODIFIED,
+    if_match,
+    item_etag,
+    none_match,
+)
 from integration.serializers import (
     AcceptedSerializer,
     ItemInputSerializer,
@@ -246,9 +255,13 @@ class ItemView(IntegrationAPIView):
         summary="Get an item's status",
         description="The item as Rheo holds it: its status, its Tradera listing, the hosted "
         "images, and `issues` (image URLs that failed for good, what Tradera refused).",
-        parameters=[EXTERNAL_ID],
+        parameters=[EXTERNAL_ID, IF_NONE_MATCH, ETAG],
         examples=[OpenApiExample("Active item", value=EXAMPLE_OUTPUT, response_only=True)],
-        responses={200: ItemOutputSerializer, **error_responses(400, 401, 404, 429)},
+        responses={
+            200: ItemOutputSerializer,
+            304: NOT_MODIFIED,
+            **error_responses(400, 401, 404, 429),
+        },
         tags=["Items"],
     )
     def get(self, request, external_id):
@@ -257,7 +270,11 @@ class ItemView(IntegrationAPIView):
         )
         if item is None:
             raise ServiceError("not_found", f"No item with external id {external_id}.")
-        return Response(ItemOutputSerializer(item, context={"request": request}).data)
+        etag = item_etag(item)
+        if none_match(request, etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        body = ItemOutputSerializer(item, context={"request": request}).data
+        return Response(body, headers={"ETag": etag})
 
     @extend_schema(
         operation_id="deleteItem",
@@ -299,7 +316,7 @@ class ItemPriceView(IntegrationAPIView):
         summary="Update an active item's price",
         description="Sets the price of a draft or active item; an active Tradera auction "
         "follows in the background.",
-        parameters=[EXTERNAL_ID],
+        parameters=[EXTERNAL_ID, IF_MATCH],
         request=PriceInputSerializer,
         examples=[
             OpenApiExample("New price", value={"price": 895}, request_only=True),
@@ -310,13 +327,20 @@ class ItemPriceView(IntegrationAPIView):
                 status_codes=["202"],
             ),
         ],
-        responses={202: AcceptedSerializer, **error_responses(400, 401, 404, 409, 415, 429)},
+        responses={
+            202: AcceptedSerializer,
+            **error_responses(400, 401, 404, 409, 412, 415, 429),
+        },
         tags=["Items"],
     )
     def patch(self, request, external_id):
         price = validated(PriceInputSerializer, request.data).validated_data["price"]
         item = services.update_item_price(
-            partner=self.partner, livemode=self.livemode, external_id=external_id, price=price
+            partner=self.partner,
+            livemode=self.livemode,
+            external_id=external_id,
+            price=price,
+            if_match=if_match(request),
         )
         return accepted(item, f"Price set to {StrictDecimalField().to_representation(price)} SEK.")
 
@@ -329,7 +353,7 @@ class ItemStatusView(IntegrationAPIView):
         summary="De-list an item or mark it sold",
         description="`not_listed` takes the item off the marketplace and ends its Tradera "
         "auction; `sold` does the same for an item you sold elsewhere.",
-        parameters=[EXTERNAL_ID],
+        parameters=[EXTERNAL_ID, IF_MATCH],
         request=StatusInputSerializer,
         examples=[
             OpenApiExample("Sold elsewhere", value={"status": "sold"}, request_only=True),
@@ -340,7 +364,10 @@ class ItemStatusView(IntegrationAPIView):
                 status_codes=["202"],
             ),
         ],
-        responses={202: AcceptedSerializer, **error_responses(400, 401, 404, 409, 415, 429)},
+        responses={
+            202: AcceptedSerializer,
+            **error_responses(400, 401, 404, 409, 412, 415, 429),
+        },
         tags=["Items"],
     )
     def patch(self, request, external_id):
@@ -350,6 +377,7 @@ class ItemStatusView(IntegrationAPIView):
             livemode=self.livemode,
             external_id=external_id,
             status=new_status,
+            if_match=if_match(request),
         )
         return accepted(item, f"Item status is {item.status}.")
 

@@ -5,7 +5,15 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from items import emails, orders
-from items.models import Item, ItemActivity, ItemImage, Order, StoredImage
+from items.models import (
+    Item,
+    ItemActivity,
+    ItemImage,
+    Order,
+    Reconciliation,
+    ReconciliationItem,
+    StoredImage,
+)
 from rheo.admin import ReadOnlyAdmin, ReadOnlyInline, act_on_each, mode_filter, titled
 from rheo.formatting import sek
 
@@ -137,6 +145,38 @@ class ItemAdmin(ReadOnlyAdmin):
     def tradera_status(self, item):
         listing = getattr(item, "tradera_listing", None)
         return listing.get_status_display() if listing else "—"
+
+
+@admin.register(Reconciliation)
+class ReconciliationAdmin(ReadOnlyAdmin):
+    """Partners' reconciliations: the preview's counts and the apply's progress."""
+
+    list_display = [
+        "id",
+        "partner",
+        "livemode",
+        "status",
+        "created_at",
+        "absent_count",
+        "guard_limit",
+        "forced",
+        "done_count",
+        "delisted_count",
+        "skipped_count",
+    ]
+    list_filter = ["status", "livemode"]
+    list_select_related = ["partner"]
+
+
+@admin.register(ReconciliationItem)
+class ReconciliationItemAdmin(ReadOnlyAdmin):
+    """The items a preview found absent, and what the apply did with each."""
+
+    list_display = ["reconciliation", "item", "outcome"]
+    list_filter = ["outcome"]
+    list_select_related = ["reconciliation", "item"]
+    raw_id_fields = ["reconciliation", "item"]
+    show_full_result_count = False
 
 
 @admin.register(StoredImage)

@@ -1,6 +1,7 @@
 import secrets
 import unicodedata
 import uuid
+from datetime import datetime
 
 from django.core.files.storage import default_storage
 from django.db import models
@@ -363,3 +364,99 @@ class ItemActivity(models.Model):
 
     def __str__(self):
         return f"{self.item_id} {self.kind}: {self.message}"
+
+
+class Reconciliation(models.Model):
+    """A partner's complete set of external ids held against its items (one key mode): a
+    preview of what would be de-listed, then, once applied, a background job that de-lists
+    it (see items.reconciliations). The items to de-list are fixed at the preview
+    (ReconciliationItem rows); the job's state is on this row, like the image job's on an
+    item: due from apply_due_at, held until apply_locked_until, nudged at apply_nudged_at."""
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed"
+        APPLYING = "applying"
+        APPLIED = "applied"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="reconciliations"
+    )
+    livemode = models.BooleanField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PREVIEWED)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    # The preview: distinct ids sent; of the current items, those in the set (present)
+    # and the listed ones not in it (absent: to be de-listed); ids Rheo has no item for.
+    submitted_count = models.PositiveIntegerField()
+    present_count = models.PositiveIntegerField()
+    absent_count = models.PositiveIntegerField()
+    unknown_count = models.PositiveIntegerField()
+    # The partner's listed (draft or active) items at the preview: the guard's base.
+    listed_count = models.PositiveIntegerField()
+    guard_limit = models.PositiveIntegerField(help_text="The most items apply de-lists unforced.")
+    absent_sample = models.JSONField(default=list, help_text="The first 100 absent external ids.")
+
+    # The apply job.
+    forced = models.BooleanField(default=False)
+    apply_requested_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    done_count = models.PositiveIntegerField(default=0)
+    delisted_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    apply_due_at = models.DateTimeField(null=True, blank=True)
+    apply_locked_until = models.DateTimeField(null=True, blank=True)
+    apply_nudged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["partner", "livemode", "-created_at"]),
+            models.Index(
+                fields=["apply_due_at"],
+                condition=Q(apply_due_at__isnull=False),
+                name="reconciliation_apply_due",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Reconciliation {self.id} ({self.status})"
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.status == self.Status.PREVIEWED and now >= self.expires_at
+
+    def display_status(self, now: datetime) -> str:
+        """previewed, applying, applied, or expired (a preview past its hour, not applied)."""
+        return "expired" if self.is_expired(now) else self.status
+
+    @property
+    def needs_force(self) -> bool:
+        return self.absent_count > self.guard_limit
+
+
+class ReconciliationItem(models.Model):
+    """An item the preview found absent from the partner's set: the apply de-lists exactly
+    these. `outcome` is empty until the job has dealt with the item."""
+
+    class Outcome(models.TextChoices):
+        PENDING = ""
+        DELISTED = "delisted"
+        SKIPPED = "skipped"
+
+    reconciliation = models.ForeignKey(
+        Reconciliation, on_delete=models.CASCADE, related_name="absent_items"
+    )
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["reconciliation", "id"],
+                condition=Q(outcome=""),
+                name="reconciliation_item_pending",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.reconciliation_id}: {self.item_id} {self.outcome or 'pending'}"

@@ -1,8 +1,18 @@
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 
 from items.models import LISTED, Item, ItemImage, Order, searchable
@@ -11,13 +21,59 @@ from partners.models import Partner
 
 def get_current_item(*, partner: Partner, livemode: bool, external_id: str) -> Item | None:
     return (
-        Item.objects.select_related("tradera_listing")
-        .prefetch_related(Prefetch("images", ItemImage.objects.select_related("stored")))
+        with_item_details(Item.objects.all())
         .filter(
             partner=partner, livemode=livemode, external_id=external_id, deleted_at__isnull=True
         )
         .first()
     )
+
+
+def with_item_details(items: QuerySet[Item]) -> QuerySet[Item]:
+    """Items with what the Integration API's item shape shows (the Tradera listing, the
+    images and their stored files) fetched in a fixed number of queries, however many."""
+    return items.select_related("tradera_listing").prefetch_related(
+        Prefetch("images", ItemImage.objects.select_related("stored"))
+    )
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """What a partner asks its item list for (dashboard and GET /integration/v1/items);
+    every part optional. `tradera_status` is a listing's status, or "none": no listing."""
+
+    text: str = ""
+    status: str = ""
+    tradera_status: str = ""
+    updated_since: datetime | None = None
+    external_ids: tuple[str, ...] | None = None
+
+
+def partner_items(
+    *, partner: Partner, livemode: bool, filters: ItemFilter | None = None
+) -> QuerySet[Item]:
+    """A partner's current (not deleted) items of one mode matching `filters`, unordered:
+    the one definition the dashboard's item list and the API's listing share. `text`
+    matches a part of the external id, the title or the OEM code, case-insensitively."""
+    filters = filters or ItemFilter()
+    items = Item.objects.filter(partner=partner, livemode=livemode, deleted_at__isnull=True)
+    if text := filters.text.strip():
+        items = items.filter(
+            Q(external_id__icontains=text)
+            | Q(title__icontains=text)
+            | Q(domain__oemCode__icontains=text)
+        )
+    if filters.status:
+        items = items.filter(status=filters.status)
+    if filters.tradera_status == "none":
+        items = items.filter(tradera_listing__isnull=True)
+    elif filters.tradera_status:
+        items = items.filter(tradera_listing__status=filters.tradera_status)
+    if filters.updated_since is not None:
+        items = items.filter(updated_at__gte=filters.updated_since)
+    if filters.external_ids is not None:
+        items = items.filter(external_id__in=filters.external_ids)
+    return items
 
 
 def current_item_count(*, livemode: bool) -> Coalesce:

@@ -5,6 +5,7 @@ only once the transaction has committed."""
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from decimal import Decimal
@@ -284,12 +285,24 @@ def _labels(field_names: list[str]) -> list[str]:
     return [FIELD_LABELS.get(name, name) for name in field_names] or ["no visible change"]
 
 
+# A caller's precondition (the API's If-Match), checked on the locked item: False refuses
+# the change with precondition_failed.
+Precondition = Callable[[Item], bool]
+
+
 def update_item_price(
-    *, partner: Partner, livemode: bool, external_id: str, price: Decimal
+    *,
+    partner: Partner,
+    livemode: bool,
+    external_id: str,
+    price: Decimal,
+    if_match: Precondition | None = None,
 ) -> Item:
-    """Set the price at once. Only an active item has a price buyers see."""
+    """Set the price at once. Only an active item has a price buyers see. `if_match` is
+    checked under the item's row lock, so no write can slip in between."""
     with transaction.atomic():
         item = _lock_current_item(partner, livemode, external_id)
+        _check_precondition(item, if_match)
         if item.status != Item.Status.ACTIVE:
             raise ServiceError(
                 "conflict",
@@ -306,10 +319,19 @@ def update_item_price(
     return item
 
 
-def change_item_status(*, partner: Partner, livemode: bool, external_id: str, status: str) -> Item:
-    """PATCH status: not_listed or sold. Asking for the status the item has is a no-op."""
+def change_item_status(
+    *,
+    partner: Partner,
+    livemode: bool,
+    external_id: str,
+    status: str,
+    if_match: Precondition | None = None,
+) -> Item:
+    """PATCH status: not_listed or sold. Asking for the status the item has is a no-op.
+    `if_match` is checked under the item's row lock."""
     with transaction.atomic():
         item = _lock_current_item(partner, livemode, external_id)
+        _check_precondition(item, if_match)
         if item.status != status:
             if _has_order_in_progress(item):
                 raise ServiceError(
@@ -357,6 +379,15 @@ def _lock_current_item(partner: Partner, livemode: bool, external_id: str) -> It
     if item is None:
         raise ServiceError("not_found", f"No item with external id {external_id}.")
     return item
+
+
+def _check_precondition(item: Item, if_match: Precondition | None) -> None:
+    if if_match is not None and not if_match(item):
+        raise ServiceError(
+            "precondition_failed",
+            f"Item {item.external_id} changed since you read it: If-Match does not match its "
+            "current ETag. GET it again.",
+        )
 
 
 def _has_order_in_progress(item: Item) -> bool:

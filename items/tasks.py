@@ -3,7 +3,7 @@ a duplicate or stale message does nothing (see items.pipeline)."""
 
 from celery import shared_task
 
-from items import orders, pipeline
+from items import orders, pipeline, reconciliations
 
 
 @shared_task(name="items.process_item", ignore_result=True, soft_time_limit=240, time_limit=270)
@@ -19,3 +19,13 @@ def sweep_items() -> int:
 @shared_task(name="items.expire_unpaid_orders", ignore_result=True)
 def expire_unpaid_orders() -> int:
     return orders.expire_unpaid_orders()
+
+
+@shared_task(name="items.apply_reconciliation", ignore_result=True)
+def apply_reconciliation(reconciliation_id: str) -> None:
+    reconciliations.run_apply(reconciliation_id=reconciliation_id)
+
+
+@shared_task(name="items.sweep_reconciliations", ignore_result=True)
+def sweep_reconciliations() -> int:
+    return reconciliations.sweep_reconciliations()

@@ -29,6 +29,7 @@ HTTP_STATUS = {
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "precondition_failed": 412,
     "payload_too_large": 413,
     "uri_too_long": 414,
     "unsupported_media_type": 415,

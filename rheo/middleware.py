@@ -74,14 +74,29 @@ class UTCForAPIsMiddleware:
             return self.get_response(request)
 
 
+RECONCILIATIONS_PATH = "/integration/v1/reconciliations"
+ITEM_BATCH_PATH = "/integration/v1/items/batch"
+
+
+def _body_limit(environ) -> int:
+    """The body limit of the request's path (and method): as its view's parser has it."""
+    path = environ.get("PATH_INFO")
+    if path == RECONCILIATIONS_PATH:
+        return settings.RHEO_RECONCILIATION_MAX_BODY_BYTES
+    if path == ITEM_BATCH_PATH and environ.get("REQUEST_METHOD") == "POST":
+        return settings.RHEO_MAX_BATCH_BODY_BYTES
+    return settings.RHEO_MAX_BODY_BYTES
+
+
 class ChunkedBodies:
     """WSGI middleware: a chunked request body, as read by Django.
 
     Django reads a body only as far as its Content-Length, and a chunked request has none,
     so its body would read as empty. gunicorn de-chunks `wsgi.input`; this reads it, no
-    further than the largest body limit (RHEO_MAX_BODY_BYTES, or the batch's
-    RHEO_MAX_BATCH_BODY_BYTES) and one byte more (so the JSON parser still refuses a body
-    over its view's limit with 413), and hands Django the length it read."""
+    further than its path's body limit (RHEO_MAX_BODY_BYTES; the reconciliation endpoint's
+    RHEO_RECONCILIATION_MAX_BODY_BYTES; the batch's POST RHEO_MAX_BATCH_BODY_BYTES) and one
+    byte more (so the JSON parser still refuses a body over its view's limit with 413), and
+    hands Django the length it read."""
 
     def __init__(self, application):
         self.application = application
@@ -89,7 +104,7 @@ class ChunkedBodies:
     def __call__(self, environ, start_response):
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked and not environ.get("CONTENT_LENGTH"):
-            limit = max(settings.RHEO_MAX_BODY_BYTES, settings.RHEO_MAX_BATCH_BODY_BYTES)
+            limit = _body_limit(environ)
             body = environ["wsgi.input"].read(limit + 1)
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))

@@ -17,9 +17,9 @@ ErrorSerializer = inline_serializer(
                 "code": serializers.CharField(
                     help_text="Stable: validation_error, invalid_json, bad_request, "
                     "authentication_failed, plan_limit_reached, forbidden, not_found, "
-                    "method_not_allowed, conflict, payload_too_large, uri_too_long, "
-                    "unsupported_media_type, rate_limited, headers_too_large, internal_error, "
-                    "service_unavailable."
+                    "method_not_allowed, conflict, precondition_failed, payload_too_large, "
+                    "uri_too_long, unsupported_media_type, rate_limited, headers_too_large, "
+                    "internal_error, service_unavailable."
                 ),
                 "message": serializers.CharField(),
                 "fields": serializers.DictField(
@@ -41,6 +41,7 @@ DESCRIPTIONS = {
     403: "Not allowed for this key.",
     404: "Not found for this partner (items: for this key's partner and mode).",
     409: "The current state does not allow this change.",
+    412: "precondition_failed: If-Match does not match the item's current ETag; nothing changed.",
     503: "A service Rheo needs did not answer; retry shortly.",
     413: "The body is larger than 1 MB.",
     415: "The body is not application/json.",

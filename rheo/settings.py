@@ -180,6 +180,13 @@ RHEO_SERVE_MEDIA = env.bool("RHEO_SERVE_MEDIA", default=True)
 RHEO_MAX_BODY_BYTES = env.int("RHEO_MAX_BODY_BYTES", default=1024 * 1024)
 # The batch (POST /integration/v1/items/batch): 100 items with 10 image URLs each.
 RHEO_MAX_BATCH_BODY_BYTES = env.int("RHEO_MAX_BATCH_BODY_BYTES", default=5 * 1024 * 1024)
+# POST /integration/v1/reconciliations takes up to 200,000 external ids: its own limit.
+RHEO_RECONCILIATION_MAX_BODY_BYTES = env.int(
+    "RHEO_RECONCILIATION_MAX_BODY_BYTES", default=16 * 1024 * 1024
+)
+# A reconciliation's apply de-lists at most this share of the partner's listed items
+# unless forced: a truncated export must not wipe a shop.
+RHEO_RECONCILIATION_GUARD_PERCENT = env.float("RHEO_RECONCILIATION_GUARD_PERCENT", default=10.0)
 
 # Per API key, per tier: "<requests>/<seconds>s". DELETE counts in item-sync.
 RHEO_RATE_LIMITS = {
@@ -425,6 +432,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-webhook-deliveries": _every("webhooks.sweep_deliveries", RHEO_SWEEP_SECONDS),
     # Items whose images or texts are due.
     "sweep-items": _every("items.sweep_items", RHEO_SWEEP_SECONDS),
+    # Reconciliation applies whose nudge was lost or whose worker died.
+    "sweep-reconciliations": _every("items.sweep_reconciliations", RHEO_SWEEP_SECONDS),
     # Items whose change Tradera has to follow, publishes, and changes to running auctions.
     "sweep-tradera-listings": _every("tradera.sweep_listings", RHEO_SWEEP_SECONDS),
     # What changed on Tradera: sales and unsold ends, every 15 minutes.

@@ -1,6 +1,8 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
+from items import reconciliations
 from items.models import Item
 from tradera.models import TraderaListing
 from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Delivery, EventType
@@ -62,3 +64,34 @@ class DeliveryFilterForm(forms.Form):
         required=False, choices=[("", "Any status"), *Delivery.Status.choices], label="Status"
     )
     external_id = forms.CharField(required=False, label="External id")
+
+
+class ReconciliationForm(forms.Form):
+    """The complete set of external ids: pasted, or a CSV file (which wins when both are
+    given); either as the API's CSV body reads it."""
+
+    ids = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10}),
+        label="External ids, one per line",
+    )
+    file = forms.FileField(required=False, label="Or a CSV file")
+
+    def clean(self):
+        data = super().clean() or {}
+        upload = data.get("file")
+        if upload is not None:
+            if upload.size > settings.RHEO_RECONCILIATION_MAX_BODY_BYTES:
+                raise forms.ValidationError(
+                    f"The file is larger than {settings.RHEO_RECONCILIATION_MAX_BODY_BYTES} bytes."
+                )
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise forms.ValidationError("The file is not UTF-8 text.") from None
+        else:
+            text = data.get("ids", "")
+        data["external_ids"] = reconciliations.parse_csv_ids(text)
+        if not data["external_ids"]:
+            raise forms.ValidationError("Paste your external ids or choose a CSV file.")
+        return data

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from portal.dashboard import analytics, forms, integration, views
+from portal.dashboard import analytics, forms, integration, reconciliations, views
 
 app_name = "dashboard"
 
@@ -15,6 +15,17 @@ urlpatterns = [
     path("mode", views.switch_mode, name="switch-mode"),
     path("items/", views.item_list, name="items"),
     path("items/<uuid:item_id>/", views.item_detail, name="item"),
+    path("items/reconcile/", reconciliations.new_reconciliation, name="reconcile"),
+    path(
+        "items/reconcile/<uuid:reconciliation_id>/",
+        reconciliations.reconciliation_detail,
+        name="reconciliation",
+    ),
+    path(
+        "items/reconcile/<uuid:reconciliation_id>/apply",
+        reconciliations.apply_reconciliation,
+        name="apply-reconciliation",
+    ),
     path("analytics/", analytics.analytics, name="analytics"),
     path("analytics/<slug:table>.csv", analytics.analytics_csv, name="analytics-csv"),
     path("subscription/", analytics.subscription, name="subscription"),

@@ -1,11 +1,13 @@
 """Overview, items and the item page."""
 
 from django.contrib import messages
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from items import selectors as item_selectors
 from items.models import Item, ItemImage
+from items.selectors import ItemFilter
 from portal import analytics
 from portal.dashboard import forms
 from portal.dashboard.base import MODE_SESSION_KEY, paginate, partner_page, query_without_page
@@ -52,22 +54,17 @@ def overview(request):
 @partner_page
 def item_list(request):
     form = forms.ItemFilterForm(request.GET)
-    items = _items(request).select_related("tradera_listing").order_by("-updated_at", "pk")
+    filters = ItemFilter()
     if form.is_valid():
-        if q := form.cleaned_data["q"].strip():
-            items = items.filter(
-                Q(external_id__icontains=q)
-                | Q(title__icontains=q)
-                | Q(domain__oemCode__icontains=q)
-            )
-        if status := form.cleaned_data["status"]:
-            items = items.filter(status=status)
-        if tradera := form.cleaned_data["tradera"]:
-            items = (
-                items.filter(tradera_listing__isnull=True)
-                if tradera == "none"
-                else items.filter(tradera_listing__status=tradera)
-            )
+        data = form.cleaned_data
+        filters = ItemFilter(text=data["q"], status=data["status"], tradera_status=data["tradera"])
+    items = (
+        item_selectors.partner_items(
+            partner=request.partner, livemode=request.livemode, filters=filters
+        )
+        .select_related("tradera_listing")
+        .order_by("-updated_at", "pk")
+    )
     context = {"form": form, "page": paginate(request, items), "query": query_without_page(request)}
     return render(request, "dashboard/items.html", context)
 

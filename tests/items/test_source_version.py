@@ -53,6 +53,17 @@ def test_get_returns_the_stored_version_and_null_when_none_was_sent(api_a):
     assert api_a.get("P2").json()["sourceVersion"] == 1733480000123
 
 
+def test_the_item_list_shows_the_stored_version_too(api_a):
+    api_a.put("P1")
+    api_a.put("P2", item_body(sourceVersion=1733480000123))
+
+    response = api_a.client.get("/integration/v1/items", HTTP_X_API_KEY=api_a.key)
+
+    assert response.status_code == 200
+    versions = {item["externalId"]: item["sourceVersion"] for item in response.json()["items"]}
+    assert versions == {"P1": None, "P2": 1733480000123}
+
+
 def test_an_equal_version_is_an_ordinary_write(api_a):
     api_a.put("P1", item_body(sourceVersion=3))
 

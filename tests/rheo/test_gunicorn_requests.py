@@ -126,6 +126,36 @@ def test_a_chunked_batch_is_read_up_to_the_batchs_own_limit(gunicorn):
     assert json.loads(over_batch_limit[2])["error"]["code"] == "payload_too_large"
 
 
+def test_a_chunked_put_to_the_item_named_batch_keeps_the_puts_limit(gunicorn):
+    key = integration(make_partner("Chunk AB", "chunk@rheo.example"), "test").key
+    body = json.dumps(item_body(description="x" * (BODY_LIMIT * 2))).encode()
+    assert len(body) < BATCH_BODY_LIMIT
+    headers = {"x-api-key": key, "Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+
+    status, _, content = call(
+        gunicorn, "PUT", "/integration/v1/items/batch", body=chunks(body), headers=headers
+    )
+
+    assert status == 413, content
+    assert json.loads(content)["error"]["code"] == "payload_too_large"
+    assert not Item.objects.exists()
+
+
+def test_a_chunked_reconciliation_is_read_within_its_own_larger_limit(gunicorn):
+    key = integration(make_partner("Chunk AB", "chunk@rheo.example"), "test").key
+    ids = [f"ERP_PART_{n:06}" for n in range(1000)]  # about 18 KB, over the 4 KB limit
+    body = json.dumps({"externalIds": ids}).encode()
+    assert len(body) > BODY_LIMIT
+    headers = {"x-api-key": key, "Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+
+    status, _, content = call(
+        gunicorn, "POST", "/integration/v1/reconciliations", body=chunks(body), headers=headers
+    )
+
+    assert status == 201, content
+    assert json.loads(content)["unknown"] == 1000
+
+
 def test_url_and_header_limits_answer_in_json(gunicorn):
     status, content_type, content = call(gunicorn, "GET", "/integration/v1/items/" + "x" * 5000)
     assert (status, content_type) == (414, "application/json")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('items', '0010_verbose_names'),
+        ('items', '0011_reconciliations'),
     ]
 
     operations = [
