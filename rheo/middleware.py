@@ -62,13 +62,11 @@ class UTCForAPIsMiddleware:
     """The APIs answer with UTC times ("2026-11-23T12:00:00Z") whatever TIME_ZONE the
     pages are shown in: DRF writes datetimes in the current time zone."""
 
-    API_PREFIXES = ("/api/", "/integration/")
-
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path.startswith(self.API_PREFIXES):
+        if not request.path.startswith(API_PREFIXES):
             return self.get_response(request)
         with timezone.override(UTC):
             return self.get_response(request)
