@@ -24,7 +24,14 @@ from typing import Any
 
 import requests
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from rheo_client import __version__
@@ -170,6 +177,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         TextColumn("{task.description:<11}"),
         BarColumn(),
         MofNCompleteColumn(),
+        TimeElapsedColumn(),
         TextColumn("{task.fields[counts]}"),
         console=err,
     )

@@ -64,9 +64,9 @@ class Rheo:
         api_key = api_key or os.environ.get("RHEO_API_KEY") or os.environ.get("RHEO_KEY")
         base_url = base_url or os.environ.get("RHEO_BASE_URL") or os.environ.get("RHEO")
         if not api_key:
-            raise ValueError("no API key: pass api_key= or set RHEO_API_KEY")
+            raise ValueError("no API key: pass api_key= (rheo --api-key) or set RHEO_API_KEY")
         if not base_url:
-            raise ValueError("no base URL: pass base_url= or set RHEO_BASE_URL")
+            raise ValueError("no base URL: pass base_url= (rheo --base-url) or set RHEO_BASE_URL")
         self.api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
