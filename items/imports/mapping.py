@@ -270,7 +270,9 @@ def check_mapping(mapping: Sequence[str]) -> list[str]:
     problems = []
     seen: set[str] = set()
     for field in mapping:
-        if field and field not in BY_NAME:
+        if not field:
+            continue
+        if field not in BY_NAME:
             problems.append(f"Unknown field {field!r}.")
         elif field in seen and field not in REPEATABLE:
             problems.append(f"{BY_NAME[field].label} is chosen for more than one column.")
