@@ -50,10 +50,17 @@ class ChunkedJob:
     def nudge(self, pk) -> None:
         celery.nudge_on_commit(self.task, str(pk))
 
-    def run(self, pk, *, step: Callable[[Any], bool], finish: Callable[[Any], None]) -> None:
-        """If the job is due and not held, claim it and run up to chunks_per_run steps; a
-        step returns False when nothing was left, and the job is then finished (finish
-        clears the due field in its transaction, see stop_fields)."""
+    def run(
+        self,
+        pk,
+        *,
+        step: Callable[[Any], bool],
+        finish: Callable[[Any], None],
+        chunks: int | None = None,
+    ) -> None:
+        """If the job is due and not held, claim it and run up to `chunks` (default
+        chunks_per_run) steps; a step returns False when nothing was left, and the job is
+        then finished (finish clears the due field in its transaction, see stop_fields)."""
         now = timezone.now()
         claimed = self.model._default_manager.filter(
             Q(**{f"{self.lock_field}__isnull": True}) | Q(**{f"{self.lock_field}__lte": now}),
@@ -63,7 +70,7 @@ class ChunkedJob:
         ).update(**{self.lock_field: lease_until()})
         if not claimed:
             return
-        for _chunk in range(self.chunks_per_run):
+        for _chunk in range(chunks or self.chunks_per_run):
             if not step(pk):
                 finish(pk)
                 return

@@ -17,13 +17,13 @@ from rheo.errors import ServiceError
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
 MAX_COLUMNS = 200
-DELIMITERS = {";": ";", ",": ",", "\t": "tab"}
+DELIMITERS = {";": "semicolons", ",": "commas", "\t": "tabs"}
 XLSX_MAGIC = b"PK\x03\x04"
 
 
 @dataclass(frozen=True)
 class Table:
-    file_format: str  # for people: "CSV (;, UTF-8)", "XLSX"
+    file_format: str  # for people: "CSV (semicolons, UTF-8)", "XLSX"
     header: list[str]
     rows: list[tuple[int, list[str]]]  # (line in the file, cells); blank rows left out
 

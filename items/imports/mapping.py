@@ -108,7 +108,7 @@ FIELDS = (
     Field("currency", "Currency", "text", ("currency", "valuta")),
     Field(
         "imageUrls",
-        "Image URLs (required; several columns, or several URLs in one cell)",
+        "Image URLs (required)",
         "urls",
         (
             "imageurls",

@@ -47,7 +47,7 @@ class StockImport(models.Model):
 
     # The file as read.
     filename = models.CharField(max_length=255)
-    file_format = models.CharField(max_length=40, help_text="e.g. CSV (;, UTF-8), XLSX")
+    file_format = models.CharField(max_length=40, help_text="e.g. CSV (semicolons, UTF-8), XLSX")
     header = models.JSONField(default=list, help_text="The first row's column names.")
     row_count = models.PositiveIntegerField()
     # The column mapping used: one field name (or "") per column of the header.

@@ -171,9 +171,10 @@ def _duplicates(stock_import: StockImport) -> dict[str, list[int]]:
     return {external_id: found for external_id, found in lines.items() if len(found) > 1}
 
 
-def run_job(*, import_id) -> None:
-    """The job: up to chunks_per_run chunks of the current phase, then hand on or finish."""
-    IMPORT_JOB.run(import_id, step=_step, finish=_finish)
+def run_job(*, import_id, chunks: int | None = None) -> None:
+    """The job: up to `chunks` (default: the job's chunks_per_run) chunks of the current
+    phase, then hand on or finish."""
+    IMPORT_JOB.run(import_id, step=_step, finish=_finish, chunks=chunks)
 
 
 def _step(import_id) -> bool:

@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(choices=[('mapping', 'Mapping'), ('validating', 'Validating'), ('validated', 'Validated'), ('importing', 'Importing'), ('imported', 'Imported')], default='mapping', max_length=16)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('filename', models.CharField(max_length=255)),
-                ('file_format', models.CharField(help_text='e.g. CSV (;, UTF-8), XLSX', max_length=40)),
+                ('file_format', models.CharField(help_text='e.g. CSV (semicolons, UTF-8), XLSX', max_length=40)),
                 ('header', models.JSONField(default=list, help_text="The first row's column names.")),
                 ('row_count', models.PositiveIntegerField()),
                 ('mapping', models.JSONField(default=list)),

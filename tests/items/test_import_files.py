@@ -21,11 +21,11 @@ def read(data: bytes, name: str = "stock.csv") -> files.Table:
 @pytest.mark.parametrize(
     ("data", "file_format"),
     [
-        ((SWEDISH + ROW).encode("utf-8"), "CSV (;, UTF-8)"),
-        (b"\xef\xbb\xbf" + (SWEDISH + ROW).encode("utf-8"), "CSV (;, UTF-8)"),
-        ((SWEDISH + ROW).encode("cp1252"), "CSV (;, Windows-1252)"),
-        ((SWEDISH + ROW).encode("latin-1"), "CSV (;, Windows-1252)"),
-        ((SWEDISH + ROW).replace(";", "\t").encode("utf-16"), "CSV (tab, UTF-16)"),
+        ((SWEDISH + ROW).encode("utf-8"), "CSV (semicolons, UTF-8)"),
+        (b"\xef\xbb\xbf" + (SWEDISH + ROW).encode("utf-8"), "CSV (semicolons, UTF-8)"),
+        ((SWEDISH + ROW).encode("cp1252"), "CSV (semicolons, Windows-1252)"),
+        ((SWEDISH + ROW).encode("latin-1"), "CSV (semicolons, Windows-1252)"),
+        ((SWEDISH + ROW).replace(";", "\t").encode("utf-16"), "CSV (tabs, UTF-16)"),
     ],
     ids=["utf8", "utf8-bom", "windows-1252", "latin-1", "utf16-tab"],
 )
@@ -60,7 +60,7 @@ def test_a_comma_file_with_quoted_commas_and_new_lines_in_cells():
         "2,Backspegel,,120\r\n"
     ).encode()
     table = read(data)
-    assert table.file_format == "CSV (,, UTF-8)"
+    assert table.file_format == "CSV (commas, UTF-8)"
     assert table.rows == [
         (3, ["1", "Strålkastare, höger", "Rad ett\r\nrad två", "450"]),
         (5, ["2", "Backspegel", "", "120"]),

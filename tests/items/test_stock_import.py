@@ -58,7 +58,7 @@ def fresh(stock_import: StockImport) -> StockImport:
 def test_the_upload_stores_every_row_and_guesses_the_mapping(partner_a):
     stock_import = uploaded(partner_a, stock_csv(3))
     assert stock_import.status == "mapping"
-    assert stock_import.file_format == "CSV (;, Windows-1252)"
+    assert stock_import.file_format == "CSV (semicolons, Windows-1252)"
     assert stock_import.row_count == 3
     assert stock_import.mapping == [
         "externalId",

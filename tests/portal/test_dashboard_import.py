@@ -46,7 +46,7 @@ def test_upload_map_check_import_and_download_the_results(partner_a, committed, 
     url = answer["Location"]
 
     page = browser.get(url).content.decode()
-    assert "CSV (;, Windows-1252)" in page
+    assert "CSV (semicolons, Windows-1252)" in page
     assert "3 rows" in page
     assert [selected(page, i) for i in range(7)] == [
         "externalId",
