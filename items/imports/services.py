@@ -94,8 +94,12 @@ def start_check(
     and check again."""
     with transaction.atomic():
         stock_import = _locked(partner, livemode, import_id)
+        if stock_import.status == StockImport.Status.VALIDATING:
+            raise ServiceError("conflict", "The file is being checked; wait for the check.")
         if stock_import.status not in (StockImport.Status.MAPPING, StockImport.Status.VALIDATED):
-            raise ServiceError("conflict", "This import has started; upload the file again.")
+            raise ServiceError(
+                "conflict", "This file has been imported; upload it again to import it anew."
+            )
         if len(mapping) != len(stock_import.header):
             raise validation_error({"mapping": ["Choose a field (or none) for every column."]})
         problems = check_mapping(mapping)

@@ -129,15 +129,14 @@ class ImportDefaultsForm(forms.Form):
         required=False, label="Publish new items on Tradera (rows without a Tradera column)"
     )
 
-    def __init__(self, *args, initial=None, **kwargs):
-        initial = initial or {}
-        super().__init__(
-            *args,
+    @classmethod
+    def of(cls, defaults: dict) -> "ImportDefaultsForm":
+        """The form showing an import's defaults."""
+        return cls(
             initial={
-                "shipping_cost": initial.get("shippingCost"),
-                "auto_publish": initial.get("autoPublishTradera", False),
-            },
-            **kwargs,
+                "shipping_cost": defaults.get("shippingCost"),
+                "auto_publish": defaults.get("autoPublishTradera", False),
+            }
         )
 
     def defaults(self) -> dict:

@@ -82,7 +82,7 @@ def import_detail(request, import_id):
         "stock_import": stock_import,
         "columns": columns,
         "fields": FIELDS,
-        "defaults_form": ImportDefaultsForm(initial=stock_import.defaults),
+        "defaults_form": ImportDefaultsForm.of(stock_import.defaults),
         "editable": status in (StockImport.Status.MAPPING, StockImport.Status.VALIDATED),
         "check_counts": imports.counts_of(stock_import.check_counts),
         "check_errors": _errors(stock_import, checked=True),
@@ -113,7 +113,7 @@ def check_import(request, import_id):
     defaults_form = ImportDefaultsForm(request.POST)
     if not defaults_form.is_valid():
         for errors in defaults_form.errors.values():
-            messages.error(request, " ".join(errors))
+            messages.error(request, " ".join(str(error) for error in errors))
         return redirect("dashboard:stock-import", stock_import.pk)
     try:
         imports.start_check(

@@ -13,8 +13,8 @@ from items.imports import services as imports
 from items.imports.models import ImportMapping, ImportRow, StockImport
 from items.models import Item, ItemActivity
 from partners import subscriptions
-from rheo.errors import ServiceError
 from rheo.celery import app as celery_app
+from rheo.errors import ServiceError
 from tests.conftest import item_body
 from tests.items.test_reconciliations import run_jobs
 
