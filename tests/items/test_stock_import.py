@@ -5,9 +5,11 @@ service, resumed after a worker dies, and the results as CSV."""
 import csv
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from openpyxl import Workbook
 
 from items.imports import services as imports
 from items.imports.models import ImportMapping, ImportRow, StockImport
@@ -310,3 +312,29 @@ def test_a_test_mode_import_writes_test_items(partner_a, committed, broker_messa
         start(partner_a, stock_import)
     run_jobs(broker_messages, committed)
     assert set(Item.objects.values_list("livemode", flat=True)) == {False}
+
+
+def test_an_xlsx_file_imports_like_its_csv(partner_a, committed, broker_messages):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["SKU", "Name", "Price", "Shipping", "Image 1", "Image 2"])
+    sheet.append([1001, "Bromsok", 950, 149, "https://cdn.example.se/1.jpg", None])
+    sheet.append(
+        [1002, "Spegel", 120.5, 0, "https://cdn.example.se/2.jpg", "https://cdn.example.se/3.jpg"]
+    )
+    out = io.BytesIO()
+    workbook.save(out)
+    stock_import = imports.create_import(
+        partner=partner_a, livemode=True, name="stock.xlsx", data=out.getvalue()
+    )
+    assert stock_import.file_format == "XLSX"
+    with committed():
+        check(partner_a, stock_import)
+    run_jobs(broker_messages, committed)
+    with committed():
+        start(partner_a, stock_import)
+    run_jobs(broker_messages, committed)
+    items = {item.external_id: item for item in Item.objects.all()}
+    assert sorted(items) == ["1001", "1002"]
+    assert items["1002"].price == Decimal("120.50")
+    assert len(items["1002"].image_urls) == 2
