@@ -87,6 +87,7 @@ def upsert_item(
     content: ItemContent,
     auto_publish_tradera: bool,
     source_version: int | None = None,
+    via: str = "PUT",
 ) -> UpsertResult:
     """Create the item or update it in place; idempotent on (partner, livemode, external_id).
 
@@ -100,7 +101,9 @@ def upsert_item(
     `source_version` (the partner's sourceVersion) guards against an older write arriving
     late: below the stored one, the write is "stale" and changes nothing. It is compared
     on the locked row, so of concurrent writes the highest version's content stays. A
-    write without one is not guarded and leaves the stored version as it is."""
+    write without one is not guarded and leaves the stored version as it is.
+
+    `via` names the way the item came (PUT, batch, import) on its timeline."""
     fingerprint = content.fingerprint()
     for _attempt in range(2):
         try:
@@ -112,6 +115,7 @@ def upsert_item(
                     auto_publish_tradera=auto_publish_tradera,
                     content_fingerprint=fingerprint,
                     source_version=source_version,
+                    created_via=via,
                     **content.as_fields(),
                 )
                 item.refresh_search_text()
@@ -126,7 +130,7 @@ def upsert_item(
                 raise
         with transaction.atomic():
             result = _update_locked(
-                partner, livemode, external_id, content, fingerprint, source_version
+                partner, livemode, external_id, content, fingerprint, source_version, via
             )
         if result is not None:
             return result
@@ -234,6 +238,7 @@ def _update_locked(
     content: ItemContent,
     fingerprint: str,
     source_version: int | None,
+    via: str,
 ) -> UpsertResult | None:
     item = (
         _current_items(partner, livemode)
@@ -267,7 +272,7 @@ def _update_locked(
         lifecycle.follow_on_channels(item)  # a running auction takes the new price
     item.save()
     lifecycle.record_activity(
-        item=item, kind="updated", message=f"Updated by PUT: {', '.join(_labels(changed))}"
+        item=item, kind="updated", message=f"Updated by {via}: {', '.join(_labels(changed))}"
     )
     return UpsertResult(item, "updated", tuple(changed))
 

@@ -434,6 +434,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-items": _every("items.sweep_items", RHEO_SWEEP_SECONDS),
     # Reconciliation applies whose nudge was lost or whose worker died.
     "sweep-reconciliations": _every("items.sweep_reconciliations", RHEO_SWEEP_SECONDS),
+    # Stock imports (the dashboard's) whose nudge was lost or whose worker died.
+    "sweep-stock-imports": _every("items.sweep_stock_imports", RHEO_SWEEP_SECONDS),
     # Items whose change Tradera has to follow, publishes, and changes to running auctions.
     "sweep-tradera-listings": _every("tradera.sweep_listings", RHEO_SWEEP_SECONDS),
     # What changed on Tradera: sales and unsold ends, every 15 minutes.

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from portal.dashboard import analytics, forms, integration, reconciliations, views
+from portal.dashboard import analytics, forms, imports, integration, reconciliations, views
 
 app_name = "dashboard"
 
@@ -25,6 +25,21 @@ urlpatterns = [
         "items/reconcile/<uuid:reconciliation_id>/apply",
         reconciliations.apply_reconciliation,
         name="apply-reconciliation",
+    ),
+    path("items/import/", imports.new_import, name="import"),
+    path("items/import/<uuid:import_id>/", imports.import_detail, name="stock-import"),
+    path("items/import/<uuid:import_id>/check", imports.check_import, name="check-import"),
+    path("items/import/<uuid:import_id>/start", imports.start_import, name="start-import"),
+    path("items/import/<uuid:import_id>/progress", imports.import_progress, name="import-progress"),
+    path(
+        "items/import/<uuid:import_id>/errors.csv",
+        imports.import_errors_csv,
+        name="import-errors-csv",
+    ),
+    path(
+        "items/import/<uuid:import_id>/results.csv",
+        imports.import_results_csv,
+        name="import-results-csv",
     ),
     path("analytics/", analytics.analytics, name="analytics"),
     path("analytics/<slug:table>.csv", analytics.analytics_csv, name="analytics-csv"),

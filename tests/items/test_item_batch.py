@@ -155,7 +155,11 @@ def test_a_mixed_batch_gets_one_exact_result_per_item_in_order(api_a):
     assert Item.objects.get(external_id="NEW1").price == 500
     assert Item.objects.get(external_id="UPD").title == "Bromsok"
     assert Item.objects.get(external_id="OLD").price == 950
-    assert ItemActivity.objects.count() == timeline + 1  # UPD's "Updated by PUT"
+    assert ItemActivity.objects.count() == timeline + 1
+    # The timelines name the way each write came.
+    assert ItemActivity.objects.latest("at").message == "Updated by batch: title, price"
+    assert Item.objects.get(external_id="NEW1").created_via == "batch"
+    assert Item.objects.get(external_id="UPD").created_via == "PUT"
 
 
 def test_a_retried_batch_is_idempotent(api_a):
