@@ -33,6 +33,7 @@ from items.imports.models import ImportMapping, ImportRow, StockImport
 from items.payloads import batch_item
 from partners.models import Partner
 from rheo.errors import ServiceError, validation_error
+from rheo.formatting import spreadsheet_cell
 
 JOB_TASK = "items.run_stock_import"
 CHUNK = MAX_BATCH_ITEMS
@@ -329,7 +330,7 @@ def results_csv(stock_import: StockImport, *, checked: bool, errors_only: bool) 
     def line(values) -> str:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(values)
+        writer.writerow([spreadsheet_cell(value) for value in values])
         return buffer.getvalue()
 
     yield line(RESULT_COLUMNS)

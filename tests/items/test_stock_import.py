@@ -338,3 +338,23 @@ def test_an_xlsx_file_imports_like_its_csv(partner_a, committed, broker_messages
     assert sorted(items) == ["1001", "1002"]
     assert items["1002"].price == Decimal("120.50")
     assert len(items["1002"].image_urls) == 2
+
+
+def test_a_cell_that_would_run_as_a_formula_opens_as_text(partner_a, committed, broker_messages):
+    stock_import = uploaded(
+        partner_a, stock_csv(1, extra='=HYPERLINK("http://evil.example");Spegel;0;0;;A\n')
+    )
+    with committed():
+        check(partner_a, stock_import)
+    run_jobs(broker_messages, committed)
+
+    lines = list(
+        csv.reader(
+            io.StringIO(
+                "".join(imports.results_csv(fresh(stock_import), checked=True, errors_only=True))
+            )
+        )
+    )
+    assert [line[:3] for line in lines[1:]] == [
+        ["3", '\'=HYPERLINK("http://evil.example")', "invalid"]
+    ]
