@@ -9,7 +9,7 @@ What one run does, all on 127.0.0.1 and bounded in time:
      the Redis db (--redis-url), creates partners A and B (bench/make_keys.py) on the
      unlimited plan;
   2. starts an image server (a process of its own) that serves one photo-like JPEG
-     (1600x1200, made with Pillow) at any /img/<n>.jpg, then gunicorn, the Celery worker
+     (1600x1200, 650 KB, made with Pillow) at any /img/<n>.jpg, then gunicorn, the Celery worker
      and beat as the Procfile runs them;
   3. A imports --items items, one image each, through POST /integration/v1/items/batch,
      100 a request, back to back (waiting out a 429's Retry-After);
@@ -129,12 +129,13 @@ def import_a(api: Api, count: int, image_base: str, accepted: list, stop: thread
         ids = range(start, min(start + 100, count))
         body = {"items": [item(f"A{n:06d}", f"{image_base}/a{n}.jpg") for n in ids]}
         while not stop.is_set():
-            status, headers, _ = api.send("POST", BATCH_PATH, body)
+            status, headers, answer = api.send("POST", BATCH_PATH, body)
             if status == 429:
                 time.sleep(float(headers.get("Retry-After", "1")))
                 continue
-            if status != 200:
-                raise RuntimeError(f"batch answered {status}")
+            outcomes = {r["outcome"] for r in answer.get("results", [])}
+            if status != 200 or outcomes != {"created"}:
+                raise RuntimeError(f"batch answered {status}: {str(answer)[:500]}")
             accepted[0] += len(ids)
             break
         if stop.is_set():
@@ -142,7 +143,10 @@ def import_a(api: Api, count: int, image_base: str, accepted: list, stop: thread
 
 
 def run(args, report: dict, tmp: str) -> None:
-    env = common.app_env(tmp, DATABASE_URL, args.redis_url, "rheo.settings")
+    # The image server is on 127.0.0.1, over http.
+    env = common.app_env(
+        tmp, DATABASE_URL, args.redis_url, "rheo.settings", RHEO_ALLOW_LOCAL_URLS="1"
+    )
     common.recreate_database(DB_NAME)
     common.flush_redis(args.redis_url)
     log(f"database {DB_NAME} recreated; migrating, creating partners A and B")
