@@ -160,6 +160,9 @@ def run_token(
     """The token's turn: unless it is a duplicate or was replaced, do the partner's oldest
     due row with `work` (given the claimed row's pk), then pass the turn on."""
     mine = BacklogToken.objects.filter(kind=backlog.kind, partner_id=partner_id, slot=slot)
+    if slot >= tokens_allowed():  # RHEO_BACKLOG_TOKENS was lowered: this one retires
+        mine.update(beat_at=None)
+        return
     taken = mine.filter(generation=generation, beat_at__isnull=False).update(
         generation=generation + 1, beat_at=timezone.now()
     )

@@ -4,19 +4,22 @@ at the image jobs (and at Tradera publishes), a few items at a time (partners.ba
 The workers are driven in the broker's own order, one message at a time, as a worker with
 one slot would take them; what was done first is read from the items' timelines."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from itertools import groupby
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from items import pipeline
 from items.models import Item, ItemActivity
-from partners import subscriptions
+from partners import backlog, subscriptions
 from partners.models import BacklogToken
 from rheo.celery import app as celery_app
-from tests.conftest import item_body
+from tests.conftest import item_body, needs_postgres
 from tests.items.imagehost import ImageHost, jpeg_bytes
 from tests.items.test_item_batch import entry, post_batch
 
@@ -212,3 +215,49 @@ def test_an_import_with_nothing_due_sends_no_token(api_a, committed, host, broke
     assert broker_messages("images") == []
     Item.objects.update(processing_due_at=timezone.now() + timedelta(minutes=1))
     assert pipeline.sweep_items() == 0  # due later: a retry's own nudge will come
+
+
+def test_a_token_past_a_lowered_limit_retires(api_a, committed, worker, host, broker_messages):
+    import_items(api_a, committed, host, "A", 3)
+    tokens = broker_messages("images")
+    settings.RHEO_BACKLOG_TOKENS = 1  # lowered while the tokens are out (restored below)
+    try:
+        for _name, args in tokens:
+            with committed():
+                pipeline.process_backlog(partner_id=args[0], slot=args[1], generation=args[2])
+        assert processed_order() == ["A0000"]  # slot 0 did one; slot 1 retired
+        assert [args[1] for _name, args in broker_messages("images")] == [0]
+    finally:
+        settings.RHEO_BACKLOG_TOKENS = 2
+
+
+@needs_postgres
+def test_concurrent_tokens_claim_each_item_once(transactional_db, partner_a):
+    """Tokens of one partner running at once, on PostgreSQL (FOR UPDATE SKIP LOCKED):
+    every due item is claimed exactly once."""
+    Item.objects.bulk_create(
+        Item(
+            partner=partner_a,
+            livemode=True,
+            external_id=f"C{n}",
+            title="t",
+            price=1,
+            shipping_cost=0,
+        )
+        for n in range(40)
+    )
+    barrier = threading.Barrier(4)
+
+    def claim_all() -> list:
+        barrier.wait()
+        claimed = []
+        try:
+            while (pk := backlog.claim_next(pipeline.IMAGES, partner_a.pk)) is not None:
+                claimed.append(pk)
+        finally:
+            connection.close()
+        return claimed
+
+    with ThreadPoolExecutor(4) as pool:
+        claims = [pk for claimed in pool.map(lambda _: claim_all(), range(4)) for pk in claimed]
+    assert len(claims) == 40 and len(set(claims)) == 40
