@@ -1,14 +1,18 @@
 """Many items in one call (POST /integration/v1/items/batch): each item is upserted on its
 own, by the same service and with the same guarantees as its own PUT (idempotent, its own
-transaction, its image job nudged once that commits, the plan limit counted by the
-database), so one bad item never sinks the others."""
+transaction, its image job due in that transaction, the plan limit counted by the
+database), so one bad item never sinks the others.
+
+Unlike a PUT, a batch sends no message per item: once its items committed, it wakes the
+partner's image tokens (partners.backlog), so that a whole import takes turns with other
+partners' items instead of queueing ahead of them."""
 
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from items import services
+from items import pipeline, services
 from items.services import ItemContent
 from partners.models import Partner
 from rheo.errors import ServiceError, validation_error
@@ -60,6 +64,8 @@ def upsert_items(
         result = _upsert_one(partner, livemode, entry, validate_only, creates, via)
         creates += result.outcome == "created"
         results.append(result)
+    if not validate_only and any(r.outcome in ("created", "updated") for r in results):
+        pipeline.wake_backlog_on_commit(partner.pk)
     return results
 
 
@@ -112,6 +118,7 @@ def _upsert_one(
                 auto_publish_tradera=entry.auto_publish_tradera,
                 source_version=entry.source_version,
                 via=via,
+                bulk=True,
             )
     except ServiceError as exc:
         outcome = "invalid" if exc.code == "validation_error" else "refused"

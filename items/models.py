@@ -156,6 +156,12 @@ class Item(models.Model):
                 condition=Q(processing_due_at__isnull=False),
                 name="item_processing_due",
             ),
+            # A partner's due items, oldest first: its image tokens' queue (partners.backlog).
+            models.Index(
+                fields=["partner", "processing_due_at"],
+                condition=Q(processing_due_at__isnull=False),
+                name="item_partner_processing_due",
+            ),
             models.Index(
                 fields=["channels_due_at"],
                 condition=Q(channels_due_at__isnull=False),

@@ -88,6 +88,7 @@ def upsert_item(
     auto_publish_tradera: bool,
     source_version: int | None = None,
     via: str = "PUT",
+    bulk: bool = False,
 ) -> UpsertResult:
     """Create the item or update it in place; idempotent on (partner, livemode, external_id).
 
@@ -103,7 +104,9 @@ def upsert_item(
     on the locked row, so of concurrent writes the highest version's content stays. A
     write without one is not guarded and leaves the stored version as it is.
 
-    `via` names the way the item came (PUT, batch, import) on its timeline."""
+    `via` names the way the item came (PUT, batch, import) on its timeline. With `bulk`,
+    no image job is nudged for the item: the caller wakes the partner's backlog once for
+    all its items (items.batch; see partners.backlog)."""
     fingerprint = content.fingerprint()
     for _attempt in range(2):
         try:
@@ -120,7 +123,8 @@ def upsert_item(
                 )
                 item.refresh_search_text()
                 item.save(force_insert=True)
-                pipeline.nudge_on_commit(item.pk)
+                if not bulk:
+                    pipeline.nudge_on_commit(item.pk)
             return UpsertResult(item, "created")
         except IntegrityError as exc:
             refused_by = _constraint_of(exc)
@@ -130,7 +134,7 @@ def upsert_item(
                 raise
         with transaction.atomic():
             result = _update_locked(
-                partner, livemode, external_id, content, fingerprint, source_version, via
+                partner, livemode, external_id, content, fingerprint, source_version, via, bulk
             )
         if result is not None:
             return result
@@ -239,6 +243,7 @@ def _update_locked(
     fingerprint: str,
     source_version: int | None,
     via: str,
+    bulk: bool = False,
 ) -> UpsertResult | None:
     item = (
         _current_items(partner, livemode)
@@ -267,7 +272,8 @@ def _update_locked(
     if images_changed or item.use_ai_enhancement:
         # New images to host, or texts to enhance anew: the background job is due.
         item.processing_due_at = item.processing_nudged_at = timezone.now()
-        pipeline.nudge_on_commit(item.pk)
+        if not bulk:
+            pipeline.nudge_on_commit(item.pk)
     if "price" in changed:
         lifecycle.follow_on_channels(item)  # a running auction takes the new price
     item.save()

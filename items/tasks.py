@@ -12,6 +12,11 @@ def process_item(item_id: str) -> None:
     pipeline.process_item(item_id=item_id)
 
 
+@shared_task(name="items.process_backlog", ignore_result=True, soft_time_limit=240, time_limit=270)
+def process_backlog(partner_id: str, slot: int, generation: int) -> None:
+    pipeline.process_backlog(partner_id=partner_id, slot=slot, generation=generation)
+
+
 @shared_task(name="items.sweep_items", ignore_result=True)
 def sweep_items() -> int:
     return pipeline.sweep_items()

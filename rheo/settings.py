@@ -238,6 +238,9 @@ SIMPLE_JWT = {
 # the grace is taken as lost, and the sweeper sends another.
 RHEO_LEASE_SECONDS = env.int("RHEO_LEASE_SECONDS", default=60)
 RHEO_NUDGE_GRACE_SECONDS = env.int("RHEO_NUDGE_GRACE_SECONDS", default=60)
+# How many tokens a partner's backlog of background work holds at once (partners.backlog):
+# its share of the worker slots while other partners wait for theirs.
+RHEO_BACKLOG_TOKENS = env.int("RHEO_BACKLOG_TOKENS", default=2)
 
 # Image downloads: the whole download's time limit, its size limit, and the most pixels
 # an image may decode to (a small file can unpack into gigabytes: a decompression bomb).
@@ -394,7 +397,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "items.process_item": {"queue": "images"},
+    "items.process_backlog": {"queue": "images"},
     "tradera.publish_listing": {"queue": "tradera"},
+    "tradera.publish_backlog": {"queue": "tradera"},
     "tradera.apply_changes": {"queue": "tradera"},
     "tradera.follow_item": {"queue": "tradera"},
     "tradera.sync_account": {"queue": "tradera"},
