@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import BigIntegerField, Func, Prefetch, Q, QuerySet
 from rest_framework import serializers
 
 from partners.models import Partner
@@ -28,9 +27,20 @@ from webhooks.models import Delivery, DeliveryAttempt, Event, EventType
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 FEED_ORDER = ("txid", "position", "id")
-# The oldest transaction in flight as the reading statement sees it, and the reader's own.
-OLDEST_IN_FLIGHT = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-OWN_TRANSACTION = "pg_current_xact_id_if_assigned()::text::bigint"
+
+
+class OldestInFlight(Func):
+    """The oldest transaction in flight as the reading statement's snapshot sees it."""
+
+    template = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    output_field = BigIntegerField()
+
+
+class OwnTransaction(Func):
+    """The reader's own transaction, if it has written anything (else NULL)."""
+
+    template = "pg_current_xact_id_if_assigned()::text::bigint"
+    output_field = BigIntegerField()
 
 
 @dataclass
@@ -44,9 +54,7 @@ def visible(events: QuerySet[Event]) -> QuerySet[Event]:
     """Only the events no transaction in flight can still sort before (see above)."""
     if connection.vendor != "postgresql":
         return events
-    return events.filter(
-        Q(txid__lt=RawSQL(OLDEST_IN_FLIGHT, [])) | Q(txid=RawSQL(OWN_TRANSACTION, []))
-    )
+    return events.filter(Q(txid__lt=OldestInFlight()) | Q(txid=OwnTransaction()))
 
 
 def after(events: QuerySet[Event], *, txid: int, position: int, event_id: str):

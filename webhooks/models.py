@@ -119,9 +119,7 @@ class EventReplay(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
     livemode = models.BooleanField()
-    endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="replays"
-    )
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="replays")
     created_after = models.DateTimeField()
     created_before = models.DateTimeField()
     event_types = models.JSONField(default=list)
@@ -142,9 +140,7 @@ class EventReplay(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(
-                fields=["due_at"], condition=Q(due_at__isnull=False), name="replay_due"
-            ),
+            models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="replay_due"),
         ]
 
     def __str__(self):

@@ -139,9 +139,7 @@ def _queue_chunk(replay_id) -> str:
     (its share is taken: wait), "done" (the window is through) or "stopped"."""
     with transaction.atomic():
         replay = EventReplay.objects.select_for_update().get(pk=replay_id)
-        endpoint = (
-            WebhookEndpoint.objects.select_for_update().filter(pk=replay.endpoint_id).first()
-        )
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=replay.endpoint_id).first()
         now = timezone.now()
         if endpoint is None or not endpoint.enabled:
             replay.stopped_reason = "The webhook endpoint was turned off."
@@ -254,4 +252,3 @@ def sweep_replays(*, limit: int = SWEEP_BATCH) -> int:
         nudge=lambda pk: celery.nudge_on_commit(REPLAY_TASK, str(pk)),
         limit=limit,
     )
-

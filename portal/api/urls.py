@@ -31,7 +31,9 @@ urlpatterns = [
     path("events", events.EventsView.as_view(), name="events"),
     path("events/replay", events.ReplayView.as_view(), name="events-replay"),
     path(
-        "events/replays/<uuid:replay_id>", events.ReplayDetailView.as_view(), name="event-replay-detail"
+        "events/replays/<uuid:replay_id>",
+        events.ReplayDetailView.as_view(),
+        name="event-replay-detail",
     ),
     # Event ids are evt_ and a lower-case ULID: anything else (a NUL byte too) is no route.
     re_path(

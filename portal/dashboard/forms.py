@@ -95,3 +95,16 @@ class ReconciliationForm(forms.Form):
         if not data["external_ids"]:
             raise forms.ValidationError("Paste your external ids or choose a CSV file.")
         return data
+
+
+class EventFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=255, label="Event id or external id")
+    event_type = forms.ChoiceField(
+        required=False, choices=[("", "Any event"), *EventType.choices], label="Event"
+    )
+    created_after = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_before = forms.DateField(
+        required=False, label="Until", widget=forms.DateInput(attrs={"type": "date"})
+    )

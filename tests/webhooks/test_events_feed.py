@@ -245,9 +245,7 @@ def docs_consumer():
 
 
 @pytest.mark.django_db
-def test_a_consumer_drops_duplicates_and_out_of_order_events_by_sequence(
-    api_a, partner_a, emit
-):
+def test_a_consumer_drops_duplicates_and_out_of_order_events_by_sequence(api_a, partner_a, emit):
     item = items(api_a, 1)[0]
     created = emit(partner_a, "listing.created", item)
     sold = emit(partner_a, "item.sold", item, sale_price=100)

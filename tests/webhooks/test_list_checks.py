@@ -35,9 +35,7 @@ def refused(response, field: str) -> list[str]:
         ("/integration/v1/events", "limit", "201"),
     ],
 )
-def test_an_unknown_or_impossible_filter_value_is_refused(
-    dashboard_a, api_a, path, field, value
-):
+def test_an_unknown_or_impossible_filter_value_is_refused(dashboard_a, api_a, path, field, value):
     if path.startswith("/integration/"):
         response = api_a.client.get(f"{path}?{field}={value}", HTTP_X_API_KEY=api_a.key)
     else:

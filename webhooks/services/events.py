@@ -110,13 +110,12 @@ class WritingTransaction(Func):
     shows it once no older transaction is in flight, see webhooks.feed); 0 on SQLite,
     whose writes are serialized."""
 
+    template = "0"
     output_field = BigIntegerField()
 
-    def as_sql(self, compiler, connection, **extra_context):
-        return "0", []
-
     def as_postgresql(self, compiler, connection, **extra_context):
-        return "pg_current_xact_id()::text::bigint", []
+        template = "pg_current_xact_id()::text::bigint"
+        return self.as_sql(compiler, connection, template=template, **extra_context)
 
 
 class NextPosition(Func):
@@ -124,13 +123,12 @@ class NextPosition(Func):
     (made by the migration); one past the last on SQLite, where the writer holds the
     database's only write lock."""
 
+    template = "(SELECT COALESCE(MAX(position), 0) + 1 FROM webhooks_event)"
     output_field = BigIntegerField()
 
-    def as_sql(self, compiler, connection, **extra_context):
-        return "(SELECT COALESCE(MAX(position), 0) + 1 FROM webhooks_event)", []
-
     def as_postgresql(self, compiler, connection, **extra_context):
-        return "nextval('webhooks_event_position_seq')", []
+        template = "nextval('webhooks_event_position_seq')"
+        return self.as_sql(compiler, connection, template=template, **extra_context)
 
 
 def next_item_sequence(item) -> int:
