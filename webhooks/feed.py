@@ -266,6 +266,13 @@ class FeedQuerySerializer(serializers.Serializer):
     createdBefore = serializers.DateTimeField(required=False, help_text="Exclusive.")
     limit = serializers.IntegerField(required=False)
 
+    def validate(self, attrs):
+        # DRF skips an empty value of an optional field; an empty date is still no date.
+        for name in ("createdAfter", "createdBefore"):
+            if self.initial_data.get(name) == "":
+                raise serializers.ValidationError({name: ["Give an ISO-8601 date-time."]})
+        return attrs
+
     def validate_externalId(self, value):
         if "\x00" in value:
             raise serializers.ValidationError("Null characters are not allowed.")
