@@ -50,7 +50,8 @@ def event_detail(request, event_id):
     event = get_object_or_404(
         feed.with_deliveries(Event.objects.filter(partner=request.partner)), pk=event_id
     )
-    recent = EventReplay.objects.filter(partner=request.partner).order_by("-created_at")
+    recent = EventReplay.objects.filter(partner=request.partner, livemode=event.livemode)
+    recent = recent.order_by("-created_at")
     context = {"event": event, "replays": [replays.progress(r) for r in recent[:3]]}
     return render(request, "dashboard/event.html", context)
 

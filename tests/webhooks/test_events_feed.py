@@ -6,6 +6,7 @@ import json
 import re
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection, transaction
@@ -258,3 +259,31 @@ def test_a_consumer_drops_duplicates_and_out_of_order_events_by_sequence(api_a, 
         consumer["handle"](payload)
     assert applied == [sold.pk]
     assert [e["data"]["sequence"] for e in (first, second)] == [1, 2]
+
+
+@pytest.mark.django_db
+def test_the_migration_puts_events_written_before_the_feed_in_order(api_a, partner_a, emit):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from webhooks.models import ItemEventCounter
+
+    first, second = items(api_a, 2)
+    written = [
+        emit(partner_a, "listing.created", first),
+        emit(partner_a, "listing.created", second),
+        emit(partner_a, "item.sold", first, sale_price=1),
+    ]
+    # As the rows were before the migration: no place in the feed, no numbers.
+    Event.objects.update(txid=0, position=0, sequence=None)
+    ItemEventCounter.objects.all().delete()
+    migration = import_module("webhooks.migrations.0003_event_feed")
+    migration.backfill(apps, SimpleNamespace(connection=connection))  # all it reads
+    page = feed.read_feed(partner=partner_a, livemode=True)
+    assert [e.pk for e in page.events] == [e.pk for e in written]
+    assert [e.sequence for e in page.events] == [1, 1, 2]
+    later = emit(partner_a, "item.sold", second, sale_price=2)
+    assert later.sequence == 2
+    after = feed.read_feed(partner=partner_a, livemode=True, after_id=written[-1].pk)
+    assert [e.pk for e in after.events] == [later.pk]
