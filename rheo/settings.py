@@ -352,6 +352,8 @@ SPECTACULAR_SETTINGS = {
         "ModeEnum": "partners.models.ApiKey.Mode",
         "ItemStatusEnum": "items.models.Item.Status",
         "DeliveryStatusEnum": "webhooks.models.Delivery.Status",
+        # The event types an endpoint subscribes to (and a replay sends): one enum.
+        "EventTypesEnum": "webhooks.models.SUBSCRIBABLE_EVENT_TYPES",
     },
 }
 

@@ -5,7 +5,14 @@ from django.utils.html import format_html
 
 from rheo.admin import ReadOnlyAdmin, ReadOnlyInline, act_on_each, mode_filter, titled
 from webhooks import services
-from webhooks.models import Delivery, DeliveryAttempt, Event, EventReplay, WebhookEndpoint
+from webhooks.models import (
+    Delivery,
+    DeliveryAttempt,
+    Event,
+    EventReplay,
+    ItemEventCounter,
+    WebhookEndpoint,
+)
 
 
 @admin.register(WebhookEndpoint)
@@ -178,3 +185,11 @@ class EventReplayAdmin(ReadOnlyAdmin):
         "due_at",
         "locked_until",
     ]
+
+
+@admin.register(ItemEventCounter)
+class ItemEventCounterAdmin(ReadOnlyAdmin):
+    # Each item's last event number (data.sequence): what the next event continues from.
+    list_display = ["item", "last_sequence"]
+    search_fields = ["=item__id", "item__external_id"]
+    list_select_related = ["item"]

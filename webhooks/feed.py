@@ -5,8 +5,8 @@ The order is total and stable, and an event that commits late never lands behind
 cursor that has passed it. Each event carries the id of the transaction that wrote it
 (`txid`) and its place in the insertion order (`position`); the feed is ordered by the
 two. On PostgreSQL it shows only the events of transactions older than the oldest one
-still in flight (`pg_snapshot_xmin` of the reading statement's own snapshot): every
-transaction with a smaller id has ended, so what the feed shows is always a prefix of
+still in flight in this database (from the reading statement's own snapshot,
+`pg_current_snapshot()`): every transaction with a smaller id has ended, so what the feed shows is always a prefix of
 the order, and what commits later sorts after it. A long write transaction holds the
 feed back (not the webhooks) until it ends. A transaction also sees its own events. On
 SQLite writes are serialized, so the insertion order is the commit order.
@@ -30,9 +30,19 @@ FEED_ORDER = ("txid", "position", "id")
 
 
 class OldestInFlight(Func):
-    """The oldest transaction in flight as the reading statement's snapshot sees it."""
+    """The oldest transaction in flight as the reading statement's snapshot sees it, or
+    the snapshot's xmax when none is. Transactions ids are the whole server's: those that
+    pg_stat_activity shows in another database cannot write our events and are passed
+    over (any other, one that ended since the snapshot, a prepared one, or one the role
+    may not see, counts: the feed then waits a little longer, never skips)."""
 
-    template = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    template = (
+        "COALESCE((SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) x "
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
+        "WHERE a.backend_xid::text::bigint = mod(x::text::bigint, 4294967296) "
+        "AND a.datname <> current_database())), "
+        "pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"
+    )
     output_field = BigIntegerField()
 
 

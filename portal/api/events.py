@@ -10,7 +10,7 @@ from portal.api.base import MANAGEMENT, ManagementAPIView
 from portal.api.webhooks import TAGS, DeliverySerializer
 from rheo.schema import error_responses
 from webhooks import feed, replays, selectors, services
-from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Event, EventType
+from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Event
 
 EVENT_MODE = OpenApiParameter(
     "mode", str, enum=["live", "test"], description="The event's mode: live (default) or test."
@@ -183,7 +183,9 @@ class ReplaySerializer(serializers.Serializer):
     )
     createdAfter = serializers.DateTimeField()
     createdBefore = serializers.DateTimeField()
-    types = serializers.ListField(child=serializers.ChoiceField(choices=EventType.values))
+    types = serializers.ListField(
+        child=serializers.ChoiceField(choices=[str(t) for t in SUBSCRIBABLE_EVENT_TYPES])
+    )
     count = serializers.IntegerField(help_text="Events in the window when the replay began.")
     queued = serializers.IntegerField(help_text="Events queued as new deliveries so far.")
     skipped = serializers.IntegerField(

@@ -230,6 +230,26 @@ def test_paging_under_concurrent_writers_has_no_gap_and_no_repeat(partner_a):
         assert sorted(numbers) == list(range(1, len(numbers) + 1))
 
 
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_in_another_database_does_not_hold_the_feed_back(partner_a, settings):
+    import psycopg
+
+    api = integration(partner_a)
+    [item] = items(api, 1)
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
+        dbname="postgres",
+    )  # fmt: skip
+    try:
+        other.execute("SELECT pg_current_xact_id()")  # a write transaction, left open
+        event = services.emit(partner_a, "listing.created", item)
+        assert [e["eventId"] for e in get_feed(api)["events"]] == [event.pk]
+    finally:
+        other.close()
+
+
 # --- The consumer's recipe --------------------------------------------------------------
 
 
