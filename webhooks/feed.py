@@ -7,9 +7,10 @@ cursor that has passed it. Each event carries the id of the transaction that wro
 two. On PostgreSQL it shows only the events of transactions older than the oldest one
 still in flight in this database (from the reading statement's own snapshot,
 `pg_current_snapshot()`): every transaction with a smaller id has ended, so what the
-feed shows is always a prefix of the order, and what commits later sorts after it. A long write transaction holds the
-feed back (not the webhooks) until it ends. A transaction also sees its own events. On
-SQLite writes are serialized, so the insertion order is the commit order.
+feed shows is always a prefix of the order, and what commits later sorts after it. A
+long write transaction holds the feed back (not the webhooks) until it ends. A
+transaction also sees its own events. On SQLite writes are serialized, so the insertion
+order is the commit order.
 """
 
 import json
