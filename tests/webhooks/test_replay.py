@@ -115,3 +115,21 @@ def test_a_replays_deliveries_still_go_through_the_in_flight_cap(
     receiver.release.set()
     for t in threads[:2]:
         t.join(timeout=10)
+
+
+@pytest.mark.django_db
+def test_a_replay_stops_when_the_endpoint_is_turned_off(
+    dashboard_a, api_a, partner_a, receiver, emit, worker, committed
+):
+    before = timezone.now()
+    window_of_events(api_a, partner_a, emit, 3)
+    put_webhook(dashboard_a, receiver.url())
+    replay = replays.start_replay(partner=partner_a, livemode=True, created_after=before)
+    put_webhook(dashboard_a, receiver.url(), enabled=False)
+    with committed():
+        replays.run_replay(replay_id=replay.pk)
+    progress = dashboard_a.get(f"/api/v1/events/replays/{replay.pk}").json()
+    assert (progress["status"], progress["queued"]) == ("stopped", 0)
+    assert progress["stoppedReason"] == "The webhook endpoint was turned off."
+    worker()
+    assert receiver.received == []
