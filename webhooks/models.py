@@ -95,6 +95,12 @@ class Event(models.Model):
     def __str__(self):
         return self.id
 
+    def save(self, *args, **kwargs):
+        # Saved again, its txid and position would be taken anew and move it in the feed.
+        if not self._state.adding:
+            raise ValueError("Events are a log: they are written once.")
+        super().save(*args, **kwargs)
+
 
 class ItemEventCounter(models.Model):
     """How many events an item has had: the last `sequence` given (one upsert per event,
