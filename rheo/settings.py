@@ -334,7 +334,15 @@ SPECTACULAR_SETTINGS = {
     "SORT_OPERATIONS": False,
     "TAGS": [
         {"name": "Items", "description": "The Integration API: your ERP's items (x-api-key)."},
-        {"name": "Management: webhooks", "description": "Webhook settings, deliveries, events."},
+        {
+            "name": "Events",
+            "description": "The Integration API: your events feed, the backup of webhooks.",
+        },
+        {"name": "Management: webhooks", "description": "Webhook settings and deliveries."},
+        {
+            "name": "Management: events",
+            "description": "The events feed, and replays of a window of events.",
+        },
         {"name": "Management: auth", "description": "Log in for a bearer token (JWT)."},
         {"name": "Management: API keys", "description": "Create, list and revoke API keys."},
         {"name": "Analytics", "description": "Figures and the subscription (bearer token)."},
@@ -347,6 +355,8 @@ SPECTACULAR_SETTINGS = {
         "ModeEnum": "partners.models.ApiKey.Mode",
         "ItemStatusEnum": "items.models.Item.Status",
         "DeliveryStatusEnum": "webhooks.models.Delivery.Status",
+        # The event types an endpoint subscribes to (and a replay sends): one enum.
+        "EventTypesEnum": "webhooks.models.SUBSCRIBABLE_EVENT_TYPES",
     },
 }
 
@@ -404,6 +414,7 @@ CELERY_TASK_ROUTES = {
     "tradera.follow_item": {"queue": "tradera"},
     "tradera.sync_account": {"queue": "tradera"},
     "webhooks.deliver": {"queue": "webhooks"},
+    "webhooks.run_replay": {"queue": "webhooks"},
     # Everything else (the sweepers, beat's other passes) goes to `default`, which every
     # worker takes first (Procfile): sweeping goes on while any one worker is alive, and
     # never waits behind a backlog of the work it sweeps.
@@ -435,6 +446,8 @@ CELERY_BEAT_SCHEDULE = {
     # The database is the queue; a Celery message is only a nudge. The sweepers nudge
     # again the work that is due and whose nudge may have been lost.
     "sweep-webhook-deliveries": _every("webhooks.sweep_deliveries", RHEO_SWEEP_SECONDS),
+    # Event replays whose nudge was lost or whose worker died.
+    "sweep-event-replays": _every("webhooks.sweep_replays", RHEO_SWEEP_SECONDS),
     # Items whose images or texts are due.
     "sweep-items": _every("items.sweep_items", RHEO_SWEEP_SECONDS),
     # Reconciliation applies whose nudge was lost or whose worker died.

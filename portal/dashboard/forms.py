@@ -145,3 +145,16 @@ class ImportDefaultsForm(forms.Form):
         if data["shipping_cost"] is not None:
             found["shippingCost"] = float(data["shipping_cost"])
         return found
+
+
+class EventFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=255, label="Event id or external id")
+    event_type = forms.ChoiceField(
+        required=False, choices=[("", "Any event"), *EventType.choices], label="Event"
+    )
+    created_after = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_before = forms.DateField(
+        required=False, label="Until", widget=forms.DateInput(attrs={"type": "date"})
+    )

@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from portal.dashboard import analytics, forms, imports, integration, reconciliations, views
+from portal.dashboard import (
+    analytics,
+    events,
+    forms,
+    imports,
+    integration,
+    reconciliations,
+    views,
+)
 
 app_name = "dashboard"
 
@@ -63,6 +71,10 @@ urlpatterns = [
         name="redeliver",
     ),
     path("integration/events/<str:event_id>/send", integration.send_event, name="send-event"),
+    path("integration/events/", events.event_list, name="events"),
+    path("integration/events/<str:event_id>/", events.event_detail, name="event"),
+    path("integration/events/<str:event_id>/replay", events.replay_from, name="replay-from"),
+    path("integration/replays/<uuid:replay_id>/", events.replay_detail, name="event-replay"),
     path("integration/tradera/connect", integration.connect_tradera, name="connect-tradera"),
     path("integration/tradera/accept", integration.tradera_accepted, name="tradera-accept"),
     # Django's auth views, with the dashboard's templates.

@@ -14,6 +14,7 @@ from tests.conftest import item_body
 from tests.e2e.conftest import SCREENSHOTS
 from tests.items.imagehost import ImageHost, jpeg_bytes
 from tests.webhooks.conftest import Receiver
+from webhooks import replays
 from webhooks import services as webhooks
 from webhooks.models import Delivery, all_event_types
 
@@ -98,6 +99,9 @@ def test_every_page_fits_a_desktop_and_a_phone(page, shop):
     order = Order.objects.get()
     delivery = Delivery.objects.order_by("created_at").first()
     to_map, checked, imported = StockImport.objects.order_by("created_at")
+    replay = replays.start_replay(
+        partner=item.partner, livemode=True, created_after=delivery.created_at
+    )
     market = [
         ("market-front", "/"),
         ("market-item", f"/parts/{item.pk}/"),
@@ -117,6 +121,9 @@ def test_every_page_fits_a_desktop_and_a_phone(page, shop):
         ("dashboard-webhooks", "/dashboard/integration/webhooks/?reveal=1"),
         ("dashboard-deliveries", "/dashboard/integration/deliveries/"),
         ("dashboard-delivery", f"/dashboard/integration/deliveries/{delivery.pk}/"),
+        ("dashboard-events", "/dashboard/integration/events/"),
+        ("dashboard-event", f"/dashboard/integration/events/{delivery.event_id}/"),
+        ("dashboard-replay", f"/dashboard/integration/replays/{replay.pk}/"),
         ("dashboard-analytics", "/dashboard/analytics/"),
         ("dashboard-subscription", "/dashboard/subscription/"),
     ]
