@@ -20,7 +20,6 @@ from tests.sdk.conftest import (
     ROOT,
     cli_env,
     rheo_cli,
-    skip_without_events_feed,
 )
 from tests.sdk.openapi import OpenAPI
 from tests.system.shell import free_port
@@ -51,8 +50,6 @@ def test_the_sdk_quick_start_works_as_written(running_system, monkeypatch, capsy
     assert len(blocks) == 7
     namespace: dict = {}
     for code, printed in blocks:
-        if "rheo.events(" in code:
-            skip_without_events_feed(running_system)
         exec(compile(code, str(README), "exec"), namespace)  # noqa: S102 - the README's code
         assert capsys.readouterr().out.strip() == (printed or "").strip(), code
 
@@ -127,7 +124,6 @@ def test_every_sdk_method_sends_and_gets_what_the_openapi_schema_says(running_sy
 
 
 def test_the_events_methods_send_and_get_what_the_openapi_schema_says(running_system):
-    skip_without_events_feed(running_system)
     base = running_system.base_url
     schema = OpenAPI(requests.get(f"{base}/api/schema/?format=json", timeout=30).json())
     session = Recording()
@@ -260,7 +256,6 @@ def wait_published(rheo: Rheo, external_id: str) -> None:
 
 
 def test_rheo_webhook_listen_forwards_a_simulated_sale_signed_to_a_local_app(running_system):
-    skip_without_events_feed(running_system)
     rheo = Rheo(running_system.key, running_system.base_url)
     rheo.put_item("LISTEN-1", item(running_system.base_url, autoPublishTradera=True))
     wait_published(rheo, "LISTEN-1")
@@ -290,7 +285,6 @@ def test_rheo_webhook_listen_forwards_a_simulated_sale_signed_to_a_local_app(run
 
 
 def test_rheo_events_tail_prints_new_events_as_they_happen(running_system):
-    skip_without_events_feed(running_system)
     rheo = Rheo(running_system.key, running_system.base_url)
     tail = subprocess.Popen(
         [str(RHEO_CLI), "events", "tail", "--json", "--external-id", "TAIL-1", "--interval",
