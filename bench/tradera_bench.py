@@ -4,6 +4,7 @@ account costs, against the Tradera sandbox on a free port.
 
     .venv/bin/python bench/tradera_bench.py                  # both parts, ~4 min quiet
     .venv/bin/python bench/tradera_bench.py --part publish   # or --part sync
+    .venv/bin/python bench/tradera_bench.py --part budget    # Tradera calls per item
 
 What one run does, all on 127.0.0.1 and bounded in time:
   1. makes sure the image cache holds enough distinct photo-like JPEGs (the generator of
@@ -33,6 +34,15 @@ What one run does, all on 127.0.0.1 and bounded in time:
  10. one sync pass (tradera.sync.sync_account, in a process of its own as the task runs
      it) over the small account, then over the large one, then the large one again
      (nothing new): wall time, the Tradera calls the sandbox received, SQL statements;
+  Part "budget" (issue 15; run on its own, --part budget):
+  a. one partner on the enterprise plan with a test key; the app started as in step 4;
+     the sandbox's processing delay set to --import-processing-seconds (5);
+  b. --import-items items (1,000) with --images-per-item images each and
+     autoPublishTradera, through POST /integration/v1/items/batch, 100 a request;
+  c. waits until every listing is live (or failed); the Tradera calls the sandbox
+     received meanwhile, per operation, and Rheo's own budget count of them; calls per
+     published item against the goal of at most 2 + images. --poll-seconds sets the
+     app's TRADERA_POLL_SECONDS;
  11. prints the table, writes bench/results/tradera_bench-<time>.json, stops everything,
      flushes Redis db 6, drops the database (unless --keep-db) and removes the temporary
      folder (the sandbox's file, the hosted images).
@@ -120,15 +130,19 @@ def _django():
     django.setup()
 
 
-def helper_setup(partners: int, receiver_url: str, keys_file: str) -> None:
-    """Partners with a test key each and a test-mode endpoint on the receiver."""
+def helper_setup(partners: int, receiver_url: str, keys_file: str, plan: str = "") -> None:
+    """Partners with a test key each and a test-mode endpoint on the receiver (on `plan`,
+    when given: the default plan holds 100 items)."""
     _django()
     from partners.services import create_api_key, create_partner
+    from partners.subscriptions import change_plan
     from webhooks.services import configure_endpoint
 
     keys = []
     for i in range(partners):
         partner, _user = create_partner(name=f"Bench Tradera {i}", email=f"tb{i}@bench.invalid")
+        if plan:
+            change_plan(partner=partner, plan_code=plan, staff=True)
         keys.append(create_api_key(partner=partner, name="bench", mode="test").secret)
         configure_endpoint(
             partner=partner,
@@ -663,7 +677,7 @@ def run_budget(args, report: dict, watch, tmp: str, env: dict, ports: dict, stac
     count, per_item = args.import_items, args.images_per_item
     report["images"] = pipeline.ensure_images(args.image_cache, count * per_item)
     keys_file = os.path.join(tmp, "keys-import.txt")
-    run_helper(env, "setup", "1", f"http://{HOST}:{ports['receiver']}", keys_file)
+    run_helper(env, "setup", "1", f"http://{HOST}:{ports['receiver']}", keys_file, "enterprise")
     key = Path(keys_file).read_text().split()[0]
     procs, _groups, _worker, _hooks, _beat = start_app(args, report, watch, tmp, env, ports, stack)
     sandbox_url = f"http://{HOST}:{ports['sandbox']}/control/settings"
@@ -1065,7 +1079,7 @@ if __name__ == "__main__":
     elif len(sys.argv) > 2 and sys.argv[1] == "_helper":
         rest = sys.argv[3:]
         if sys.argv[2] == "setup":
-            helper_setup(int(rest[0]), rest[1], rest[2])
+            helper_setup(int(rest[0]), rest[1], rest[2], *rest[3:4])
         elif sys.argv[2] == "seed":
             helper_seed(rest[0], int(rest[1]), int(rest[2]), rest[3], rest[4])
         else:
