@@ -4,6 +4,7 @@ account costs, against the Tradera sandbox on a free port.
 
     .venv/bin/python bench/tradera_bench.py                  # both parts, ~4 min quiet
     .venv/bin/python bench/tradera_bench.py --part publish   # or --part sync
+    .venv/bin/python bench/tradera_bench.py --part budget    # Tradera calls per item
 
 What one run does, all on 127.0.0.1 and bounded in time:
   1. makes sure the image cache holds enough distinct photo-like JPEGs (the generator of
@@ -33,6 +34,15 @@ What one run does, all on 127.0.0.1 and bounded in time:
  10. one sync pass (tradera.sync.sync_account, in a process of its own as the task runs
      it) over the small account, then over the large one, then the large one again
      (nothing new): wall time, the Tradera calls the sandbox received, SQL statements;
+  Part "budget" (issue 15; run on its own, --part budget):
+  a. one partner on the enterprise plan with a test key; the app started as in step 4;
+     the sandbox's processing delay set to --import-processing-seconds (5);
+  b. --import-items items (1,000) with --images-per-item images each and
+     autoPublishTradera, through POST /integration/v1/items/batch, 100 a request;
+  c. waits until every listing is live (or failed); the Tradera calls the sandbox
+     received meanwhile, per operation, and Rheo's own budget count of them; calls per
+     published item against the goal of at most 2 + images. --poll-seconds sets the
+     app's TRADERA_POLL_SECONDS;
  11. prints the table, writes bench/results/tradera_bench-<time>.json, stops everything,
      flushes Redis db 6, drops the database (unless --keep-db) and removes the temporary
      folder (the sandbox's file, the hosted images).
@@ -71,6 +81,7 @@ DB_NAME = "rheo_bench_tradera"
 DATABASE_URL, PG_URL = common.database_urls(DB_NAME)
 REDIS_URL = "redis://127.0.0.1:6379/6"
 QUOTA = 100_000_000  # the sandbox's, and Rheo's budget for it: high, for the run
+POLL_SECONDS: float | None = None  # --poll-seconds: the app's TRADERA_POLL_SECONDS
 SUBSCRIBED = ["listing.created", "listing.failed", "item.sold", "listing.ended"]
 summary = pipeline.summary
 fmt = pipeline.fmt
@@ -119,15 +130,19 @@ def _django():
     django.setup()
 
 
-def helper_setup(partners: int, receiver_url: str, keys_file: str) -> None:
-    """Partners with a test key each and a test-mode endpoint on the receiver."""
+def helper_setup(partners: int, receiver_url: str, keys_file: str, plan: str = "") -> None:
+    """Partners with a test key each and a test-mode endpoint on the receiver (on `plan`,
+    when given: the default plan holds 100 items)."""
     _django()
     from partners.services import create_api_key, create_partner
+    from partners.subscriptions import change_plan
     from webhooks.services import configure_endpoint
 
     keys = []
     for i in range(partners):
         partner, _user = create_partner(name=f"Bench Tradera {i}", email=f"tb{i}@bench.invalid")
+        if plan:
+            change_plan(partner=partner, plan_code=plan, staff=True)
         keys.append(create_api_key(partner=partner, name="bench", mode="test").secret)
         configure_endpoint(
             partner=partner,
@@ -321,6 +336,7 @@ def app_env(var_dir: str, sandbox_port: int) -> dict:
         RHEO_ALLOW_LOCAL_URLS="1",
         TRADERA_SANDBOX_URL=f"http://{HOST}:{sandbox_port}/v3/",
         TRADERA_SANDBOX_DAILY_CALLS=str(QUOTA),
+        **({"TRADERA_POLL_SECONDS": str(POLL_SECONDS)} if POLL_SECONDS is not None else {}),
     )
 
 
@@ -483,18 +499,9 @@ def worker_log_figures(text: str) -> dict:
     }
 
 
-def run_publish(args, report: dict, watch, tmp: str, env: dict, ports: dict, stack) -> None:
-    per_item = args.images_per_item
-    warmup, paced = 4, args.paced_items
-    first = {"warm": 0, "base": warmup * per_item}
-    first["burst"] = first["base"] + args.items * per_item
-    first["paced"] = first["burst"] + args.items * per_item
-    report["images"] = pipeline.ensure_images(args.image_cache, first["paced"] + paced * per_item)
-
-    keys_file = os.path.join(tmp, "keys.txt")
-    run_helper(env, "setup", str(args.keys), f"http://{HOST}:{ports['receiver']}", keys_file)
-    keys = Path(keys_file).read_text().split()
-
+def start_app(args, report: dict, watch, tmp: str, env: dict, ports: dict, stack):
+    """The image server, gunicorn, the worker, the webhooks worker and beat, as the
+    Procfile runs them; returns (processes, their groups, worker, webhooks, beat)."""
     server = stack.enter_context(
         Process(
             "image server",
@@ -553,6 +560,23 @@ def run_publish(args, report: dict, watch, tmp: str, env: dict, ports: dict, sta
     hooks.wait_for_line(r"webhooks@\S+ ready", 60)
     log(f"gunicorn :{ports['web']}, worker (concurrency {args.concurrency}), webhooks, beat up")
 
+    return procs, groups, worker, hooks, beat
+
+
+def run_publish(args, report: dict, watch, tmp: str, env: dict, ports: dict, stack) -> None:
+    per_item = args.images_per_item
+    warmup, paced = 4, args.paced_items
+    first = {"warm": 0, "base": warmup * per_item}
+    first["burst"] = first["base"] + args.items * per_item
+    first["paced"] = first["burst"] + args.items * per_item
+    report["images"] = pipeline.ensure_images(args.image_cache, first["paced"] + paced * per_item)
+
+    keys_file = os.path.join(tmp, "keys.txt")
+    run_helper(env, "setup", str(args.keys), f"http://{HOST}:{ports['receiver']}", keys_file)
+    keys = Path(keys_file).read_text().split()
+
+    procs, groups, worker, hooks, beat = start_app(args, report, watch, tmp, env, ports, stack)
+
     def client(publish: bool) -> Client:
         return Client(ports["web"], ports["images"], keys, per_item, publish=publish)
 
@@ -591,6 +615,135 @@ def run_publish(args, report: dict, watch, tmp: str, env: dict, ports: dict, sta
         report["paced"] = {**phase_figures("paced", records, True, ports["receiver"]), "wait": done}
         log(f"  {done}; latency {report['paced']['latency_s']}")
     report["beat_log_problems"] = common.log_problems(beat.text())
+
+
+# --- part "budget" -------------------------------------------------------------------------
+
+BATCH_PATH = "/integration/v1/items/batch"
+
+
+def post_batch(port: int, key: str, items: list[dict]) -> dict:
+    """One POST of the batch endpoint; a 429 is sent again after its Retry-After."""
+    import http.client
+
+    body = json.dumps({"items": items}).encode()
+    for _ in range(60):
+        conn = http.client.HTTPConnection(HOST, port, timeout=120)
+        try:
+            conn.request(
+                "POST", BATCH_PATH, body=body,
+                headers={"x-api-key": key, "Content-Type": "application/json"},
+            )  # fmt: skip
+            response = conn.getresponse()
+            answer = response.read()
+            if response.status != 429:
+                if response.status != 200:
+                    raise RuntimeError(f"batch answered {response.status}: {answer[:300]!r}")
+                return json.loads(answer)
+            time.sleep(float(response.getheader("Retry-After") or 1))
+        finally:
+            conn.close()
+    raise RuntimeError("the batch endpoint kept answering 429")
+
+
+def listing_counts(prefix: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT coalesce(l.status, 'no listing'), count(*) FROM items_item i"
+            " LEFT JOIN tradera_traderalisting l ON l.item_id = i.id"
+            " WHERE i.external_id LIKE %s GROUP BY 1",
+            (prefix + "%",),
+        ).fetchall()
+    return {status: n for status, n in rows}
+
+
+def budget_usage() -> dict[str, int]:
+    """Rheo's own count of the sandbox calls it spent today, per operation (tradera.quota)."""
+    from datetime import UTC, datetime
+
+    import redis
+
+    day = datetime.now(UTC).date().isoformat()
+    raw = redis.Redis.from_url(REDIS_URL).hgetall(f"tradera:budget:sandbox:ops:{day}")
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+def run_budget(args, report: dict, watch, tmp: str, env: dict, ports: dict, stack) -> None:
+    """A 1,000-item import through the batch endpoint, published to the sandbox with its
+    processing delay on: Tradera calls per published item, by operation, against the
+    goal of at most 2 + images."""
+    count, per_item = args.import_items, args.images_per_item
+    report["images"] = pipeline.ensure_images(args.image_cache, count * per_item)
+    keys_file = os.path.join(tmp, "keys-import.txt")
+    run_helper(env, "setup", "1", f"http://{HOST}:{ports['receiver']}", keys_file, "enterprise")
+    key = Path(keys_file).read_text().split()[0]
+    procs, _groups, _worker, _hooks, _beat = start_app(args, report, watch, tmp, env, ports, stack)
+    sandbox_url = f"http://{HOST}:{ports['sandbox']}/control/settings"
+    _post_json(sandbox_url, {"processingSeconds": args.import_processing_seconds})
+
+    watch.phase = "import"
+    time.sleep(1)
+    calls_before, budget_before = sandbox_calls(ports["sandbox"]), budget_usage()
+    prefix = "TRAD-import-"
+    started = time.monotonic()
+    outcomes: dict[str, int] = {}
+    for first in range(0, count, 100):
+        items = []
+        for i in range(first, min(first + 100, count)):
+            urls = [
+                f"http://{HOST}:{ports['images']}/img/{i * per_item + j}.jpg"
+                for j in range(per_item)
+            ]
+            items.append(
+                {**pipeline.ITEM_BODY, "externalId": f"{prefix}{i}", "imageUrls": urls,
+                 "autoPublishTradera": True}
+            )  # fmt: skip
+        for result in post_batch(ports["web"], key, items)["results"]:
+            outcomes[result["outcome"]] = outcomes.get(result["outcome"], 0) + 1
+    accepted_s = time.monotonic() - started
+    log(f"import: {count} items sent in {accepted_s:.1f} s: {outcomes}")
+
+    last_log = time.monotonic()
+    while True:
+        counts = listing_counts(prefix)
+        settled = counts.get("active", 0) + counts.get("sync_error", 0)
+        elapsed = time.monotonic() - started
+        if settled >= count or elapsed > args.timeout:
+            break
+        if time.monotonic() - last_log >= 10:
+            log(f"    import: {counts} ({elapsed:.0f} s)")
+            last_log = time.monotonic()
+            for process in procs:
+                process.check_alive()
+        time.sleep(0.5)
+    time.sleep(1)  # a poll still under way is counted too
+    calls = calls_between(calls_before, sandbox_calls(ports["sandbox"]))
+    budget_after = budget_usage()
+    spent = {op: n - budget_before.get(op, 0) for op, n in budget_after.items()}
+    published = counts.get("active", 0)
+    per_published = {op: round(n / max(1, published), 4) for op, n in sorted(calls.items())}
+    total = sum(calls.values()) / max(1, published)
+    report["budget"] = {
+        "items": count,
+        "images_per_item": per_item,
+        "processing_seconds": args.import_processing_seconds,
+        "poll_seconds": float(env.get("TRADERA_POLL_SECONDS", 2)),
+        "outcomes": outcomes,
+        "accepted_seconds": round(accepted_s, 1),
+        "seconds_to_all_live": round(elapsed, 1),
+        "timed_out": settled < count,
+        "listings": counts,
+        "published": published,
+        "tradera_calls": calls,
+        "budget_calls": {op: n for op, n in spent.items() if n},
+        "calls_per_published_item": per_published,
+        "calls_per_published_item_total": round(total, 4),
+        "goal": 2 + per_item,
+        "goal_met": total <= 2 + per_item,
+    }
+    log(f"  {published} live in {elapsed:.0f} s; calls per item {per_published} = {total:.3f}")
 
 
 # --- part "sync" ---------------------------------------------------------------------------
@@ -726,6 +879,20 @@ def print_report(report: dict) -> None:
         )
         ok = sync["pass_large"]["seconds"] < 60 and ratios["sync_calls"] == 1
         print(f"  goal under 60 s with calls that do not grow: {'met' if ok else 'NOT met'}")
+    if "budget" in report:
+        b = report["budget"]
+        print(
+            f"budget: {b['items']} items x {b['images_per_item']} image(s) through the batch "
+            f"endpoint ({b['outcomes']}), sandbox processing {b['processing_seconds']:g} s, "
+            f"polls every {b['poll_seconds']:g} s: {b['published']} live in "
+            f"{b['seconds_to_all_live']} s (accepted in {b['accepted_seconds']} s)"
+        )
+        ops = ", ".join(f"{op} {n}" for op, n in b["calls_per_published_item"].items())
+        print(f"  Tradera calls {b['tradera_calls']} (Rheo's budget counted {b['budget_calls']})")
+        print(
+            f"  per published item: {ops}; total {b['calls_per_published_item_total']:.3f} "
+            f"against the goal <= {b['goal']}: {'met' if b['goal_met'] else 'NOT met'}"
+        )
     if report.get("foreign_processes"):
         print("other work seen on the machine (all of it in the JSON):")
         for phase, commands in report["foreign_processes"].items():
@@ -803,6 +970,9 @@ def run(args, report: dict, watch, tmp: str) -> None:
                 report["worker_profile_top"] = profile_top(str(kept), 60)
         if args.part in ("both", "sync"):
             run_sync(args, report, watch, tmp, env, ports)
+        if args.part == "budget":
+            with contextlib.ExitStack() as app:
+                run_budget(args, report, watch, tmp, env, ports, app)
         report["sandbox_log_problems"] = common.log_problems(sandbox.text())
     if args.logs:
         os.makedirs(args.logs, exist_ok=True)
@@ -811,8 +981,14 @@ def run(args, report: dict, watch, tmp: str) -> None:
 
 
 def main() -> int:
+    global DB_NAME, DATABASE_URL, PG_URL, REDIS_URL, POLL_SECONDS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=["both", "publish", "sync"], default="both")
+    parser.add_argument(
+        "--part",
+        choices=["both", "publish", "sync", "budget"],
+        default="both",
+        help="both: publish and sync; budget (on its own): Tradera calls per item of an import",
+    )
     parser.add_argument("--items", type=int, default=1000, help="items in each burst")
     parser.add_argument("--images-per-item", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=2, help="the worker's --concurrency")
@@ -826,6 +1002,13 @@ def main() -> int:
         type=float,
         default=0.0,
         help="the sandbox's delay from AddItemCommit until the auction is live (Tradera's own)",
+    )
+    parser.add_argument("--import-items", type=int, default=1000, help="part budget's import")
+    parser.add_argument(
+        "--import-processing-seconds",
+        type=float,
+        default=5.0,
+        help="part budget: the sandbox's delay from AddItemCommit until the auction is live",
     )
     parser.add_argument("--listings", type=int, default=100_000, help="the large sync account")
     parser.add_argument("--small-listings", type=int, default=1000, help="the small one")
@@ -842,10 +1025,17 @@ def main() -> int:
         help="where the generated JPEGs are kept between runs (shared with pipeline_throughput)",
     )
     parser.add_argument("--keep-db", action="store_true", help="leave the database in place")
+    parser.add_argument(
+        "--poll-seconds", type=float, default=None, help="the app's TRADERA_POLL_SECONDS (2)"
+    )
+    parser.add_argument("--db-name", default=DB_NAME, help="the PostgreSQL database to recreate")
+    parser.add_argument("--redis-url", default=REDIS_URL, help="the Redis db to use and flush")
     parser.add_argument("--logs", default=None, help="copy the processes' logs to this folder")
     parser.add_argument("--commit", default=None, help="the commit measured, from an export")
     common.add_wait_quiet_option(parser)
     args = parser.parse_args()
+    DB_NAME, REDIS_URL, POLL_SECONDS = args.db_name, args.redis_url, args.poll_seconds
+    DATABASE_URL, PG_URL = common.database_urls(DB_NAME)
 
     common.unwind_on_sigterm()
     watch = common.Watch()
@@ -889,7 +1079,7 @@ if __name__ == "__main__":
     elif len(sys.argv) > 2 and sys.argv[1] == "_helper":
         rest = sys.argv[3:]
         if sys.argv[2] == "setup":
-            helper_setup(int(rest[0]), rest[1], rest[2])
+            helper_setup(int(rest[0]), rest[1], rest[2], *rest[3:4])
         elif sys.argv[2] == "seed":
             helper_seed(rest[0], int(rest[1]), int(rest[2]), rest[3], rest[4])
         else:

@@ -40,6 +40,22 @@ def when(moment: datetime | None, *, seconds: bool = False) -> str:
     return date_format(timezone.localtime(moment), pattern)
 
 
+def duration(seconds: float | str | None) -> str:
+    """A rough span for an estimate: 40 → "under a minute", 2700 → "45 min",
+    10800 → "3 h", 200000 → "2.3 days"."""
+    if seconds is None or seconds == "":
+        return ""
+    seconds = float(seconds)
+    if seconds < 60:
+        return "under a minute"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    if seconds < 48 * 3600:
+        return f"{round(seconds / 3600)} h"
+    days = seconds / 86400
+    return f"{days:.1f} days" if days < 10 else f"{grouped(round(days))} days"
+
+
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

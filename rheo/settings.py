@@ -280,6 +280,9 @@ TRADERA_SANDBOX_PUBLIC_KEY = env.str(
 TRADERA_DAILY_CALLS = env.int("TRADERA_DAILY_CALLS", default=100)
 TRADERA_SANDBOX_DAILY_CALLS = env.int("TRADERA_SANDBOX_DAILY_CALLS", default=100_000)
 TRADERA_SYNC_RESERVE = env.float("TRADERA_SYNC_RESERVE", default=0.2)
+# How often an account's pending publishes are asked about (one GetRequestResults for up
+# to 100 of them): the poll interval, at most one poll per account within it.
+TRADERA_POLL_SECONDS = env.float("TRADERA_POLL_SECONDS", default=2.0)
 # Auction defaults: duration in days, and the shipping option (12: PostNord Paket).
 TRADERA_AUCTION_DAYS = env.int("TRADERA_AUCTION_DAYS", default=7)
 TRADERA_SHIPPING_OPTION_ID = env.int("TRADERA_SHIPPING_OPTION_ID", default=12)

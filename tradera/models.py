@@ -50,6 +50,10 @@ class TraderaAccount(models.Model):
     synced_until = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     last_sync_error = models.CharField(max_length=500, blank=True)
+    # When the account's pending publishes were last asked about (one GetRequestResults
+    # for them all): at most one such poll per TRADERA_POLL_SECONDS (see
+    # tradera.services.publishing).
+    results_polled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -17,6 +17,7 @@ from portal.dashboard.base import partner_page
 from portal.dashboard.forms import ImportDefaultsForm, ImportUploadForm
 from rheo.errors import ServiceError
 from tradera.models import TraderaListing
+from tradera.selectors import tradera_queue
 
 SAMPLE_ROWS = 3
 RECENT_IMPORTS = 10
@@ -88,6 +89,7 @@ def import_detail(request, import_id):
         "check_errors": _errors(stock_import, checked=True),
         "result_errors": _errors(stock_import, checked=False),
         "progress": progress(stock_import),
+        "backlog": tradera_queue(partner=request.partner, livemode=request.livemode),
     }
     return render(request, "dashboard/stock_import.html", context)
 

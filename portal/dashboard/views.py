@@ -13,6 +13,7 @@ from portal.dashboard import forms
 from portal.dashboard.base import MODE_SESSION_KEY, paginate, partner_page, query_without_page
 from portal.dashboard.timeline import item_timeline
 from tradera import connect, sync
+from tradera import selectors as tradera_selectors
 from tradera.models import TraderaAccount, TraderaListing
 from webhooks import selectors as webhook_selectors
 
@@ -38,6 +39,9 @@ def overview(request):
     account = TraderaAccount.objects.filter(partner=request.partner, livemode=True).first()
     context = {
         "inventory": inventory,
+        "backlog": tradera_selectors.tradera_queue(
+            partner=request.partner, livemode=request.livemode
+        ),
         "failed_images": failed_images[:ATTENTION_LIMIT],
         "sync_errors": sync_errors.order_by("-updated_at")[:ATTENTION_LIMIT],
         "token": connect.token_health(account) if account and request.livemode else None,
@@ -65,7 +69,14 @@ def item_list(request):
         .select_related("tradera_listing")
         .order_by("-updated_at", "pk")
     )
-    context = {"form": form, "page": paginate(request, items), "query": query_without_page(request)}
+    context = {
+        "form": form,
+        "page": paginate(request, items),
+        "query": query_without_page(request),
+        "backlog": tradera_selectors.tradera_queue(
+            partner=request.partner, livemode=request.livemode
+        ),
+    }
     return render(request, "dashboard/items.html", context)
 
 

@@ -1,5 +1,6 @@
 """The dashboard's filters: `{% load rheo %}` then `{{ amount|sek }}`, `{{ count|number }}`,
-`{{ instant|when }}` (`{{ instant|when:"seconds" }}`). See rheo.formatting."""
+`{{ instant|when }}` (`{{ instant|when:"seconds" }}`), `{{ seconds|duration }}`. See
+rheo.formatting."""
 
 import json
 
@@ -11,6 +12,7 @@ register = template.Library()
 
 register.filter("sek", formatting.sek)
 register.filter("number", formatting.grouped)
+register.filter("duration", formatting.duration)
 
 
 @register.filter

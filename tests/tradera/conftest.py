@@ -6,11 +6,13 @@ import queue
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
+from django.conf import settings
 
 from tests.conftest import item_body
 from tests.items.imagehost import ImageHost, jpeg_bytes
@@ -221,6 +223,15 @@ def photo():
     host = ImageHost()
     yield host.serve("/caliper.jpg", jpeg_bytes())
     host.close()
+
+
+def publish_all(worker, clock):
+    """Runs the worker, then once more a poll interval later: of several items published
+    within one interval, the account's poll serves the first and the others wait for the
+    next poll (at most one per account and TRADERA_POLL_SECONDS)."""
+    worker()
+    clock.shift(timedelta(seconds=settings.TRADERA_POLL_SECONDS + 0.1))
+    worker()
 
 
 def push(api, committed, photo, external_id="ERP_PART_12345"):

@@ -4,7 +4,7 @@ import pytest
 
 from portal import analytics
 from tests.conftest import item_body
-from tests.tradera.conftest import push
+from tests.tradera.conftest import publish_all, push
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rheo_on_the_sandbox")]
 
@@ -17,11 +17,11 @@ def simulate(api, committed, worker, external_id, body):
 
 
 def test_inventory_and_auction_sell_through_follow_the_listings(
-    api_a_test, partner_a, committed, worker, photo, sandbox
+    clock, api_a_test, partner_a, committed, worker, photo, sandbox
 ):
     for n in range(1, 5):
         push(api_a_test, committed, photo, external_id=f"P{n}")
-    worker()
+    publish_all(worker, clock)
     simulate(api_a_test, committed, worker, "P2", {"event": "sold", "salePrice": 1100})
     simulate(api_a_test, committed, worker, "P3", {"event": "ended"})
     failed = {"event": "failed", "errorCode": "tradera_token_expired"}

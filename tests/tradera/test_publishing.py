@@ -371,3 +371,53 @@ def test_one_results_call_serves_every_pending_publish_of_an_account(
     assert TraderaListing.objects.filter(status="active").count() == 3
     assert sandbox.calls()["GetRequestResults"] - before == 1
     assert len(events("listing.created")) == 3
+
+
+def test_polls_coalesce_to_one_results_call_per_account_and_interval(
+    api_a_test, committed, worker, photo, sandbox, clock
+):
+    sandbox.settings(processingSeconds=30)
+    budget = tradera_client.for_mode(False).budget
+    before = budget.usage().get("GetRequestResults", 0)
+    for n in range(5):
+        push(api_a_test, committed, photo, external_id=f"P{n}")
+    worker()
+    # The first to commit polled; the four after it, within the interval, waited.
+    assert sandbox.calls()["GetRequestResults"] == 1
+    clock.shift(timedelta(seconds=2.1))  # all five ask again: one poll serves them
+    worker()
+    assert sandbox.calls()["GetRequestResults"] == 2
+    assert TraderaListing.objects.filter(status="pending_sync").count() == 5
+    clock.shift(timedelta(seconds=30))  # processed: the next poll takes all five live
+    worker()
+
+    assert TraderaListing.objects.filter(status="active").count() == 5
+    assert len(events("listing.created")) == 5
+    assert sandbox.calls() == {
+        "AddItem": 5,
+        "AddItemImage": 5,
+        "AddItemCommit": 5,
+        "GetRequestResults": 3,
+    }
+    assert budget.usage()["GetRequestResults"] - before == 3
+
+
+def test_a_poll_asks_about_at_most_the_batch_limit(
+    api_a_test, committed, worker, photo, sandbox, clock, monkeypatch
+):
+    from tradera.services import publishing
+
+    monkeypatch.setattr(publishing, "RESULTS_BATCH", 2)
+    sandbox.settings(processingSeconds=30)
+    for n in range(5):
+        push(api_a_test, committed, photo, external_id=f"P{n}")
+    worker()
+    clock.shift(timedelta(seconds=31))
+    worker()  # one poll: its own request and the oldest other one
+    assert TraderaListing.objects.filter(status="active").count() == 2
+    assert sandbox.calls()["GetRequestResults"] == 2
+    for _ in range(2):
+        clock.shift(timedelta(seconds=2.1))
+        worker()
+    assert TraderaListing.objects.filter(status="active").count() == 5
+    assert sandbox.calls()["GetRequestResults"] == 4

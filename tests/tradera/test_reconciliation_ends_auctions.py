@@ -5,18 +5,18 @@ is told."""
 import pytest
 
 from tests.items.test_reconciliations import apply, preview, run_jobs
-from tests.tradera.conftest import push
+from tests.tradera.conftest import publish_all, push
 from tradera.models import TraderaListing
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rheo_on_the_sandbox")]
 
 
 def test_applying_ends_the_absent_items_auctions(
-    api_a_test, committed, worker, photo, sandbox, broker_messages
+    clock, api_a_test, committed, worker, photo, sandbox, broker_messages
 ):
     for external_id in ("KEEP", "GONE", "GONE_WITH_BIDS"):
         push(api_a_test, committed, photo, external_id)
-    worker()
+    publish_all(worker, clock)
     auction = {
         listing.item.external_id: listing.tradera_item_id
         for listing in TraderaListing.objects.select_related("item")

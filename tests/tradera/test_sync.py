@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from items.models import Item
 from tests.conftest import item_body
-from tests.tradera.conftest import push
+from tests.tradera.conftest import publish_all, push
 from tradera import sync
 from tradera.models import TraderaAccount, TraderaListing
 from webhooks.models import Event
@@ -85,7 +85,7 @@ def calls_of_a_pass(sandbox, committed, worker) -> dict[str, int]:
 
 
 def test_a_pass_spends_two_calls_however_many_listings_and_changes_there_are(
-    api_a_test, committed, worker, photo, sandbox
+    clock, api_a_test, committed, worker, photo, sandbox
 ):
     push(api_a_test, committed, photo, external_id="P0")
     worker()
@@ -95,7 +95,7 @@ def test_a_pass_spends_two_calls_however_many_listings_and_changes_there_are(
 
     for n in range(1, 10):
         push(api_a_test, committed, photo, external_id=f"P{n}")
-    worker()
+    publish_all(worker, clock)
     running = TraderaListing.objects.filter(status="active").order_by("pk")
     assert running.count() == 9
     for listing in running[:3]:
@@ -173,14 +173,14 @@ def test_a_second_simulated_sale_before_the_sync_is_a_conflict(api_a_test, live)
     assert "already ended" in again.json()["error"]["message"]
 
 
-def test_simulate_ended_and_failed(api_a_test, committed, worker, photo, live):
+def test_simulate_ended_and_failed(clock, api_a_test, committed, worker, photo, live):
     with committed():
         api_a_test._call("post", "ERP_PART_12345/simulate", {"event": "ended"})
     worker()
     assert len(payloads("listing.ended")) == 1
 
     push(api_a_test, committed, photo, external_id="P2")
-    worker()
+    publish_all(worker, clock)
     with committed():
         response = api_a_test._call(
             "post", "P2/simulate", {"event": "failed", "errorCode": "tradera_token_expired"}

@@ -7,6 +7,14 @@ so a job that resumes after a crash or a lost answer never makes a second auctio
 request that was never committed never goes live and is replaced; one whose commit was
 sent is only ever committed again and asked about, never re-created.
 
+Polls coalesce per account: a poll asks, in one GetRequestResults, about up to
+RESULTS_BATCH of the account's committed requests that await Tradera (its own first), and
+settles each that Tradera has processed. At most one poll per account runs per poll
+interval (TRADERA_POLL_SECONDS; `TraderaAccount.results_polled_at`, taken by a
+conditional update); a listing whose account was polled more recently waits for that
+poll's result and asks nothing itself. So an import's polls cost about one call per
+account and interval, not one per pending listing.
+
 What crash recovery does not need is not saved on its own: Tradera's acknowledgement of
 the commit rides on the listing's next save (if that is lost, the commit is only sent
 again, as after a lost answer). Besides the lease's renewal before each call, a publish
@@ -25,6 +33,7 @@ partner's. A retry after an error or a poll for Tradera's answer nudges its list
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -36,16 +45,24 @@ from partners import backlog
 from rheo.errors import ServiceError
 from tradera import mapping
 from tradera.client import Seller, TraderaError, for_mode
-from tradera.models import TraderaListing, ad_url
+from tradera.models import TraderaAccount, TraderaListing, ad_url
 from tradera.services import jobs
 from tradera.services.jobs import NotPublishable
 from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
-# While Tradera processes a committed request: ask again this soon (spends no attempt).
-POLL_DELAY = timedelta(seconds=2)
+# The most request ids one GetRequestResults asks about. Tradera documents no limit
+# (API-NOTES.md); 100 keeps a poll's request and answer small (a few KB).
+RESULTS_BATCH = 100
 DEFERRED_DELAY = timedelta(seconds=60)  # the call quota is spent and says no more
+
+
+def poll_delay() -> timedelta:
+    """While Tradera processes a committed request: how soon it is asked about again
+    (spends no attempt), and the least time between two polls of one account."""
+    return timedelta(seconds=settings.TRADERA_POLL_SECONDS)
+
 
 # What a partner reads in listing.failed for the client's permanent errors.
 FAILURE_CODES = {
@@ -134,10 +151,12 @@ def _advance(listing: TraderaListing) -> None:
 
 
 def _calls_ahead(listing: TraderaListing, images: int) -> list[str]:
+    """The poll is not among them: whether this step polls is decided at the account's
+    gate (_take_poll), and a poll pays for itself."""
     calls = [] if listing.committed else ["AddItem", *["AddItemImage"] * images]
     if not listing.commit_acknowledged:
         calls.append("AddItemCommit")
-    return [*calls, "GetRequestResults"]
+    return calls
 
 
 def _submit(listing: TraderaListing, client, seller: Seller, images: list[ItemImage]) -> None:
@@ -179,16 +198,73 @@ def _submit(listing: TraderaListing, client, seller: Seller, images: list[ItemIm
         jobs.renew_lease(listing)
         client.add_item_commit(seller, listing.request_id)
         listing.commit_acknowledged = True  # saved with the next change (save_fields)
-    jobs.renew_lease(listing)
-    result = _results_for_account(client, seller, listing).get(listing.request_id)
-    if result is None or result.pending:
-        jobs.due_in(listing, POLL_DELAY)
+    polled_at = _take_poll(listing)
+    if polled_at is None:  # the account was just polled: this listing waits for its result
+        _wait_for_poll(listing)
         return
+    jobs.renew_lease(listing)
+    try:
+        result = _results_for_account(client, seller, listing).get(listing.request_id)
+    except TraderaError:
+        _give_poll_back(listing, polled_at)  # no results came: the next poll need not wait
+        raise
+    if result is None or result.pending:
+        _wait_for_poll(listing)
+        return
+    _settle(listing, result)
+
+
+def _settle(listing: TraderaListing, result) -> None:
+    """Tradera processed the listing's request: it goes live, or the error is raised (for
+    publish_listing's handling) after a request Tradera asks to be sent again is dropped."""
     if error := result.error():
         if not error.permanent:  # Tradera asks for the request to be sent again
             jobs.save_fields(listing, committed=False, commit_acknowledged=False, request_id=None)
         raise error
     _go_live(listing)
+
+
+def _take_poll(listing: TraderaListing):
+    """The account's poll for this interval, if nobody took it yet: the time it was taken
+    at, else None. One conditional update, so two workers never both poll."""
+    item = listing.item
+    now, delay = timezone.now(), poll_delay()
+    taken = TraderaAccount.objects.filter(
+        Q(results_polled_at__isnull=True)
+        | Q(results_polled_at__lte=now - delay)
+        | Q(results_polled_at__gt=now + delay),  # a clock put back must not close it
+        partner_id=item.partner_id,
+        livemode=item.livemode,
+    ).update(results_polled_at=now)
+    return now if taken else None
+
+
+def _give_poll_back(listing: TraderaListing, polled_at) -> None:
+    item = listing.item
+    TraderaAccount.objects.filter(
+        partner_id=item.partner_id, livemode=item.livemode, results_polled_at=polled_at
+    ).update(results_polled_at=None)
+
+
+def _wait_for_poll(listing: TraderaListing) -> None:
+    """Ask again after the poll interval (spends no attempt), unless the listing was settled
+    meanwhile by another job's poll: conditional on the request it is waiting for, so a
+    poll's outcome is never overwritten. `commit_acknowledged` is saved here too."""
+    now, delay = timezone.now(), poll_delay()
+    with transaction.atomic():
+        waiting = TraderaListing.objects.filter(
+            pk=listing.pk,
+            status=TraderaListing.Status.PENDING_SYNC,
+            request_id=listing.request_id,
+        ).update(
+            next_attempt_at=now + delay,
+            nudged_at=now,
+            locked_until=None,
+            commit_acknowledged=listing.commit_acknowledged,
+            updated_at=now,
+        )
+        if waiting:
+            jobs.nudge_on_commit(listing, countdown=delay.total_seconds())
 
 
 def _call_off(listing: TraderaListing) -> None:
@@ -210,9 +286,11 @@ def _call_off(listing: TraderaListing) -> None:
 
 
 def _results_for_account(client, seller, listing) -> dict:
-    """One GetRequestResults for every committed request of the listing's account that
-    awaits Tradera; the others that are live are recorded here too, so their own jobs
-    find nothing left to ask."""
+    """One GetRequestResults for the listing's request and up to RESULTS_BATCH - 1 other
+    committed requests of its account that await Tradera (the oldest first). Those others
+    that Tradera processed are settled here too, so their own jobs find nothing left to
+    ask: taken live, or (held by this worker for it, as their own job would hold them)
+    failed or sent again as Tradera's answer says."""
     item = listing.item
     others = dict(
         TraderaListing.objects.filter(
@@ -222,15 +300,40 @@ def _results_for_account(client, seller, listing) -> dict:
             commit_acknowledged=True,
         )
         .exclude(pk=listing.pk)
-        .values_list("request_id", "pk")
+        .order_by("pk")
+        .values_list("request_id", "pk")[: RESULTS_BATCH - 1]
     )
     results = {
         r.request_id: r for r in client.get_request_results(seller, [listing.request_id, *others])
     }
     for request_id, other_pk in others.items():
-        if (other := results.get(request_id)) is not None and other.ok:
+        other = results.get(request_id)
+        if other is None or other.pending:
+            continue
+        if other.ok:
             _go_live(TraderaListing.objects.select_related("item__partner").get(pk=other_pk))
+        else:
+            _settle_other(other_pk, request_id, other)
     return results
+
+
+def _settle_other(listing_pk: int, request_id: int | None, result) -> None:
+    """Another listing's request failed at Tradera: handled as its own job would, once this
+    worker holds it (if its own job is running, that job sees the result next poll)."""
+    now = timezone.now()
+    held = TraderaListing.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+        pk=listing_pk,
+        status=TraderaListing.Status.PENDING_SYNC,
+        request_id=request_id,
+    ).update(locked_until=now + jobs.lease())
+    if not held:
+        return
+    other = TraderaListing.objects.select_related("item__partner").get(pk=listing_pk)
+    try:
+        _settle(other, result)
+    except TraderaError as exc:
+        _after_error(other, exc)
 
 
 def _go_live(listing: TraderaListing) -> None:
