@@ -154,7 +154,11 @@ class ItemInputSerializer(serializers.Serializer):
         return attrs
 
     def to_content(self) -> ItemContent:
-        data = self.validated_data
+        return self.content_of(self.validated_data)
+
+    @staticmethod
+    def content_of(data) -> ItemContent:
+        """The item's content from this serializer's validated data."""
         return ItemContent(
             title=data["title"],
             description=data["description"],
