@@ -419,6 +419,11 @@ def print_report(report: dict) -> None:
         f"{batch['ten_thousand_accept_seconds']:.1f} s (goal 30 s)"
     )
     act = batch["active"]
+    if batch["wait"]["timed_out"]:
+        print(
+            f"  NOT ALL ACTIVE: {act['active']} of {act['rows']} after --timeout "
+            f"{args['timeout']:g} s (the figures below are for those)"
+        )
     print(
         f"  all active {fmt(act.get('seconds_first_send_to_last_active'))} s after the first "
         f"batch ({fmt(act.get('items_per_s'), '.1f')} items/s; {act['active']} of "
