@@ -7,16 +7,19 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The stamp follows both pyproject.toml files: the project's and the SDK's (clients/python).
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: run demo test faults lint venv clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The partners' SDK and its `rheo` command (tests/sdk and clients/python/tests use it).
+	$(BIN)/python -m pip install --quiet -e ./clients/python
 	rm -f $(VENV)/.installed-* && touch $@
 
 # rheo/run.py says in one line what stops a start (a port in use); make then adds its own

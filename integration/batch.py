@@ -2,7 +2,6 @@
 validated as its PUT's body and upserted on its own (items.batch), one result each."""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -14,11 +13,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from integration.serializers import (
-    CHANGED_FIELDS_HELP,
-    ItemInputSerializer,
-    api_field_names,
-)
+from integration.serializers import CHANGED_FIELDS_HELP, api_field_names
 from integration.views import (
     EXAMPLE_ITEM,
     ITEM_ID,
@@ -29,25 +24,9 @@ from integration.views import (
 )
 from items import batch as item_batch
 from items.batch import MAX_BATCH_ITEMS, OUTCOMES
-from rheo.errors import validation_error
-from rheo.fields import StrictCharField
+from items.payloads import BatchItemInputSerializer, batch_items
 from rheo.parsers import JSONBodyParser
 from rheo.schema import error_responses
-
-
-class BatchItemInputSerializer(ItemInputSerializer):
-    """One item of a batch: the PUT's body with its external id."""
-
-    externalId = StrictCharField(
-        max_length=255,
-        trim_whitespace=False,
-        help_text="Your id of the item, as in the PUT's path.",
-    )
-
-    def validate_externalId(self, value):
-        if "/" in value:
-            raise serializers.ValidationError("Must not contain '/'.")
-        return value
 
 
 @extend_schema_field(BatchItemInputSerializer(many=True))
@@ -108,33 +87,6 @@ class BatchAnswerSerializer(serializers.Serializer):
         child=serializers.IntegerField(), help_text="How many items had each outcome."
     )
     results = BatchResultSerializer(many=True, help_text="One per item, in the request's order.")
-
-
-def batch_items(entries: list) -> list[item_batch.BatchItem]:
-    """The batch's entries, each validated on its own as its PUT's body would be.
-
-    One serializer instance validates them all, as DRF's ListSerializer does with its
-    child: building a serializer deep-copies its declared fields, which was most of an
-    entry's validation time (bench/README.md, "Import benchmark"). Its errors are what
-    is_valid() would have reported."""
-    serializer = BatchItemInputSerializer()
-    return [_batch_item(serializer, entry) for entry in entries]
-
-
-def _batch_item(serializer: BatchItemInputSerializer, entry) -> item_batch.BatchItem:
-    sent_id = entry.get("externalId") if isinstance(entry, dict) else None
-    external_id = sent_id if isinstance(sent_id, str) else None
-    try:
-        data = serializer.run_validation(entry)
-    except (serializers.ValidationError, DjangoValidationError) as exc:
-        errors = serializers.as_serializer_error(exc)
-        return item_batch.BatchItem(external_id, error=validation_error(errors))
-    return item_batch.BatchItem(
-        external_id,
-        content=serializer.content_of(data),
-        auto_publish_tradera=data["autoPublishTradera"],
-        source_version=data.get("sourceVersion"),
-    )
 
 
 def batch_result(result: item_batch.BatchResult) -> dict:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integration import batch, listing, reconciliations, views
+from integration import batch, events, listing, reconciliations, views
 
 urlpatterns = [
     path("items", listing.ItemListView.as_view()),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("items/<str:external_id>/price", views.ItemPriceView.as_view()),
     path("items/<str:external_id>/status", views.ItemStatusView.as_view()),
     path("items/<str:external_id>/simulate", views.ItemSimulateView.as_view()),
+    path("events", events.EventFeedView.as_view()),
     path("reconciliations", reconciliations.ReconciliationListView.as_view()),
     path(
         "reconciliations/<uuid:reconciliation_id>",

@@ -6,12 +6,15 @@ from django.utils.text import Truncator
 
 from items import emails, orders
 from items.models import (
+    ImportMapping,
+    ImportRow,
     Item,
     ItemActivity,
     ItemImage,
     Order,
     Reconciliation,
     ReconciliationItem,
+    StockImport,
     StoredImage,
 )
 from rheo.admin import ReadOnlyAdmin, ReadOnlyInline, act_on_each, mode_filter, titled
@@ -177,6 +180,44 @@ class ReconciliationItemAdmin(ReadOnlyAdmin):
     list_select_related = ["reconciliation", "item"]
     raw_id_fields = ["reconciliation", "item"]
     show_full_result_count = False
+
+
+@admin.register(StockImport)
+class StockImportAdmin(ReadOnlyAdmin):
+    """Partners' stock imports from the dashboard: the file, its phase and its counts."""
+
+    list_display = [
+        "id",
+        "partner",
+        "livemode",
+        "status",
+        "filename",
+        "row_count",
+        "created_at",
+        "check_counts",
+        "result_counts",
+    ]
+    list_filter = ["status", "livemode"]
+    list_select_related = ["partner"]
+
+
+@admin.register(ImportRow)
+class ImportRowAdmin(ReadOnlyAdmin):
+    """The rows of the imported files, with what the check and the import made of each."""
+
+    list_display = ["stock_import", "number", "external_id", "check_outcome", "outcome"]
+    list_filter = ["outcome"]
+    list_select_related = ["stock_import"]
+    raw_id_fields = ["stock_import"]
+    show_full_result_count = False
+
+
+@admin.register(ImportMapping)
+class ImportMappingAdmin(ReadOnlyAdmin):
+    """Each partner's remembered column mapping."""
+
+    list_display = ["partner", "updated_at"]
+    list_select_related = ["partner"]
 
 
 @admin.register(StoredImage)

@@ -1,14 +1,18 @@
 """Many items in one call (POST /integration/v1/items/batch): each item is upserted on its
 own, by the same service and with the same guarantees as its own PUT (idempotent, its own
-transaction, its image job nudged once that commits, the plan limit counted by the
-database), so one bad item never sinks the others."""
+transaction, its image job due in that transaction, the plan limit counted by the
+database), so one bad item never sinks the others.
+
+Unlike a PUT, a batch sends no message per item: once its items committed, it wakes the
+partner's image tokens (partners.backlog), so that a whole import takes turns with other
+partners' items instead of queueing ahead of them."""
 
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from items import services
+from items import pipeline, services
 from items.services import ItemContent
 from partners.models import Partner
 from rheo.errors import ServiceError, validation_error
@@ -39,20 +43,29 @@ class BatchResult:
 
 
 def upsert_items(
-    *, partner: Partner, livemode: bool, items: Sequence[BatchItem], validate_only: bool = False
+    *,
+    partner: Partner,
+    livemode: bool,
+    items: Sequence[BatchItem],
+    validate_only: bool = False,
+    via: str = "batch",
+    creates_ahead: int = 0,
 ) -> list[BatchResult]:
     """One result per entry, in order. An entry whose external id appears more than once
     is invalid, each time. A refusal of the upsert (plan_limit_reached, conflict) is
     `refused`; the entries after it go on. With `validate_only`, nothing is written and
     each result says what would happen, creates earlier in the batch taking their places
-    under the plan's limit first."""
+    under the plan's limit first (`creates_ahead` more before the batch: an import's earlier
+    chunks). `via` names the source on the items' timelines (batch, import)."""
     items = [_unique(entry, positions) for entry, positions in _with_positions(items)]
     results = []
-    creates = 0
+    creates = creates_ahead
     for entry in items:
-        result = _upsert_one(partner, livemode, entry, validate_only, creates)
+        result = _upsert_one(partner, livemode, entry, validate_only, creates, via)
         creates += result.outcome == "created"
         results.append(result)
+    if not validate_only and any(r.outcome in ("created", "updated") for r in results):
+        pipeline.wake_backlog_on_commit(partner.pk)
     return results
 
 
@@ -76,7 +89,12 @@ def _unique(entry: BatchItem, positions: list[int]) -> BatchItem:
 
 
 def _upsert_one(
-    partner: Partner, livemode: bool, entry: BatchItem, validate_only: bool, creates: int
+    partner: Partner,
+    livemode: bool,
+    entry: BatchItem,
+    validate_only: bool,
+    creates: int,
+    via: str,
 ) -> BatchResult:
     if entry.error is not None or entry.content is None or entry.external_id is None:
         return BatchResult(entry.external_id, "invalid", error=entry.error)
@@ -99,6 +117,8 @@ def _upsert_one(
                 content=entry.content,
                 auto_publish_tradera=entry.auto_publish_tradera,
                 source_version=entry.source_version,
+                via=via,
+                bulk=True,
             )
     except ServiceError as exc:
         outcome = "invalid" if exc.code == "validation_error" else "refused"

@@ -85,6 +85,10 @@ class Item(models.Model):
     content_fingerprint = models.CharField(
         max_length=64, help_text="SHA-256 of the item's content as last pushed."
     )
+    # How the partner sent the item (its create): the timeline names it.
+    created_via = models.CharField(
+        max_length=8, choices=[(s, s) for s in ("PUT", "batch", "import")], default="PUT"
+    )
     # The partner's own version of the content (sourceVersion: its row version, a time in
     # ms), when it sends one: a write with a lower version is stale and changes nothing.
     source_version = models.BigIntegerField(
@@ -151,6 +155,12 @@ class Item(models.Model):
                 fields=["processing_due_at"],
                 condition=Q(processing_due_at__isnull=False),
                 name="item_processing_due",
+            ),
+            # A partner's due items, oldest first: its image tokens' queue (partners.backlog).
+            models.Index(
+                fields=["partner", "processing_due_at"],
+                condition=Q(processing_due_at__isnull=False),
+                name="item_partner_processing_due",
             ),
             models.Index(
                 fields=["channels_due_at"],
@@ -460,3 +470,7 @@ class ReconciliationItem(models.Model):
 
     def __str__(self):
         return f"{self.reconciliation_id}: {self.item_id} {self.outcome or 'pending'}"
+
+
+# The stock import's models live beside its services; imported here so Django finds them.
+from items.imports.models import ImportMapping, ImportRow, StockImport  # noqa: E402, F401

@@ -5,8 +5,15 @@ on sets `processing_due_at`; the job claims the item with a conditional update (
 `processing_locked_until`), so a duplicate message does nothing; what it finishes it
 records, so running it again redoes nothing (each image row remembers its URL and
 outcome; identical bytes are stored once). A Celery message only nudges: the sweeper
-re-sends nudges for items that are due and not held, so a broker that loses its messages,
-or a worker killed mid-job, loses no item.
+sends a token (below) for partners whose items are due and not held and were not nudged
+for the grace, so a broker that loses its messages, or a worker killed mid-job, loses no
+item.
+
+Partners take turns (partners.backlog): a single PUT nudges its own item, but a batch
+sends no message per item; it wakes the partner's tokens (`items.process_backlog`), each
+of which does the partner's oldest due item, as `process_item` does, and goes to the back
+of the images queue while more are due. So one partner's import delays another's item by
+a few items, not by the import.
 """
 
 import logging
@@ -21,12 +28,14 @@ from django.utils import timezone
 
 from items import enhancer, images, lifecycle
 from items.models import Item, ItemImage, StoredImage
-from rheo import celery, sweeping
+from partners import backlog
+from rheo import celery
 from webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
 PROCESS_TASK = "items.process_item"
+BACKLOG_TASK = "items.process_backlog"
 # An image is tried once and retried 3 times, 1 s, 2 s and 4 s apart, on transient errors.
 MAX_IMAGE_ATTEMPTS = 4
 RETRY_BASE = timedelta(seconds=1)
@@ -49,6 +58,30 @@ def nudge_on_commit(item_id, countdown: float | None = None) -> None:
     celery.nudge_on_commit(PROCESS_TASK, str(item_id), countdown=countdown)
 
 
+# The partner's due items are its queue: see partners.backlog.
+IMAGES = backlog.Backlog(
+    kind="images",
+    task=BACKLOG_TASK,
+    rows=lambda: Item.objects.filter(deleted_at__isnull=True),
+    partner_field="partner_id",
+    due_field="processing_due_at",
+    lock_field="processing_locked_until",
+    nudged_field="processing_nudged_at",
+    lease=lease,
+)
+
+
+def wake_backlog_on_commit(partner_id) -> None:
+    """Send the partner's tokens for its due items once the transaction commits (at once
+    outside one): items.batch, after its items."""
+    backlog.wake_on_commit(IMAGES, partner_id)
+
+
+def process_backlog(*, partner_id, slot: int, generation: int) -> None:
+    """A token's turn: the partner's oldest due item that no worker holds."""
+    backlog.run_token(IMAGES, partner_id, slot, generation, _process_claimed)
+
+
 def process_item(*, item_id) -> None:
     """Do the item's due work, if it is due and no other worker holds it."""
     now = timezone.now()
@@ -58,8 +91,12 @@ def process_item(*, item_id) -> None:
         processing_due_at__lte=now,
         deleted_at__isnull=True,
     ).update(processing_locked_until=now + lease())
-    if not claimed:
-        return
+    if claimed:
+        _process_claimed(item_id)
+
+
+def _process_claimed(item_id) -> None:
+    """The item's work, once this worker holds it."""
     try:
         _process(Item.objects.get(pk=item_id))
     except Exception:
@@ -249,14 +286,7 @@ def _record_images(item: Item, rows: list[ItemImage]) -> None:
 
 
 def sweep_items(*, limit: int = SWEEP_BATCH) -> int:
-    """Nudge items whose work is due, not held by a worker, and whose last nudge is older
-    than the nudge grace (lost, or due only now). Returns how many were nudged."""
-    return sweeping.nudge_due(
-        Item.objects.filter(deleted_at__isnull=True),
-        due_field="processing_due_at",
-        lock_field="processing_locked_until",
-        nudged_field="processing_nudged_at",
-        grace=nudge_grace(),
-        nudge=nudge_on_commit,
-        limit=limit,
-    )
+    """Send tokens to partners (up to `limit`) with items whose work is due, not held by a
+    worker, and whose last nudge is older than the nudge grace (lost, or due only now),
+    unless their tokens are out. Returns how many tokens were sent."""
+    return backlog.sweep(IMAGES, limit=limit)

@@ -6,9 +6,9 @@ A preview applies nothing. It reads the partner's current items of the key's mod
 absent items' ids (ReconciliationItem rows, inserted in batches): the apply de-lists
 exactly what the preview showed, never what a later set would.
 
-Applying is a background job whose state is the reconciliation row (the image job's
-pattern, items.pipeline): the apply request marks it due in its transaction and nudges
-after commit; the job claims it with a lease, de-lists a chunk of items per transaction
+Applying is a background job whose state is the reconciliation row (items.jobs): the
+apply request marks it due in its transaction and nudges after commit; the job claims it
+with a lease, de-lists a chunk of items per transaction
 (through items.lifecycle.transition_item, so their Tradera auctions end as any status
 change's do) and records the chunk's progress in the same transaction. A killed worker
 loses at most its uncommitted chunk; the sweeper nudges the job again once its lease has
@@ -24,13 +24,11 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from items import lifecycle
+from items import jobs, lifecycle
 from items.models import Item, Order, Reconciliation, ReconciliationItem
 from partners.models import Partner
-from rheo import celery, sweeping
 from rheo.errors import ServiceError
 
 APPLY_TASK = "items.apply_reconciliation"
@@ -45,11 +43,15 @@ LISTED_STATUSES = (Item.Status.DRAFT, Item.Status.ACTIVE)
 CHUNK = 200
 CHUNKS_PER_RUN = 25
 INSERT_BATCH = 5000
-SWEEP_BATCH = 100
-
-
-def lease() -> timedelta:
-    return timedelta(seconds=settings.RHEO_LEASE_SECONDS)
+APPLY_JOB = jobs.ChunkedJob(
+    model=Reconciliation,
+    task=APPLY_TASK,
+    running={"status": Reconciliation.Status.APPLYING},
+    due_field="apply_due_at",
+    lock_field="apply_locked_until",
+    nudged_field="apply_nudged_at",
+    chunks_per_run=CHUNKS_PER_RUN,
+)
 
 
 def parse_csv_ids(text: str) -> list[str]:
@@ -193,33 +195,17 @@ def apply_reconciliation(
         reconciliation.status = Reconciliation.Status.APPLYING
         reconciliation.forced = force
         reconciliation.apply_requested_at = now
-        reconciliation.apply_due_at = reconciliation.apply_nudged_at = now
+        for name, value in APPLY_JOB.start_fields().items():
+            setattr(reconciliation, name, value)
         reconciliation.save()
-        celery.nudge_on_commit(APPLY_TASK, str(reconciliation.pk))
+        APPLY_JOB.nudge(reconciliation.pk)
     return reconciliation
 
 
 def run_apply(*, reconciliation_id) -> None:
-    """The apply job: if due and not held, claim it and de-list up to CHUNKS_PER_RUN
-    chunks; then either finish it or leave the rest due with a fresh nudge."""
-    now = timezone.now()
-    claimed = Reconciliation.objects.filter(
-        Q(apply_locked_until__isnull=True) | Q(apply_locked_until__lte=now),
-        pk=reconciliation_id,
-        status=Reconciliation.Status.APPLYING,
-        apply_due_at__lte=now,
-    ).update(apply_locked_until=now + lease())
-    if not claimed:
-        return
-    for _chunk in range(CHUNKS_PER_RUN):
-        if not _apply_chunk(reconciliation_id):
-            _finish(reconciliation_id)
-            return
-    with transaction.atomic():
-        Reconciliation.objects.filter(pk=reconciliation_id).update(
-            apply_locked_until=None, apply_due_at=timezone.now(), apply_nudged_at=timezone.now()
-        )
-        celery.nudge_on_commit(APPLY_TASK, str(reconciliation_id))
+    """The apply job (items.jobs): de-list up to CHUNKS_PER_RUN chunks, then either finish
+    or leave the rest due with a fresh nudge."""
+    APPLY_JOB.run(reconciliation_id, step=_apply_chunk, finish=_finish)
 
 
 def _apply_chunk(reconciliation_id) -> bool:
@@ -258,7 +244,7 @@ def _apply_chunk(reconciliation_id) -> bool:
         reconciliation.done_count += len(pending)
         reconciliation.delisted_count += len(delisted)
         reconciliation.skipped_count += len(skipped)
-        reconciliation.apply_locked_until = timezone.now() + lease()
+        reconciliation.apply_locked_until = jobs.lease_until()
         reconciliation.save(
             update_fields=[
                 "done_count",
@@ -288,20 +274,11 @@ def _finish(reconciliation_id) -> None:
     Reconciliation.objects.filter(pk=reconciliation_id).update(
         status=Reconciliation.Status.APPLIED,
         applied_at=now,
-        apply_due_at=None,
-        apply_locked_until=None,
+        **APPLY_JOB.stop_fields(),
     )
 
 
-def sweep_reconciliations(*, limit: int = SWEEP_BATCH) -> int:
+def sweep_reconciliations() -> int:
     """Nudge apply jobs that are due, not held (a killed worker's lease has run out), and
     whose last nudge is older than the grace."""
-    return sweeping.nudge_due(
-        Reconciliation.objects.filter(status=Reconciliation.Status.APPLYING),
-        due_field="apply_due_at",
-        lock_field="apply_locked_until",
-        nudged_field="apply_nudged_at",
-        grace=timedelta(seconds=settings.RHEO_NUDGE_GRACE_SECONDS),
-        nudge=lambda pk: celery.nudge_on_commit(APPLY_TASK, str(pk)),
-        limit=limit,
-    )
+    return APPLY_JOB.sweep()

@@ -87,6 +87,8 @@ def upsert_item(
     content: ItemContent,
     auto_publish_tradera: bool,
     source_version: int | None = None,
+    via: str = "PUT",
+    bulk: bool = False,
 ) -> UpsertResult:
     """Create the item or update it in place; idempotent on (partner, livemode, external_id).
 
@@ -100,7 +102,11 @@ def upsert_item(
     `source_version` (the partner's sourceVersion) guards against an older write arriving
     late: below the stored one, the write is "stale" and changes nothing. It is compared
     on the locked row, so of concurrent writes the highest version's content stays. A
-    write without one is not guarded and leaves the stored version as it is."""
+    write without one is not guarded and leaves the stored version as it is.
+
+    `via` names the way the item came (PUT, batch, import) on its timeline. With `bulk`,
+    no image job is nudged for the item: the caller wakes the partner's backlog once for
+    all its items (items.batch; see partners.backlog)."""
     fingerprint = content.fingerprint()
     for _attempt in range(2):
         try:
@@ -112,11 +118,13 @@ def upsert_item(
                     auto_publish_tradera=auto_publish_tradera,
                     content_fingerprint=fingerprint,
                     source_version=source_version,
+                    created_via=via,
                     **content.as_fields(),
                 )
                 item.refresh_search_text()
                 item.save(force_insert=True)
-                pipeline.nudge_on_commit(item.pk)
+                if not bulk:
+                    pipeline.nudge_on_commit(item.pk)
             return UpsertResult(item, "created")
         except IntegrityError as exc:
             refused_by = _constraint_of(exc)
@@ -126,7 +134,7 @@ def upsert_item(
                 raise
         with transaction.atomic():
             result = _update_locked(
-                partner, livemode, external_id, content, fingerprint, source_version
+                partner, livemode, external_id, content, fingerprint, source_version, via, bulk
             )
         if result is not None:
             return result
@@ -234,6 +242,8 @@ def _update_locked(
     content: ItemContent,
     fingerprint: str,
     source_version: int | None,
+    via: str,
+    bulk: bool = False,
 ) -> UpsertResult | None:
     item = (
         _current_items(partner, livemode)
@@ -262,12 +272,13 @@ def _update_locked(
     if images_changed or item.use_ai_enhancement:
         # New images to host, or texts to enhance anew: the background job is due.
         item.processing_due_at = item.processing_nudged_at = timezone.now()
-        pipeline.nudge_on_commit(item.pk)
+        if not bulk:
+            pipeline.nudge_on_commit(item.pk)
     if "price" in changed:
         lifecycle.follow_on_channels(item)  # a running auction takes the new price
     item.save()
     lifecycle.record_activity(
-        item=item, kind="updated", message=f"Updated by PUT: {', '.join(_labels(changed))}"
+        item=item, kind="updated", message=f"Updated by {via}: {', '.join(_labels(changed))}"
     )
     return UpsertResult(item, "updated", tuple(changed))
 

@@ -4,11 +4,17 @@ a duplicate or stale message does nothing (see items.pipeline)."""
 from celery import shared_task
 
 from items import orders, pipeline, reconciliations
+from items.imports import services as imports
 
 
 @shared_task(name="items.process_item", ignore_result=True, soft_time_limit=240, time_limit=270)
 def process_item(item_id: str) -> None:
     pipeline.process_item(item_id=item_id)
+
+
+@shared_task(name="items.process_backlog", ignore_result=True, soft_time_limit=240, time_limit=270)
+def process_backlog(partner_id: str, slot: int, generation: int) -> None:
+    pipeline.process_backlog(partner_id=partner_id, slot=slot, generation=generation)
 
 
 @shared_task(name="items.sweep_items", ignore_result=True)
@@ -29,3 +35,13 @@ def apply_reconciliation(reconciliation_id: str) -> None:
 @shared_task(name="items.sweep_reconciliations", ignore_result=True)
 def sweep_reconciliations() -> int:
     return reconciliations.sweep_reconciliations()
+
+
+@shared_task(name="items.run_stock_import", ignore_result=True)
+def run_stock_import(import_id: str) -> None:
+    imports.run_job(import_id=import_id)
+
+
+@shared_task(name="items.sweep_stock_imports", ignore_result=True)
+def sweep_stock_imports() -> int:
+    return imports.sweep_imports()

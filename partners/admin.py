@@ -5,7 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
 
 from partners import services, subscriptions
-from partners.models import ApiKey, Plan, Subscription, SubscriptionChange, User
+from partners.models import ApiKey, BacklogToken, Plan, Subscription, SubscriptionChange, User
 from rheo.admin import ReadOnlyInline, act_on_each
 
 
@@ -238,3 +238,24 @@ class SubscriptionAdmin(admin.ModelAdmin):
             done="resumed",
             unchanged="not cancelling",
         )
+
+
+@admin.register(BacklogToken)
+class BacklogTokenAdmin(admin.ModelAdmin):
+    """Each partner's turns at background work (partners.backlog), to look at: a token
+    with no beat is idle; one not heard of for the nudge grace is sent again by the
+    sweeper. Nothing here is changed by hand."""
+
+    list_display = ["partner", "kind", "slot", "generation", "beat_at"]
+    list_filter = ["kind"]
+    search_fields = ["partner__name"]
+    list_select_related = ["partner"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

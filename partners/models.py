@@ -201,3 +201,25 @@ class SubscriptionChange(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class BacklogToken(models.Model):
+    """One of a partner's turns at a kind of background work (partners.backlog): the
+    partner's due rows are its queue, and each token is a Celery message that does one
+    row and then goes to the back of the broker's queue. `generation` is the message's
+    number (a message whose number is not the row's is a duplicate or a stale one, and
+    does nothing); `beat_at` when a message was last sent or ran (null: idle, none out)."""
+
+    kind = models.CharField(max_length=16)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    slot = models.PositiveSmallIntegerField()
+    generation = models.BigIntegerField(default=0)
+    beat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "partner", "slot"], name="backlog_token_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.kind} token {self.slot} of {self.partner_id}"

@@ -38,3 +38,15 @@ def when(moment: datetime | None, *, seconds: bool = False) -> str:
         return ""
     pattern = "Y-m-d H:i:s T" if seconds else "Y-m-d H:i T"
     return date_format(timezone.localtime(moment), pattern)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value):
+    """A CSV cell that opens as text, never as a formula (OWASP's CSV injection advice):
+    text starting like a formula gets a leading apostrophe; numbers are left alone."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -238,6 +238,9 @@ SIMPLE_JWT = {
 # the grace is taken as lost, and the sweeper sends another.
 RHEO_LEASE_SECONDS = env.int("RHEO_LEASE_SECONDS", default=60)
 RHEO_NUDGE_GRACE_SECONDS = env.int("RHEO_NUDGE_GRACE_SECONDS", default=60)
+# How many tokens a partner's backlog of background work holds at once (partners.backlog):
+# its share of the worker slots while other partners wait for theirs.
+RHEO_BACKLOG_TOKENS = env.int("RHEO_BACKLOG_TOKENS", default=2)
 
 # Image downloads: the whole download's time limit, its size limit, and the most pixels
 # an image may decode to (a small file can unpack into gigabytes: a decompression bomb).
@@ -331,7 +334,15 @@ SPECTACULAR_SETTINGS = {
     "SORT_OPERATIONS": False,
     "TAGS": [
         {"name": "Items", "description": "The Integration API: your ERP's items (x-api-key)."},
-        {"name": "Management: webhooks", "description": "Webhook settings, deliveries, events."},
+        {
+            "name": "Events",
+            "description": "The Integration API: your events feed, the backup of webhooks.",
+        },
+        {"name": "Management: webhooks", "description": "Webhook settings and deliveries."},
+        {
+            "name": "Management: events",
+            "description": "The events feed, and replays of a window of events.",
+        },
         {"name": "Management: auth", "description": "Log in for a bearer token (JWT)."},
         {"name": "Management: API keys", "description": "Create, list and revoke API keys."},
         {"name": "Analytics", "description": "Figures and the subscription (bearer token)."},
@@ -344,6 +355,8 @@ SPECTACULAR_SETTINGS = {
         "ModeEnum": "partners.models.ApiKey.Mode",
         "ItemStatusEnum": "items.models.Item.Status",
         "DeliveryStatusEnum": "webhooks.models.Delivery.Status",
+        # The event types an endpoint subscribes to (and a replay sends): one enum.
+        "EventTypesEnum": "webhooks.models.SUBSCRIBABLE_EVENT_TYPES",
     },
 }
 
@@ -394,11 +407,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "items.process_item": {"queue": "images"},
+    "items.process_backlog": {"queue": "images"},
     "tradera.publish_listing": {"queue": "tradera"},
+    "tradera.publish_backlog": {"queue": "tradera"},
     "tradera.apply_changes": {"queue": "tradera"},
     "tradera.follow_item": {"queue": "tradera"},
     "tradera.sync_account": {"queue": "tradera"},
     "webhooks.deliver": {"queue": "webhooks"},
+    "webhooks.run_replay": {"queue": "webhooks"},
     # Everything else (the sweepers, beat's other passes) goes to `default`, which every
     # worker takes first (Procfile): sweeping goes on while any one worker is alive, and
     # never waits behind a backlog of the work it sweeps.
@@ -430,10 +446,14 @@ CELERY_BEAT_SCHEDULE = {
     # The database is the queue; a Celery message is only a nudge. The sweepers nudge
     # again the work that is due and whose nudge may have been lost.
     "sweep-webhook-deliveries": _every("webhooks.sweep_deliveries", RHEO_SWEEP_SECONDS),
+    # Event replays whose nudge was lost or whose worker died.
+    "sweep-event-replays": _every("webhooks.sweep_replays", RHEO_SWEEP_SECONDS),
     # Items whose images or texts are due.
     "sweep-items": _every("items.sweep_items", RHEO_SWEEP_SECONDS),
     # Reconciliation applies whose nudge was lost or whose worker died.
     "sweep-reconciliations": _every("items.sweep_reconciliations", RHEO_SWEEP_SECONDS),
+    # Stock imports (the dashboard's) whose nudge was lost or whose worker died.
+    "sweep-stock-imports": _every("items.sweep_stock_imports", RHEO_SWEEP_SECONDS),
     # Items whose change Tradera has to follow, publishes, and changes to running auctions.
     "sweep-tradera-listings": _every("tradera.sweep_listings", RHEO_SWEEP_SECONDS),
     # What changed on Tradera: sales and unsold ends, every 15 minutes.

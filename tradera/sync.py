@@ -113,6 +113,23 @@ def sync_account(*, account_id: int) -> SyncResult | None:
     return SyncResult(sales=sales, unsold=unsold)
 
 
+def last_checked(listing: TraderaListing):
+    """When the sync last read this listing's state from Tradera, or None: the start of
+    the last completed pass of its seller account, once the auction was on Tradera (a
+    pass reads every sale and end of the account up to its start, so the listing's
+    state is Tradera's as of then). No per-listing write: a pass that changes nothing
+    writes nothing."""
+    item = listing.item
+    synced_at = (
+        TraderaAccount.objects.filter(partner_id=item.partner_id, livemode=item.livemode)
+        .values_list("last_synced_at", flat=True)
+        .first()
+    )
+    if synced_at is None or listing.published_at is None or synced_at < listing.published_at:
+        return None
+    return synced_at
+
+
 def _listings(account: TraderaAccount):
     return TraderaListing.objects.filter(
         item__partner=account.partner, item__livemode=account.livemode

@@ -12,6 +12,13 @@ def publish_listing(listing_id: int) -> None:
     services.publish_listing(listing_id=listing_id)
 
 
+@shared_task(
+    name="tradera.publish_backlog", ignore_result=True, soft_time_limit=120, time_limit=150
+)
+def publish_backlog(partner_id: str, slot: int, generation: int) -> None:
+    services.publish_backlog(partner_id=partner_id, slot=slot, generation=generation)
+
+
 @shared_task(name="tradera.sweep_listings", ignore_result=True)
 def sweep_listings() -> int:
     return services.sweep_listings()

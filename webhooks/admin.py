@@ -5,7 +5,14 @@ from django.utils.html import format_html
 
 from rheo.admin import ReadOnlyAdmin, ReadOnlyInline, act_on_each, mode_filter, titled
 from webhooks import services
-from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from webhooks.models import (
+    Delivery,
+    DeliveryAttempt,
+    Event,
+    EventReplay,
+    ItemEventCounter,
+    WebhookEndpoint,
+)
 
 
 @admin.register(WebhookEndpoint)
@@ -74,6 +81,7 @@ class EventAdmin(ReadOnlyAdmin):
         "livemode",
         "item",
         "external_id",
+        "sequence",
         "created_at",
         "payload",
     ]
@@ -151,3 +159,37 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
         "error",
         "response_body",
     ]
+
+
+@admin.register(EventReplay)
+class EventReplayAdmin(ReadOnlyAdmin):
+    # A partner's replay of a window of events (webhooks.replays): its progress, as is.
+    list_display = ["id", "partner", "livemode", "created_at", "total_count", "queued_count"]
+    list_filter = [mode_filter()]
+    search_fields = ["=id", "partner__name"]
+    list_select_related = ["partner"]
+    fields = [
+        "partner",
+        "livemode",
+        "endpoint",
+        "created_after",
+        "created_before",
+        "event_types",
+        "created_at",
+        "total_count",
+        "queued_count",
+        "skipped_count",
+        "after_event_id",
+        "queued_all_at",
+        "stopped_reason",
+        "due_at",
+        "locked_until",
+    ]
+
+
+@admin.register(ItemEventCounter)
+class ItemEventCounterAdmin(ReadOnlyAdmin):
+    # Each item's last event number (data.sequence): what the next event continues from.
+    list_display = ["item", "last_sequence"]
+    search_fields = ["=item__id", "item__external_id"]
+    list_select_related = ["item"]

@@ -76,15 +76,81 @@ class Event(models.Model):
     external_id = models.CharField(max_length=255, blank=True)
     body = models.TextField()
     created_at = models.DateTimeField()
+    # The feed's order (webhooks.feed): the writing transaction's id on PostgreSQL (0 on
+    # SQLite, whose writes are serialized), then the insertion order. Both are set by the
+    # database in the INSERT (webhooks.services.events).
+    txid = models.BigIntegerField(default=0)
+    position = models.BigIntegerField(default=0)
+    # The item's own count of events, 1, 2, 3…: `data.sequence` in the payload. Null for
+    # an event of no item (webhook.test).
+    sequence = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["partner", "-created_at"], name="event_partner_recent"),
             models.Index(fields=["partner", "external_id"], name="event_partner_external_id"),
+            models.Index(fields=["partner", "txid", "position"], name="event_partner_feed"),
         ]
 
     def __str__(self):
         return self.id
+
+    def save(self, *args, **kwargs):
+        # Saved again, its txid and position would be taken anew and move it in the feed.
+        if not self._state.adding:
+            raise ValueError("Events are a log: they are written once.")
+        super().save(*args, **kwargs)
+
+
+class ItemEventCounter(models.Model):
+    """How many events an item has had: the last `sequence` given (one upsert per event,
+    so concurrent emitters for one item queue on this row)."""
+
+    item = models.OneToOneField(
+        "items.Item", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    last_sequence = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.item_id}: {self.last_sequence}"
+
+
+class EventReplay(models.Model):
+    """A window of a partner's events sent again to its endpoint of one mode, as a
+    background job (webhooks.replays): the job's state is this row, due from `due_at`,
+    held until `locked_until`, nudged at `nudged_at`, like a reconciliation's apply. Its
+    place in the feed (`after_*`) moves with each chunk it queues, in the same
+    transaction, so a job resumed after a crash queues nothing twice."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="+")
+    livemode = models.BooleanField()
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="replays")
+    created_after = models.DateTimeField()
+    created_before = models.DateTimeField()
+    event_types = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+    # The events in the window when the replay was asked for.
+    total_count = models.PositiveIntegerField()
+    queued_count = models.PositiveIntegerField(default=0)
+    # Already on their way to the endpoint when the replay reached them.
+    skipped_count = models.PositiveIntegerField(default=0)
+    after_txid = models.BigIntegerField(default=-1)
+    after_position = models.BigIntegerField(default=-1)
+    after_event_id = models.CharField(max_length=40, blank=True)
+    queued_all_at = models.DateTimeField(null=True, blank=True)
+    stopped_reason = models.CharField(max_length=200, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    nudged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="replay_due"),
+        ]
+
+    def __str__(self):
+        return f"Replay {self.id}"
 
 
 class Delivery(models.Model):
@@ -116,6 +182,10 @@ class Delivery(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The replay that queued it, if one did (its progress counts these).
+    replay = models.ForeignKey(
+        EventReplay, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
 
     class Meta:
         verbose_name_plural = "deliveries"

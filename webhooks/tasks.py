@@ -3,7 +3,7 @@ duplicate or stale message does nothing (see webhooks.services)."""
 
 from celery import shared_task
 
-from webhooks import services
+from webhooks import replays, services
 
 
 @shared_task(name="webhooks.deliver", ignore_result=True, soft_time_limit=60, time_limit=90)
@@ -14,3 +14,13 @@ def deliver(delivery_id: str) -> None:
 @shared_task(name="webhooks.sweep_deliveries", ignore_result=True)
 def sweep_deliveries() -> int:
     return services.sweep_deliveries()
+
+
+@shared_task(name="webhooks.run_replay", ignore_result=True, soft_time_limit=120, time_limit=150)
+def run_replay(replay_id: str) -> None:
+    replays.run_replay(replay_id=replay_id)
+
+
+@shared_task(name="webhooks.sweep_replays", ignore_result=True)
+def sweep_replays() -> int:
+    return replays.sweep_replays()

@@ -28,7 +28,13 @@ urlpatterns = [
         webhooks.RedeliverView.as_view(),
         name="delivery-redeliver",
     ),
-    path("events", webhooks.EventsView.as_view(), name="events"),
+    path("events", events.EventsView.as_view(), name="events"),
+    path("events/replay", events.ReplayView.as_view(), name="events-replay"),
+    path(
+        "events/replays/<uuid:replay_id>",
+        events.ReplayDetailView.as_view(),
+        name="event-replay-detail",
+    ),
     # Event ids are evt_ and a lower-case ULID: anything else (a NUL byte too) is no route.
     re_path(
         r"^events/(?P<event_id>evt_[0-9a-z]{1,40})/resend$",

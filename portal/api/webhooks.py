@@ -1,5 +1,5 @@
-"""The Management API's webhook settings, secret rotation, test event, delivery log and
-events (/api/v1/webhook…, /api/v1/deliveries…, /api/v1/events)."""
+"""The Management API's webhook settings, secret rotation, test event and delivery log
+(/api/v1/webhook…, /api/v1/deliveries…); the events are in events.py."""
 
 import json
 
@@ -23,7 +23,7 @@ from rheo.errors import ServiceError
 from rheo.fields import StrictBooleanField, StrictCharField
 from rheo.schema import error_responses
 from webhooks import selectors, services
-from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Delivery, DeliveryAttempt, Event, EventType
+from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Delivery, DeliveryAttempt, EventType
 
 MODE = OpenApiParameter(
     "mode", str, enum=["live", "test"], description="Which endpoint: live (default) or test."
@@ -206,40 +206,6 @@ class DeliveryDetailSerializer(DeliverySerializer):
         return json.loads(delivery.event.body)
 
 
-class EventDeliverySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Delivery
-        fields = ["id", "status", "attempts"]
-
-
-class EventSerializer(serializers.ModelSerializer):
-    eventId = serializers.CharField(source="id")
-    eventType = serializers.CharField(source="event_type")
-    externalId = serializers.CharField(source="external_id")
-    mode = serializers.SerializerMethodField()
-    createdAt = serializers.DateTimeField(source="created_at")
-    payload = serializers.SerializerMethodField()
-    deliveries = EventDeliverySerializer(many=True)
-
-    class Meta:
-        model = Event
-        fields = [
-            "eventId",
-            "eventType",
-            "externalId",
-            "mode",
-            "createdAt",
-            "payload",
-            "deliveries",
-        ]
-
-    def get_mode(self, event) -> str:
-        return _mode(event)
-
-    def get_payload(self, event) -> dict:
-        return json.loads(event.body)
-
-
 class NewestFirst(CursorPagination):
     """Stable pages (?cursor=…, ?limit=…) while new rows keep arriving at the top."""
 
@@ -291,13 +257,6 @@ class DeliveryQuerySerializer(serializers.Serializer):
     externalId = StrictCharField(
         max_length=255, required=False, allow_blank=True, trim_whitespace=False
     )
-
-
-class EventQuerySerializer(serializers.Serializer):
-    externalId = StrictCharField(
-        max_length=255, required=False, allow_blank=True, trim_whitespace=False
-    )
-    eventType = serializers.ChoiceField(choices=EventType.values, required=False, allow_blank=True)
 
 
 PAGE_PARAMETERS = [
@@ -513,44 +472,3 @@ class RedeliverView(ManagementAPIView):
         new = services.redeliver(delivery=delivery)
         new = selectors.deliveries_for(partner=self.partner).get(pk=new.pk)
         return Response(DeliverySerializer(new).data, status=status.HTTP_202_ACCEPTED)
-
-
-class EventsView(ManagementAPIView, generics.ListAPIView):
-    serializer_class = EventSerializer
-    pagination_class = NewestFirst
-
-    @extend_schema(
-        operation_id="listEvents",
-        summary="Events, newest first (an item's with externalId)",
-        description="Both modes, each with its deliveries; filter with externalId and "
-        "eventType. Pages as for deliveries; an unknown filter value or cursor is a 400. "
-        f"{MANAGEMENT}",
-        examples=[
-            OpenApiExample(
-                "A page",
-                value={  # drf-spectacular wraps it in a page
-                    "eventId": EVENT_ID,
-                    "eventType": "item.sold",
-                    "externalId": "12345",
-                    "mode": "live",
-                    "createdAt": "2026-12-06T08:00:00Z",
-                    "payload": EXAMPLE_PAYLOAD,
-                    "deliveries": [{"id": DELIVERY_ID, "status": "delivered", "attempts": 1}],
-                },
-                response_only=True,
-            )
-        ],
-        parameters=[EventQuerySerializer, *PAGE_PARAMETERS],
-        responses={200: EventSerializer(many=True), **error_responses(400, 401, 429)},
-        tags=TAGS,
-    )
-    def get(self, request):
-        return self.list(request)
-
-    def get_queryset(self):
-        params = self.validated(EventQuerySerializer, self.request.query_params)
-        return selectors.events_for(
-            partner=self.partner,
-            external_id=params.get("externalId"),
-            event_type=params.get("eventType"),
-        )

@@ -15,6 +15,7 @@ from portal import analytics as figures
 from portal.dashboard import charts
 from portal.dashboard.base import partner_page
 from rheo.errors import ServiceError
+from rheo.formatting import spreadsheet_cell
 
 PLATFORMS = [
     charts.Series(SalePlatform.TRADERA, "Tradera", "#2f6fb3"),
@@ -96,7 +97,8 @@ def analytics_csv(request, table):
     response["Content-Disposition"] = f'attachment; filename="rheo-{table}-{mode}.csv"'
     writer = csv.writer(response)
     writer.writerow(header)
-    writer.writerows(rows({"partner": request.partner, "livemode": request.livemode}))
+    for row in rows({"partner": request.partner, "livemode": request.livemode}):
+        writer.writerow([spreadsheet_cell(value) for value in row])
     return response
 
 

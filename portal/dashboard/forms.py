@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from items import reconciliations
+from items.imports.files import MAX_FILE_BYTES as MAX_IMPORT_BYTES
 from items.models import Item
 from tradera.models import TraderaListing
 from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Delivery, EventType
@@ -95,3 +96,65 @@ class ReconciliationForm(forms.Form):
         if not data["external_ids"]:
             raise forms.ValidationError("Paste your external ids or choose a CSV file.")
         return data
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV or XLSX file",
+        error_messages={"required": "Choose a CSV or XLSX file of your stock."},
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        # Checked before the file is read: the service's own check comes after.
+        if upload.size > MAX_IMPORT_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size / 1e6:.1f} MB; at most {MAX_IMPORT_BYTES // 2**20} "
+                "MB. Split it into several files."
+            )
+        return upload
+
+
+class ImportDefaultsForm(forms.Form):
+    """Values for the rows that leave a field empty, as the import's defaults hold them."""
+
+    shipping_cost = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_digits=10,
+        decimal_places=2,
+        label="Shipping cost for rows without one (SEK)",
+    )
+    auto_publish = forms.BooleanField(
+        required=False, label="Publish new items on Tradera (rows without a Tradera column)"
+    )
+
+    @classmethod
+    def of(cls, defaults: dict) -> "ImportDefaultsForm":
+        """The form showing an import's defaults."""
+        return cls(
+            initial={
+                "shipping_cost": defaults.get("shippingCost"),
+                "auto_publish": defaults.get("autoPublishTradera", False),
+            }
+        )
+
+    def defaults(self) -> dict:
+        data = self.cleaned_data
+        found: dict = {"autoPublishTradera": data["auto_publish"]}
+        if data["shipping_cost"] is not None:
+            found["shippingCost"] = float(data["shipping_cost"])
+        return found
+
+
+class EventFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=255, label="Event id or external id")
+    event_type = forms.ChoiceField(
+        required=False, choices=[("", "Any event"), *EventType.choices], label="Event"
+    )
+    created_after = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_before = forms.DateField(
+        required=False, label="Until", widget=forms.DateInput(attrs={"type": "date"})
+    )

@@ -20,7 +20,7 @@ class Entry:
 
 
 def item_timeline(item: Item) -> list[Entry]:
-    entries = [Entry(item.created_at, "received", "Received by PUT")]
+    entries = [Entry(item.created_at, "received", f"Received by {item.created_via}")]
     entries += [Entry(a.at, a.kind, a.message) for a in item.activities.all()]
     events = Event.objects.filter(item=item).prefetch_related(
         Prefetch(

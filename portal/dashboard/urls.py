@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from portal.dashboard import analytics, forms, integration, reconciliations, views
+from portal.dashboard import (
+    analytics,
+    events,
+    forms,
+    imports,
+    integration,
+    reconciliations,
+    views,
+)
 
 app_name = "dashboard"
 
@@ -26,6 +34,21 @@ urlpatterns = [
         reconciliations.apply_reconciliation,
         name="apply-reconciliation",
     ),
+    path("items/import/", imports.new_import, name="import"),
+    path("items/import/<uuid:import_id>/", imports.import_detail, name="stock-import"),
+    path("items/import/<uuid:import_id>/check", imports.check_import, name="check-import"),
+    path("items/import/<uuid:import_id>/start", imports.start_import, name="start-import"),
+    path("items/import/<uuid:import_id>/progress", imports.import_progress, name="import-progress"),
+    path(
+        "items/import/<uuid:import_id>/errors.csv",
+        imports.import_errors_csv,
+        name="import-errors-csv",
+    ),
+    path(
+        "items/import/<uuid:import_id>/results.csv",
+        imports.import_results_csv,
+        name="import-results-csv",
+    ),
     path("analytics/", analytics.analytics, name="analytics"),
     path("analytics/<slug:table>.csv", analytics.analytics_csv, name="analytics-csv"),
     path("subscription/", analytics.subscription, name="subscription"),
@@ -48,6 +71,10 @@ urlpatterns = [
         name="redeliver",
     ),
     path("integration/events/<str:event_id>/send", integration.send_event, name="send-event"),
+    path("integration/events/", events.event_list, name="events"),
+    path("integration/events/<str:event_id>/", events.event_detail, name="event"),
+    path("integration/events/<str:event_id>/replay", events.replay_from, name="replay-from"),
+    path("integration/replays/<uuid:replay_id>/", events.replay_detail, name="event-replay"),
     path("integration/tradera/connect", integration.connect_tradera, name="connect-tradera"),
     path("integration/tradera/accept", integration.tradera_accepted, name="tradera-accept"),
     # Django's auth views, with the dashboard's templates.

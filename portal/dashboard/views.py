@@ -12,7 +12,7 @@ from portal import analytics
 from portal.dashboard import forms
 from portal.dashboard.base import MODE_SESSION_KEY, paginate, partner_page, query_without_page
 from portal.dashboard.timeline import item_timeline
-from tradera import connect
+from tradera import connect, sync
 from tradera.models import TraderaAccount, TraderaListing
 from webhooks import selectors as webhook_selectors
 
@@ -81,7 +81,12 @@ def item_detail(request, item_id):
         partner=request.partner,
     )
     listing = getattr(item, "tradera_listing", None)
-    context = {"item": item, "listing": listing, "timeline": item_timeline(item)}
+    context = {
+        "item": item,
+        "listing": listing,
+        "timeline": item_timeline(item),
+        "checked_at": sync.last_checked(listing) if listing else None,
+    }
     return render(request, "dashboard/item.html", context)
 
 

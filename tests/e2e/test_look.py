@@ -6,12 +6,15 @@ goes to var/screenshots/<width>/ for a person to look at."""
 import pytest
 
 from items import orders
+from items.imports import services as imports
+from items.imports.models import StockImport
 from items.models import Item, Order
 from partners.models import User
 from tests.conftest import item_body
 from tests.e2e.conftest import SCREENSHOTS
 from tests.items.imagehost import ImageHost, jpeg_bytes
 from tests.webhooks.conftest import Receiver
+from webhooks import replays
 from webhooks import services as webhooks
 from webhooks.models import Delivery, all_event_types
 
@@ -56,10 +59,38 @@ def shop(api_a, partner_a, committed, worker, settings, tmp_path):
         ),
     )
     worker()
+    stock_imports(partner_a, photos[0])
     User.objects.create_superuser(email="staff@rheo.example", password="pw-for-staff")
     yield
     receiver.close()
     host.close()
+
+
+def stock_imports(partner, photo: str) -> None:
+    """Three imports of one file with a long id, a long title and a bad row: one to map,
+    one checked, one imported (its job run here, as a worker would)."""
+    rows = [
+        f"{LONG_ID};{LONG_TITLE};12 500;149;{photo};B",
+        f"ERP-10;Backspegel höger;450;149;{photo} {photo};A",
+        f"ERP-11;Strålkastare;gratis;99;{photo};Q",
+    ]
+    data = ("Artikelnr;Benämning;Pris;Frakt;Bilder;Skick\n" + "\n".join(rows) + "\n").encode()
+    name = "lagerexport-2026-11-23-alla-artiklar-med-bilder-och-priser.csv"
+    made = [
+        imports.create_import(partner=partner, livemode=True, name=name, data=data)
+        for _ in range(3)
+    ]
+    for stock_import in made[1:]:
+        imports.start_check(
+            partner=partner,
+            livemode=True,
+            import_id=stock_import.pk,
+            mapping=stock_import.mapping,
+            defaults={},
+        )
+        imports.run_job(import_id=stock_import.pk)
+    imports.start_import(partner=partner, livemode=True, import_id=made[2].pk)
+    imports.run_job(import_id=made[2].pk)
 
 
 def test_every_page_fits_a_desktop_and_a_phone(page, shop):
@@ -67,6 +98,10 @@ def test_every_page_fits_a_desktop_and_a_phone(page, shop):
     sold = Item.objects.get(external_id="ERP-2")
     order = Order.objects.get()
     delivery = Delivery.objects.order_by("created_at").first()
+    to_map, checked, imported = StockImport.objects.order_by("created_at")
+    replay = replays.start_replay(
+        partner=item.partner, livemode=True, created_after=delivery.created_at
+    )
     market = [
         ("market-front", "/"),
         ("market-item", f"/parts/{item.pk}/"),
@@ -78,10 +113,17 @@ def test_every_page_fits_a_desktop_and_a_phone(page, shop):
         ("dashboard-items", "/dashboard/items/"),
         ("dashboard-item", f"/dashboard/items/{item.pk}/"),
         ("dashboard-item-sold", f"/dashboard/items/{sold.pk}/"),
+        ("dashboard-import", "/dashboard/items/import/"),
+        ("dashboard-import-mapping", f"/dashboard/items/import/{to_map.pk}/"),
+        ("dashboard-import-checked", f"/dashboard/items/import/{checked.pk}/"),
+        ("dashboard-import-done", f"/dashboard/items/import/{imported.pk}/"),
         ("dashboard-integration", "/dashboard/integration/"),
         ("dashboard-webhooks", "/dashboard/integration/webhooks/?reveal=1"),
         ("dashboard-deliveries", "/dashboard/integration/deliveries/"),
         ("dashboard-delivery", f"/dashboard/integration/deliveries/{delivery.pk}/"),
+        ("dashboard-events", "/dashboard/integration/events/"),
+        ("dashboard-event", f"/dashboard/integration/events/{delivery.event_id}/"),
+        ("dashboard-replay", f"/dashboard/integration/replays/{replay.pk}/"),
         ("dashboard-analytics", "/dashboard/analytics/"),
         ("dashboard-subscription", "/dashboard/subscription/"),
     ]

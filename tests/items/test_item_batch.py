@@ -155,7 +155,11 @@ def test_a_mixed_batch_gets_one_exact_result_per_item_in_order(api_a):
     assert Item.objects.get(external_id="NEW1").price == 500
     assert Item.objects.get(external_id="UPD").title == "Bromsok"
     assert Item.objects.get(external_id="OLD").price == 950
-    assert ItemActivity.objects.count() == timeline + 1  # UPD's "Updated by PUT"
+    assert ItemActivity.objects.count() == timeline + 1
+    # The timelines name the way each write came.
+    assert ItemActivity.objects.latest("at").message == "Updated by batch: title, price"
+    assert Item.objects.get(external_id="NEW1").created_via == "batch"
+    assert Item.objects.get(external_id="UPD").created_via == "PUT"
 
 
 def test_a_retried_batch_is_idempotent(api_a):
@@ -367,7 +371,7 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-def test_created_items_are_nudged_after_commit_and_the_worker_hosts_their_images(
+def test_created_items_wake_the_partners_tokens_and_the_worker_hosts_their_images(
     api_a, committed, worker, media
 ):
     host = ImageHost()
@@ -382,12 +386,11 @@ def test_created_items_are_nudged_after_commit_and_the_worker_hosts_their_images
                 ],
             ).json()["results"]
 
-        # One image job each, sent once its item committed (then Tradera's follow-up of
-        # the now active items, which publish nothing without autoPublishTradera).
-        assert [task for task in worker() if task.startswith("items.")] == [
-            "items.process_item",
-            "items.process_item",
-        ]
+        # No message per item: the partner's image tokens (one per due item, up to
+        # RHEO_BACKLOG_TOKENS), sent once the items committed, take them in turn (then
+        # Tradera's follow-up of the now active items, which publish nothing without
+        # autoPublishTradera).
+        assert {task for task in worker() if task.startswith("items.")} == {"items.process_backlog"}
     finally:
         host.close()
     for result in results:

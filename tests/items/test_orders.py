@@ -334,6 +334,7 @@ class TestStaffMoveOrders:
             "currency": "SEK",
             "traderaAdId": None,
             "traderaAdUrl": None,
+            "sequence": 1,  # the item's first event
         }
         [delivered] = receiver.received
         assert json.loads(delivered.body) == event

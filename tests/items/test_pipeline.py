@@ -53,7 +53,7 @@ def test_an_item_becomes_active_with_its_images_hosted_in_order(
     assert api_a.get("ERP_PART_12345").json()["rheoStatus"] == "draft"
 
     # Then Tradera's turn (autoPublishTradera): see tests/tradera/test_publishing.py.
-    assert worker() == ["items.process_item", "tradera.follow_item", "tradera.publish_listing"]
+    assert worker() == ["items.process_item", "tradera.follow_item", "tradera.publish_backlog"]
 
     body = api_a.get("ERP_PART_12345").json()
     assert body["rheoStatus"] == "active"

@@ -30,7 +30,9 @@ def test_swagger_lists_items_then_webhooks_then_management_and_analytics(schema)
     tags = [tag["name"] for tag in schema["tags"]]
     assert tags == [
         "Items",
+        "Events",
         "Management: webhooks",
+        "Management: events",
         "Management: auth",
         "Management: API keys",
         "Analytics",

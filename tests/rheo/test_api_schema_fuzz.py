@@ -11,7 +11,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from rheo.middleware import ChunkedBodies
 from tests.conftest import integration, login, make_partner
@@ -19,6 +19,7 @@ from tests.conftest import integration, login, make_partner
 pytestmark = pytest.mark.django_db
 
 EXAMPLES_PER_OPERATION = 10
+BATCH_PATH = "/integration/v1/items/batch"
 
 
 # The WSGI application as gunicorn runs it, called in this thread.
@@ -59,4 +60,10 @@ def test_every_operation_answers_as_its_schema_says(case, credentials):
     # Not checked: that every schema-valid request is accepted. Whether one is depends on
     # what a schema cannot state: an image host's address, a webhook host's DNS answer,
     # the plan's limits, NUL characters (every other rule, the other way round, is).
-    case.call_and_validate(headers=credentials, excluded_checks=[positive_data_acceptance])
+    excluded = [positive_data_acceptance]
+    if case.operation.path == BATCH_PATH:
+        # The batch answers 200 for a schema-invalid entry by design: each entry is
+        # validated on its own and reported invalid in its result (tests/integration has
+        # those cases, and the 400s of a malformed batch); its answers are still checked.
+        excluded.append(negative_data_rejection)
+    case.call_and_validate(headers=credentials, excluded_checks=excluded)

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from rheo.formatting import grouped, sek, when
+from rheo.formatting import grouped, sek, spreadsheet_cell, when
 
 NNBSP, NBSP = "\N{NARROW NO-BREAK SPACE}", "\N{NO-BREAK SPACE}"
 
@@ -26,3 +26,11 @@ def test_times_are_swedish_and_say_so_in_winter_and_in_summer():
     assert when(datetime(2026, 7, 1, 12, 0, 5, tzinfo=UTC), seconds=True) == (
         "2026-07-01 14:00:05 CEST"
     )
+
+
+def test_a_spreadsheet_cell_never_starts_a_formula():
+    assert spreadsheet_cell("=1+1") == "'=1+1"
+    assert spreadsheet_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert spreadsheet_cell("-2+3") == "'-2+3"
+    assert spreadsheet_cell("Bromsok") == "Bromsok"
+    assert spreadsheet_cell(-5) == -5

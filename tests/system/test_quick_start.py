@@ -5,8 +5,8 @@ everything must follow PORT). The fenced `sh` blocks under README.md's "Quick St
 typed, one after the other, into one bash shell that has only what a new terminal has
 plus the pasted export line. What is asserted is what that user sees: the webhook's
 secret, the PUT's 202, the item's status on its way to a live auction, the example
-receiver printing a verified `listing.created` and then `item.sold`; and, as step 5
-says, the sandbox Tradera account connected from the dashboard through the sandbox's
+receiver printing a verified `listing.created` and then `item.sold`, a batch's results;
+and, as step 6 says, the sandbox Tradera account connected from the dashboard through the sandbox's
 consent page.
 """
 
@@ -37,11 +37,11 @@ def quick_start_blocks(readme: str) -> list[str]:
 
 def test_the_readme_quick_start_works_as_written(running_system):
     blocks = quick_start_blocks((ROOT / "README.md").read_text())
-    assert len(blocks) == 4, "step 1 (webhook), 2 (PUT), 3 (GET), 4 (simulate)"
+    assert len(blocks) == 5, "step 1 (webhook), 2 (PUT), 3 (GET), 4 (simulate), 5 (batch)"
     for block in blocks:
         variables = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", block))
         assert variables <= EXPORTED | SET_BY_THE_BLOCKS, block
-    receiver, put, status, simulate = blocks
+    receiver, put, status, simulate, batch = blocks
     assert set(running_system.exports) == EXPORTED
 
     env = {**running_system.shell_env, "HOOK_PORT": str(free_port())}
@@ -82,7 +82,14 @@ def test_the_readme_quick_start_works_as_written(running_system):
         assert sold["traderaAdId"] == item["traderaAdId"]
         assert "receiver: refused" not in "\n".join(shell.lines)
 
-    # Step 5: the dashboard opens in test mode; Integration → Tradera connection leads to
+        # Step 5: a batch of two, one created and one invalid, as the README shows.
+        answer = json.loads(shell.run(batch).splitlines()[-1])
+        assert [r["outcome"] for r in answer["results"]] == ["created", "invalid"]
+        assert answer["results"][1]["error"]["fields"] == {
+            "price": ["Ensure this value is greater than or equal to 1."]
+        }
+
+    # Step 6: the dashboard opens in test mode; Integration → Tradera connection leads to
     # the sandbox's consent page, whose Accept brings the browser back connected.
     browser = requests.Session()
     rheo = running_system.base_url

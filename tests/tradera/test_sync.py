@@ -223,3 +223,20 @@ def test_an_account_whose_sync_fails_does_not_stop_the_others(
     worker()  # A's job fails; B's records its sale
     assert [p["data"]["externalId"] for p in payloads("item.sold")] == ["B-1"]
     assert TraderaAccount.objects.get(pk=account_a.pk).last_sync_error != ""
+
+
+def test_the_item_timeline_says_when_tradera_last_confirmed_its_state(
+    api_a_test, committed, worker, live, partner_a
+):
+    from django.test import Client
+
+    browser = Client()
+    browser.login(username="ops@recopart.example", password="pw-for-tests")  # noqa: S106
+    browser.post("/dashboard/mode", {"mode": "test"})
+    page = f"/dashboard/items/{Item.objects.get().pk}/"
+    assert "Not checked with Tradera since the auction went live" in browser.get(page).text
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        sync_pass(committed, worker)
+        clock.shift(timedelta(minutes=4))
+        text = browser.get(page).text
+    assert "Tradera state checked with Tradera 4\xa0minutes ago" in text

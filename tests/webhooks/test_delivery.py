@@ -109,6 +109,7 @@ def test_payload_is_exactly_the_quick_starts(partner_a, item_a, endpoint_a, rece
             "currency": "SEK",
             "traderaAdId": "398271634",
             "traderaAdUrl": "https://www.tradera.com/item/398271634",
+            "sequence": 1,
         },
     }
 

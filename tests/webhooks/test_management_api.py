@@ -246,11 +246,12 @@ def test_events_of_an_item(dashboard_a, configured_a, api_a, emit, partner_a, wo
     emit(partner_a, "item.sold", item, sale_price=950, tradera_ad_id="77")
     emit(partner_a, "item.sold", Item.objects.get(external_id="A-2"), sale_price=1)
     worker()
-    events = dashboard_a.get("/api/v1/events?externalId=A-1").json()["results"]
-    assert [e["eventType"] for e in events] == ["item.sold", "listing.created"]
-    assert events[0]["payload"]["data"]["salePrice"] == 950
-    assert events[0]["deliveries"][0]["status"] == "succeeded"
-    assert json.loads(json.dumps(events[0]["payload"]))["eventId"] == events[0]["eventId"]
+    events = dashboard_a.get("/api/v1/events?externalId=A-1").json()["events"]
+    assert [e["eventType"] for e in events] == ["listing.created", "item.sold"]
+    assert [e["sequence"] for e in events] == [1, 2]
+    assert events[1]["payload"]["data"]["salePrice"] == 950
+    assert events[1]["deliveries"][0]["status"] == "succeeded"
+    assert json.loads(json.dumps(events[1]["payload"]))["eventId"] == events[1]["eventId"]
 
 
 def test_turning_the_endpoint_off_stops_deliveries(
@@ -276,7 +277,7 @@ def test_partners_never_see_each_others_webhooks(
     worker()
     assert dashboard_b.get("/api/v1/webhook").json()["secret"] is None
     assert dashboard_b.get("/api/v1/deliveries").json()["results"] == []
-    assert dashboard_b.get("/api/v1/events").json()["results"] == []
+    assert dashboard_b.get("/api/v1/events").json()["events"] == []
     for path in (f"/api/v1/deliveries/{sent['deliveryId']}",):
         assert dashboard_b.get(path).status_code == 404
     redeliver = dashboard_b.post(f"/api/v1/deliveries/{sent['deliveryId']}/redeliver")

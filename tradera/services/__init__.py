@@ -6,7 +6,7 @@ tradera.sync."""
 from tradera.services.changes import apply_changes, end_listing
 from tradera.services.follow import follow_item, sweep_listings
 from tradera.services.jobs import NotPublishable
-from tradera.services.publishing import publish_listing, retry_publish
+from tradera.services.publishing import publish_backlog, publish_listing, retry_publish
 from tradera.services.simulation import simulate_event
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "apply_changes",
     "end_listing",
     "follow_item",
+    "publish_backlog",
     "publish_listing",
     "retry_publish",
     "simulate_event",

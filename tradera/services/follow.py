@@ -13,7 +13,8 @@ listing and writes what Tradera must do, in one transaction holding both rows:
 
 Comparing states rather than replaying events makes it idempotent: following an item
 twice, or after a crash, writes nothing new. `sweep_listings` (beat) nudges whatever a
-lost nudge left due: items to follow, publishes, and changes to running auctions.
+lost nudge left due: items to follow, publishes (by their partners' tokens), and changes
+to running auctions.
 """
 
 import math
@@ -25,11 +26,12 @@ from django.conf import settings
 from django.db import transaction
 
 from items.models import Item
+from partners import backlog
 from rheo import celery, sweeping
 from tradera.models import TraderaListing
 from tradera.services import jobs
 from tradera.services.changes import RUNNING, want_changes
-from tradera.services.publishing import queue_publish
+from tradera.services.publishing import PUBLISHES, queue_publish
 
 SWEEP_BATCH = 500
 
@@ -81,17 +83,15 @@ def sweep_listings(*, limit: int = SWEEP_BATCH) -> int:
         nudge=jobs.nudge_follow_on_commit,
         limit=limit,
     )
-    for status, task in (
-        (TraderaListing.Status.PENDING_SYNC, jobs.PUBLISH_TASK),
-        (TraderaListing.Status.ACTIVE, jobs.CHANGES_TASK),
-    ):
-        nudged += sweeping.nudge_due(
-            TraderaListing.objects.filter(status=status),
-            due_field="next_attempt_at",
-            lock_field="locked_until",
-            nudged_field="nudged_at",
-            grace=grace,
-            nudge=partial(celery.nudge_on_commit, task),
-            limit=limit,
-        )
+    # Publishes: their partners' tokens (partners.backlog), as the publish sends.
+    nudged += backlog.sweep(PUBLISHES, limit=limit)
+    nudged += sweeping.nudge_due(
+        TraderaListing.objects.filter(status=TraderaListing.Status.ACTIVE),
+        due_field="next_attempt_at",
+        lock_field="locked_until",
+        nudged_field="nudged_at",
+        grace=grace,
+        nudge=partial(celery.nudge_on_commit, jobs.CHANGES_TASK),
+        limit=limit,
+    )
     return nudged

@@ -21,6 +21,7 @@ from tradera.client import Seller, for_mode
 from tradera.models import TraderaAccount, TraderaListing
 
 PUBLISH_TASK = "tradera.publish_listing"
+PUBLISH_BACKLOG_TASK = "tradera.publish_backlog"
 CHANGES_TASK = "tradera.apply_changes"
 FOLLOW_TASK = "tradera.follow_item"
 

@@ -15,6 +15,11 @@ commits four times: the claim, the request, `committed` before AddItemCommit, th
 An item that leaves the marketplace while it is being published (`end_wanted`, set by
 tradera.services.follow) is called off if its request is not committed yet, and ended
 once it is live otherwise: `committed` is only set while no end is wanted.
+
+A new publish sends no message of its own: it wakes the partner's publish tokens
+(partners.backlog, `tradera.publish_backlog`), which take the partner's due publishes in
+turn with other partners', so a large import's auctions do not queue ahead of another
+partner's. A retry after an error or a poll for Tradera's answer nudges its listing.
 """
 
 import logging
@@ -27,6 +32,7 @@ from django.utils import timezone
 
 from items import lifecycle
 from items.models import Item, ItemImage
+from partners import backlog
 from rheo.errors import ServiceError
 from tradera import mapping
 from tradera.client import Seller, TraderaError, for_mode
@@ -48,6 +54,19 @@ FAILURE_CODES = {
 }
 
 
+# The partner's due publishes are its queue: see partners.backlog.
+PUBLISHES = backlog.Backlog(
+    kind="publish",
+    task=jobs.PUBLISH_BACKLOG_TASK,
+    rows=lambda: TraderaListing.objects.filter(status=TraderaListing.Status.PENDING_SYNC),
+    partner_field="item__partner_id",
+    due_field="next_attempt_at",
+    lock_field="locked_until",
+    nudged_field="nudged_at",
+    lease=jobs.lease,
+)
+
+
 def queue_publish(*, item: Item) -> None:
     """Queue the auction of an item that went on sale with autoPublishTradera (see
     tradera.services.follow). An item is published once: the one-listing-per-item
@@ -55,8 +74,8 @@ def queue_publish(*, item: Item) -> None:
     now = timezone.now()
     try:
         with transaction.atomic():
-            listing = TraderaListing.objects.create(item=item, next_attempt_at=now, nudged_at=now)
-            jobs.nudge_on_commit(listing)
+            TraderaListing.objects.create(item=item, next_attempt_at=now, nudged_at=now)
+            backlog.wake_on_commit(PUBLISHES, item.partner_id)
     except IntegrityError:
         return  # queued already
 
@@ -71,8 +90,17 @@ def publish_listing(*, listing_id: int) -> None:
         status=TraderaListing.Status.PENDING_SYNC,
         next_attempt_at__lte=now,
     ).update(locked_until=now + jobs.lease())
-    if not claimed:
-        return
+    if claimed:
+        _publish_claimed(listing_id)
+
+
+def publish_backlog(*, partner_id, slot: int, generation: int) -> None:
+    """A token's turn: the partner's oldest due publish that no worker holds."""
+    backlog.run_token(PUBLISHES, partner_id, slot, generation, _publish_claimed)
+
+
+def _publish_claimed(listing_id: int) -> None:
+    """The publish's step, once this worker holds the listing."""
     listing = TraderaListing.objects.select_related("item__partner").get(pk=listing_id)
     try:
         _advance(listing)

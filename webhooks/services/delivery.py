@@ -19,10 +19,10 @@ from django.db.models import Count, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from rheo import outbound, sweeping
+from rheo import celery, outbound, sweeping
 from rheo.errors import ServiceError
 from webhooks import signing
-from webhooks.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from webhooks.models import Delivery, DeliveryAttempt, Event, EventReplay, WebhookEndpoint
 from webhooks.services.events import (
     disable_endpoint,
     fail_pending,
@@ -31,6 +31,7 @@ from webhooks.services.events import (
 )
 
 USER_AGENT = "Rheo-Webhooks/1"
+REPLAY_TASK = "webhooks.run_replay"
 # After the first attempt fails, the next ones wait this long (±20 %): dense in the first
 # hour, so a receiver that was down for minutes is caught up within minutes, and about 36
 # hours in all, so one down for a day still gets everything.
@@ -252,6 +253,8 @@ def _record_attempt(
                     # steps of the schedule).
                     delivery.nudged_at = None
         delivery.save(update_fields=ATTEMPT_FIELDS)
+        if delivery.replay_id and delivery.status != Delivery.Status.PENDING:
+            _wake_replay(delivery.replay_id, now)
         if failing_since != was_failing_since:  # a healthy endpoint: no write
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=failing_since)
         if disable_reason:
@@ -261,6 +264,13 @@ def _record_attempt(
             _wake_parked(endpoint.pk, now, slots=_free_slots(endpoint.pk, now))
         else:
             _wake_parked(endpoint.pk, now)
+
+
+def _wake_replay(replay_id, now: datetime) -> None:
+    """A replay's delivery has ended and freed room in the replay's share: the replay, if
+    it is waiting for that (webhooks.replays), is due now."""
+    if EventReplay.objects.filter(pk=replay_id, due_at__gt=now).update(due_at=now, nudged_at=now):
+        celery.nudge_on_commit(REPLAY_TASK, str(replay_id))
 
 
 def _bring_forward(endpoint_id, now: datetime) -> None:

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, Func
 from django.utils import timezone
 from ulid import ULID
 
@@ -24,6 +25,7 @@ from webhooks.models import (
     Delivery,
     Event,
     EventType,
+    ItemEventCounter,
     WebhookEndpoint,
 )
 
@@ -103,19 +105,65 @@ def _json_number(value):
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+class WritingTransaction(Func):
+    """In an INSERT: the id of the transaction writing the row on PostgreSQL (the feed
+    shows it once no older transaction is in flight, see webhooks.feed); 0 on SQLite,
+    whose writes are serialized."""
+
+    template = "0"
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        template = "pg_current_xact_id()::text::bigint"
+        return self.as_sql(compiler, connection, template=template, **extra_context)
+
+
+class NextPosition(Func):
+    """In an INSERT: the event's place in the insertion order. A sequence on PostgreSQL
+    (made by the migration); one past the last on SQLite, where the writer holds the
+    database's only write lock."""
+
+    template = "(SELECT COALESCE(MAX(position), 0) + 1 FROM webhooks_event)"
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        template = "nextval('webhooks_event_position_seq')"
+        return self.as_sql(compiler, connection, template=template, **extra_context)
+
+
+def next_item_sequence(item) -> int:
+    """The item's next event number, 1 for its first. One upsert: concurrent emitters for
+    the same item queue on its counter row until the first commits, so the numbers follow
+    the order the events commit in."""
+    table = ItemEventCounter._meta.db_table
+    item_id = ItemEventCounter._meta.pk.get_db_prep_value(item.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (item_id, last_sequence) VALUES (%s, 1) "  # noqa: S608
+            f"ON CONFLICT (item_id) DO UPDATE SET last_sequence = {table}.last_sequence + 1 "
+            "RETURNING last_sequence",
+            [item_id],
+        )
+        return cursor.fetchone()[0]
+
+
 def _record_event(*, partner, livemode, event_type, item, data) -> Event:
     now = timezone.now()
     event_id = "evt_" + str(ULID()).lower()
-    body = {
-        "eventId": event_id,
-        "eventType": str(event_type),
-        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "data": data,
-    }
     # No savepoint inside the caller's transaction: an event that cannot be written fails
     # the change that caused it, so there is nothing to roll back to. (Outside one, this
     # is the transaction.)
     with transaction.atomic(savepoint=False):
+        sequence = None
+        if item is not None:
+            sequence = next_item_sequence(item)
+            data = {**data, "sequence": sequence}
+        body = {
+            "eventId": event_id,
+            "eventType": str(event_type),
+            "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "data": data,
+        }
         event = Event.objects.create(
             id=event_id,
             partner=partner,
@@ -125,6 +173,9 @@ def _record_event(*, partner, livemode, event_type, item, data) -> Event:
             external_id=item.external_id if item else "",
             body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
             created_at=now,
+            sequence=sequence,
+            txid=WritingTransaction(),
+            position=NextPosition(),
         )
         # Three columns, not the endpoint: its secrets are neither needed nor decrypted.
         endpoint = (
