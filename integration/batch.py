@@ -24,7 +24,7 @@ from integration.views import (
 )
 from items import batch as item_batch
 from items.batch import MAX_BATCH_ITEMS, OUTCOMES
-from items.payloads import BatchItemInputSerializer, batch_item
+from items.payloads import BatchItemInputSerializer, batch_items
 from rheo.parsers import JSONBodyParser
 from rheo.schema import error_responses
 
@@ -193,7 +193,7 @@ class ItemBatchView(ItemView):
         results = item_batch.upsert_items(
             partner=self.partner,
             livemode=self.livemode,
-            items=[batch_item(entry) for entry in entries],
+            items=batch_items(entries),
             validate_only=validate_only,
         )
         counts = dict.fromkeys(OUTCOMES, 0)

@@ -8,5 +8,5 @@ and how is in bench/README.md ("Fault suite").
   partner the suite pushes as.
 - measure.py: pushing a batch at a steady pace, watching it reach its final state, the
   figures of one scenario and their verdict.
-- scenarios.py: the eight scenarios.
+- scenarios.py: the nine scenarios.
 """

@@ -47,6 +47,8 @@ def run_scenario(suite: Suite, scenario) -> dict:
     fault = scenario.run(suite, batch)
     log(f"  fault cleared after {fault.cleared - fault.began:.0f} s; waiting for the batch")
     snap, done_at, deaths = batch.wait(fault.cleared + suite.args.ceiling, system)
+    if fault.after is not None:
+        fault.after()
     result = {"scenario": scenario.number, "title": scenario.title}
     result.update(figures(batch, snap, done_at, fault))
     result["processes_died"] = deaths

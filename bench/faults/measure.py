@@ -26,6 +26,8 @@ FINAL_STATES = {
     "published": {"listing.created"},
     "sold_by_partner": {"listing.created"},
     "sold_on_tradera": {"listing.created", "item.sold"},
+    # published, then a reconciliation de-lists `Batch.absent` (no event for a de-listing)
+    "reconciled": {"listing.created"},
 }
 
 
@@ -44,6 +46,9 @@ class Fault:
     began: float = 0.0
     cleared: float = 0.0
     notes: dict = field(default_factory=dict)
+    # Called once the batch is final (or the ceiling passed), before the figures: a
+    # scenario's own checks, into notes["extra_checks"].
+    after: object = None
 
 
 class Batch:
@@ -55,6 +60,7 @@ class Batch:
         self.ids = [f"{prefix}{n:04d}" for n in range(1, count + 1)]
         self.answers: list[Answer] = []
         self.accepted: set[str] = set()
+        self.absent: set[str] = set()  # "reconciled": the items the reconciliation de-lists
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -173,10 +179,16 @@ class Batch:
                     by_item_id.setdefault(ref, []).append(auction["state"])
         return {eid: by_item_id.get(row["id"], []) for eid, row in items.items()}
 
-    def is_final(self, row: dict | None, auctions: list[str]) -> bool:
+    def is_final(self, eid: str, row: dict | None, auctions: list[str]) -> bool:
         if row is None or row["deleted"]:
             return False
-        if self.final == "published":
+        if self.final == "reconciled" and eid in self.absent:
+            return (
+                row["status"] == "not_listed"
+                and row["tradera"] == "ended"
+                and not RUNNING & set(auctions)
+            )
+        if self.final in ("published", "reconciled"):
             return row["status"] == "active" and row["tradera"] == "active"
         if self.final == "sold_by_partner":
             return row["status"] == "sold" and not RUNNING & set(auctions)
@@ -192,7 +204,7 @@ class Batch:
     def snapshot(self) -> dict:
         items = self.items()
         auctions = self.auctions(items)
-        final = {eid for eid in self.accepted if self.is_final(items.get(eid), auctions[eid])}
+        final = {eid for eid in self.accepted if self.is_final(eid, items.get(eid), auctions[eid])}
         got = {(d["externalId"], d["eventType"]) for d in self.delivered()}
         return {
             "items": items,

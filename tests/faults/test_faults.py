@@ -1,17 +1,21 @@
-"""The fault suite's scenarios 1, 2 and 6 in short (bench/faults for the full ones), with
+"""The fault suite's scenarios 1, 2, 6 and 9 in short (bench/faults for the full ones), with
 real processes: what a partner would notice after a worker is killed or Redis restarts
-empty is that every part is listed exactly once, and that a part it sold is no longer
-on sale on Tradera."""
+empty is that every part is listed exactly once, that a part it sold is no longer on
+sale on Tradera, and that a reconciliation de-lists what it showed, once."""
 
 import threading
 import time
 
 import pytest
+import requests
 
-from items.models import Item
-from tests.conftest import needs_postgres, needs_redis
+from bench.common import HOST
+from items import reconciliations
+from items.models import Item, Reconciliation
+from tests.conftest import integration, needs_postgres, needs_redis
 from tests.faults.conftest import auctions_by_item
 from tests.items.imagehost import jpeg_bytes
+from tests.items.test_reconciliations import stock
 from tradera.models import TraderaListing
 
 pytestmark = [needs_postgres, needs_redis, pytest.mark.django_db(transaction=True)]
@@ -138,3 +142,51 @@ def _running(ids, sandbox) -> str:
         if any(a["state"] == "active" for a in auctions.get(str(i.id), []))
     ]
     return f"auctions still running for parts marked sold: {running}\n"
+
+
+def test_a_reconciliation_apply_whose_worker_is_killed_delists_each_absent_item_once(
+    rheo, partner_a
+):
+    """The fault suite's scenario 9 in short: the worker is SIGKILLed the moment the apply
+    job claims the reconciliation, with its first chunk in hand. Once the lease runs out
+    the sweeper hands the job on; it de-lists each absent item exactly once and leaves the
+    items in the set as they were."""
+    absent = [f"R{n:03}" for n in range(reconciliations.CHUNK + 50)]
+    kept = ["K1", "K2", "K3"]
+    rheo["worker"].kill()  # the stock is made ready here: no image or channel job left
+    stock(partner_a, *absent, *kept, livemode=False)
+    Item.objects.update(processing_due_at=None, channels_due_at=None)
+    rheo["worker"].start()
+    before = {
+        i.external_id: (i.status, i.updated_at) for i in Item.objects.filter(external_id__in=kept)
+    }
+    api = f"http://{HOST}:{rheo.port}/integration/v1/reconciliations"
+    headers = {"x-api-key": integration(partner_a, "test").key}
+    preview = requests.post(api, json={"externalIds": kept}, headers=headers, timeout=30).json()
+    assert preview["absent"] == len(absent)
+
+    answer = requests.post(f"{api}/{preview['id']}/apply", json={"force": True}, headers=headers)
+    assert answer.status_code == 202
+    claimed = Reconciliation.objects.filter(pk=preview["id"], apply_locked_until__isnull=False)
+    deadline = time.monotonic() + 30
+    while not claimed.exists() and time.monotonic() < deadline:
+        time.sleep(0.002)  # the job de-lists a chunk in a fraction of a second
+    rheo["worker"].kill()
+    at_kill = Reconciliation.objects.get(pk=preview["id"])
+    rheo["worker"].start()
+
+    def applied() -> dict:
+        return requests.get(f"{api}/{preview['id']}", headers=headers, timeout=30).json()
+
+    assert wait_for(lambda: applied()["status"] == "applied"), rheo.logs()
+    assert (at_kill.status, at_kill.done_count < len(absent)) == ("applying", True)
+    assert applied()["progress"] == {
+        "total": len(absent), "done": len(absent), "delisted": len(absent), "skipped": 0
+    }  # fmt: skip
+    for item in Item.objects.filter(external_id__in=absent):
+        assert item.status == Item.Status.NOT_LISTED, item.external_id
+        assert item.activities.filter(kind="reconciled").count() == 1, item.external_id
+    after = {
+        i.external_id: (i.status, i.updated_at) for i in Item.objects.filter(external_id__in=kept)
+    }
+    assert after == before

@@ -195,6 +195,33 @@ def test_a_bad_external_id_is_invalid(api_a):
     assert all(list(r["error"]["fields"]) == ["externalId"] for r in results[:4])
 
 
+def test_each_entry_is_stored_as_its_own_put_would_store_it(api_a):
+    # One serializer validates the whole batch: nothing of one entry may carry over to
+    # the next (a nested domain, an image alias, a bad field, a default).
+    bodies = [
+        item_body(),
+        item_body(domain=None, imageUrls=None, images=["https://cdn.example.com/1.jpg"]),
+        item_body(domain={"domain": "automotive_part", "oemCode": 7}),
+        item_body(weightKg=None, currency=None, useAiEnhancement=True, sourceVersion=3),
+        item_body(title="Backspegel", domain={"domain": "automotive_part", "oemCode": "9"}),
+    ]
+    fields = ["title", "price", "weight_kg", "currency", "image_urls", "domain"]
+    fields += ["use_ai_enhancement", "source_version", "auto_publish_tradera"]
+    put_answers = [api_a.put(f"P{n}", body) for n, body in enumerate(bodies)]
+
+    results = post_batch(
+        api_a, [{"externalId": f"B{n}", **body} for n, body in enumerate(bodies)]
+    ).json()["results"]
+
+    assert [a.status_code for a in put_answers] == [202, 202, 400, 202, 202]
+    assert [r["outcome"] for r in results] == ["created"] * 2 + ["invalid"] + ["created"] * 2
+    assert results[2]["error"]["fields"] == put_answers[2].json()["error"]["fields"]
+    for n in (0, 1, 3, 4):
+        by_put = Item.objects.filter(external_id=f"P{n}").values(*fields).get()
+        by_batch = Item.objects.filter(external_id=f"B{n}").values(*fields).get()
+        assert by_batch == by_put
+
+
 def test_the_items_of_a_test_key_are_test_items(api_a_test):
     post_batch(api_a_test, [entry("P1")])
 
