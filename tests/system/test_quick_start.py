@@ -37,11 +37,13 @@ def quick_start_blocks(readme: str) -> list[str]:
 
 def test_the_readme_quick_start_works_as_written(running_system):
     blocks = quick_start_blocks((ROOT / "README.md").read_text())
-    assert len(blocks) == 5, "step 1 (webhook), 2 (PUT), 3 (GET), 4 (simulate), 5 (batch)"
+    assert len(blocks) == 7, (
+        "step 1 (webhook), 2 (PUT), 3 (GET, then the SDK), 4 (simulate), 5 (batch, then the CLI)"
+    )
     for block in blocks:
         variables = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", block))
         assert variables <= EXPORTED | SET_BY_THE_BLOCKS, block
-    receiver, put, status, simulate, batch = blocks
+    receiver, put, status, sdk_status, simulate, batch, cli_import = blocks
     assert set(running_system.exports) == EXPORTED
 
     env = {**running_system.shell_env, "HOOK_PORT": str(free_port())}
@@ -71,14 +73,20 @@ def test_the_readme_quick_start_works_as_written(running_system):
             "caliper-1.jpg",
             "caliper-2.jpg",
         ]
+        assert shell.run(sdk_status).splitlines()[-1] == f"active active {ad_url}"
         created = json.loads(shell.wait_for("receiver: verified listing.created ").split(" ", 3)[3])
         assert created["traderaAdUrl"] == ad_url
+        assert created["sequence"] == 1
         assert requests.get(ad_url, timeout=10).status_code == 200  # the auction's page
 
         # Step 4: the sale, reported by a verified item.sold.
         assert '"success":true' in shell.run(simulate)
         sold = json.loads(shell.wait_for("receiver: verified item.sold ").split(" ", 3)[3])
-        assert (sold["externalId"], sold["salePrice"]) == ("ERP_PART_12345", 950)
+        assert (sold["externalId"], sold["salePrice"], sold["sequence"]) == (
+            "ERP_PART_12345",
+            950,
+            2,
+        )
         assert sold["traderaAdId"] == item["traderaAdId"]
         assert "receiver: refused" not in "\n".join(shell.lines)
 
@@ -88,6 +96,17 @@ def test_the_readme_quick_start_works_as_written(running_system):
         assert answer["results"][1]["error"]["fields"] == {
             "price": ["Ensure this value is greater than or equal to 1."]
         }
+
+        # Step 5, the CLI: one row imported and active, the other in the errors CSV. (Its
+        # resume file from an earlier run of this test would skip the rows.)
+        for leftover in (ROOT / "var").glob("stock.*"):
+            leftover.unlink()
+        summary = shell.run(cli_import)
+        assert re.search(r"created\s*│\s*1 ", summary), summary
+        assert re.search(r"active\s*│\s*1 ", summary), summary
+        assert summary.splitlines()[-1] == "1 row with errors: var/stock.errors.csv"
+        errors = (ROOT / "var" / "stock.errors.csv").read_text(encoding="utf-8")
+        assert "ERP_PART_12349,invalid,validation_error" in errors
 
     # Step 6: the dashboard opens in test mode; Integration → Tradera connection leads to
     # the sandbox's consent page, whose Accept brings the browser back connected.

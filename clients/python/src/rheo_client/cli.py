@@ -218,7 +218,8 @@ def _summary(outcome: Outcome, validate_only: bool, errors_path: Path | None) ->
         table.add_row(name, f"{count:,}")
     out.print(table)
     if errors_path:
-        out.print(f"{len(outcome.errors):,} rows with errors: {errors_path}", markup=False)
+        rows = "row" if len(outcome.errors) == 1 else "rows"
+        out.print(f"{len(outcome.errors):,} {rows} with errors: {errors_path}", markup=False)
 
 
 # -- items -----------------------------------------------------------------------------
