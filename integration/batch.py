@@ -174,7 +174,7 @@ class ItemBatchView(ItemView):
             "(its `error` names the bad fields; an externalId twice in the batch is invalid "
             "both times) or refused (plan_limit_reached, or conflict for an archived item). "
             "With `?validateOnly=true` nothing is written and each result says what would "
-            "happen. Rate limit: the item-batch tier (2 requests per second per key)."
+            "happen. Rate limit: the item-batch tier (5 requests per second per key)."
         ),
         parameters=[VALIDATE_ONLY],
         request=BatchInputSerializer,

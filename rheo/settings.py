@@ -195,7 +195,7 @@ RHEO_RATE_LIMITS = {
     "status-update": "20/1s",
     "read": "30/1s",
     # POST /integration/v1/items/batch: up to 100 items a request.
-    "item-batch": "2/1s",
+    "item-batch": "5/1s",
     # POST /api/v1/auth/token, per client address: slows password guessing.
     "auth-token": "10/60s",
     # Orders placed in the marketplace, per client address: an order reserves a part, so
