@@ -176,11 +176,15 @@ class RelistRules(models.Model):
     enabled = models.BooleanField(default=False)
     max_relists = models.PositiveSmallIntegerField(default=2)
     # The step down: a percentage of the schedule's first price, or an amount in SEK.
-    step_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    step_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, default=10
+    )
     step_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     # The floor: an absolute price, or a percentage of the schedule's first price.
     floor_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    floor_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    floor_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, default=50
+    )
     wait_hours = models.PositiveIntegerField(default=0)
     # At the floor: stop relisting on Tradera and keep the item on Rheo's marketplace only
     # (True), or go on relisting at the floor price until max_relists (False).

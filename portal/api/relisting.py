@@ -10,7 +10,7 @@ from portal.api.base import MANAGEMENT, ManagementAPIView
 from rheo.schema import error_responses
 from tradera import relisting
 
-TAGS = ["Relisting"]
+TAGS = ["Management: relisting"]
 EXAMPLE_RULES = {
     "enabled": True,
     "maxRelists": 2,
