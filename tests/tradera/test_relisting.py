@@ -114,7 +114,7 @@ def test_partner_rules_apply_and_an_item_without_rules_is_not_relisted(
     assert api_a_test.get("P1").json()["relist"]["relistCount"] == 0
 
     RelistRules.objects.create(
-        partner=partner_a, enabled=True, max_relists=1, step_amount=150, floor_percent=50
+        partner=partner_a, enabled=True, max_relists=1, step_percent=None, step_amount=150
     )
     with committed():
         api_a_test.put("P2", item_body(imageUrls=[photo], price=1000))
@@ -160,3 +160,49 @@ def test_the_relist_object_is_validated(api_a_test, photo):
     )
     assert response.status_code == 400
     assert "stepAmount" in json.dumps(response.json())
+
+
+def test_batch_items_carry_their_relist_object_and_an_identical_put_keeps_the_step(
+    clock, api_a_test, committed, worker, sandbox, photo
+):
+    from tests.items.test_item_batch import entry, post_batch
+
+    with committed():
+        answer = post_batch(
+            api_a_test,
+            [
+                entry(
+                    "B1",
+                    imageUrls=[photo],
+                    price=1000,
+                    relist={**RELIST, "stepAmount": 250, "stepPercent": None},
+                ),
+                entry("B2", imageUrls=[photo], relist={"stepPercent": 5, "stepAmount": 5}),
+            ],
+        )
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    assert results[1]["error"]["fields"] == {
+        "relist.stepAmount": ["Give stepPercent or stepAmount, not both."]
+    }
+    worker()
+    assert Item.objects.get(external_id="B1").relist["stepAmount"] == 250
+    assert api_a_test.get("B1").json()["relist"]["nextPrice"] == 800  # 1000 - 250, floor 800
+
+    end_unsold_and_sync(sandbox, committed, worker, clock)
+    assert Item.objects.get(external_id="B1").price == 800
+    # The ERP sends the item again as it was: unchanged, so the stepped-down price stays.
+    with committed():
+        again = post_batch(
+            api_a_test,
+            [
+                entry(
+                    "B1",
+                    imageUrls=[photo],
+                    price=1000,
+                    relist={**RELIST, "stepAmount": 250, "stepPercent": None},
+                )
+            ],
+        )
+    assert again.json()["results"][0]["outcome"] == "unchanged", again.json()
+    assert Item.objects.get(external_id="B1").price == 800
