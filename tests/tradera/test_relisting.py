@@ -3,6 +3,7 @@ its predecessor, down to the floor: against the real sandbox, with the events an
 payloads, the item's price and timeline, and GET's relist state."""
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -206,3 +207,29 @@ def test_batch_items_carry_their_relist_object_and_an_identical_put_keeps_the_st
         )
     assert again.json()["results"][0]["outcome"] == "unchanged", again.json()
     assert Item.objects.get(external_id="B1").price == 800
+
+
+def test_the_wait_holds_the_relist_back_until_it_is_due_then_the_sweeper_publishes_it(
+    clock, api_a_test, committed, worker, sandbox, photo
+):
+    put(api_a_test, committed, photo, relist={**RELIST, "waitHours": 6})
+    worker()
+    first = TraderaListing.objects.get().tradera_item_id
+    sandbox.end(first)
+    with committed():
+        sync.sync_account(account_id=TraderaAccount.objects.get().pk)
+    worker()
+    worker.sweep_listings()
+    worker()
+    listing = TraderaListing.objects.get()
+    assert (listing.status, listing.request_id) == ("pending_sync", None)  # nothing sent yet
+    relist = api_a_test.get("P1").json()["relist"]
+    assert relist["nextPrice"] == 900
+    assert relist["nextAt"] == listing.next_attempt_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    clock.shift(timedelta(hours=6, minutes=1))
+    worker.sweep_listings()  # no message was sent for it: beat's sweeper finds it due
+    publish_all(worker, clock)
+    listing.refresh_from_db()
+    assert listing.status == "active" and listing.tradera_item_id != first
+    assert sandbox.auction(listing.tradera_item_id)["startPrice"] == 900
