@@ -7,6 +7,7 @@ from rheo.fields import (
     StrictCharField,
     StrictDecimalField,
 )
+from tradera import relisting
 
 
 class PriceInputSerializer(serializers.Serializer):
@@ -111,6 +112,19 @@ class ItemIssueSerializer(serializers.Serializer):
         return f"imageUrls[{image.position}]"
 
 
+class RelistStateSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(help_text="Whether the item's rules relist it.")
+    relistCount = serializers.IntegerField(help_text="Relists made of its auction, in all.")
+    maxRelists = serializers.IntegerField()
+    previousTraderaAdId = serializers.CharField(
+        allow_null=True, help_text="The auction the current one replaced."
+    )
+    nextPrice = serializers.IntegerField(allow_null=True, help_text="Whole SEK.")
+    nextAt = serializers.DateTimeField(
+        allow_null=True, help_text="When the next relist is due (after an unsold end)."
+    )
+
+
 class ItemOutputSerializer(serializers.Serializer):
     externalId = serializers.CharField(source="external_id")
     rheoItemId = serializers.UUIDField(source="id")
@@ -133,6 +147,12 @@ class ItemOutputSerializer(serializers.Serializer):
         source="source_version",
         allow_null=True,
         help_text="The highest sourceVersion written; null if none was ever sent.",
+    )
+
+    relist = serializers.SerializerMethodField(
+        help_text="Relisting on Tradera (docs/tradera.md): the relists made, and the next "
+        "one's price and time (null when none is coming); null before the item's first "
+        "auction."
     )
 
     def to_representation(self, item):
@@ -174,6 +194,15 @@ class ItemOutputSerializer(serializers.Serializer):
                 }
             )
         return issues
+
+    @extend_schema_field(RelistStateSerializer(allow_null=True))
+    def get_relist(self, item):
+        # The partner's rules, read once for a page of items.
+        cache = self.context.setdefault("relist_rules", {}) if self.context is not None else {}
+        if item.partner_id not in cache:
+            cache[item.partner_id] = relisting.partner_rules(item.partner_id)
+        state = relisting.state_of(item, cache[item.partner_id])
+        return None if state is None else RelistStateSerializer(state).data
 
     @staticmethod
     def _listing(item):

@@ -118,6 +118,7 @@ class ItemAdmin(ReadOnlyAdmin):
             },
         ),
         ("Sale", {"fields": ["sold_at", "sold_platform", "sale_price"]}),
+        ("Relisting", {"fields": ["relist", "relist_steps", "relist_base_price"]}),
         (
             "Processing",
             {

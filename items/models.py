@@ -114,6 +114,15 @@ class Item(models.Model):
     channels_due_at = models.DateTimeField(null=True, blank=True)
     channels_nudged_at = models.DateTimeField(null=True, blank=True)
 
+    # Relisting on Tradera (tradera.relisting): the partner's per-item override of its
+    # relist rules (the PUT's `relist` object, null: the partner's rules as they are), and
+    # the schedule: relists made since the partner last set the price, and the price that
+    # schedule started from (a floorPercent's base). A PATCH price or a PUT that changes
+    # the price or the override starts a new schedule.
+    relist = models.JSONField(null=True, blank=True)
+    relist_steps = models.PositiveSmallIntegerField(default=0, db_default=0)
+    relist_base_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)

@@ -4,6 +4,7 @@ the dashboard's stock import validates its rows with exactly the PUT's rules."""
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -92,6 +93,75 @@ class AutomotivePartSerializer(serializers.Serializer):
     )
 
 
+class RelistSerializer(serializers.Serializer):
+    """Relist rules (docs/tradera.md, "Relisting"): the partner's, and an item's override
+    of them (the PUT's `relist` object, where every key is optional)."""
+
+    enabled = StrictBooleanField(required=False)
+    maxRelists = StrictIntegerField(
+        min_value=0, max_value=20, required=False, help_text="Relists after the first auction."
+    )
+    stepPercent = StrictDecimalField(
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        help_text="The step down, in % of the first price. Or stepAmount.",
+    )
+    stepAmount = StrictDecimalField(
+        min_value=0,
+        max_value=99_999_999,
+        required=False,
+        allow_null=True,
+        help_text="The step down in SEK. Or stepPercent.",
+    )
+    floorPrice = StrictDecimalField(
+        min_value=1,
+        max_value=99_999_999,
+        required=False,
+        allow_null=True,
+        help_text="The lowest price in SEK. Or floorPercent.",
+    )
+    floorPercent = StrictDecimalField(
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        help_text="The lowest price, in % of the first price. Or floorPrice.",
+    )
+    waitHours = StrictIntegerField(
+        min_value=0, max_value=24 * 60, required=False, help_text="Wait after an unsold end."
+    )
+    marketplaceOnlyAtFloor = StrictBooleanField(
+        required=False,
+        help_text="At the floor: stop relisting and keep the item on Rheo's marketplace only "
+        "(true), or relist at the floor until maxRelists (false).",
+    )
+
+    def validate(self, attrs):
+        errors = {}
+        for one, other in (("stepPercent", "stepAmount"), ("floorPrice", "floorPercent")):
+            if attrs.get(one) is not None and attrs.get(other) is not None:
+                errors[other] = [f"Give {one} or {other}, not both."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+def relist_json(attrs) -> dict:
+    """Validated relist rules as stored on the item: JSON numbers, not Decimals."""
+    return {
+        name: (int(value) if value == value.to_integral_value() else float(value))
+        if isinstance(value, Decimal)
+        else value
+        for name, value in attrs.items()
+    }
+
+
 class ItemInputSerializer(serializers.Serializer):
     """The body of PUT /integration/v1/items/:external_id. Unknown keys are ignored.
     Image URLs: exactly one of imageUrls, images, image_urls."""
@@ -121,6 +191,12 @@ class ItemInputSerializer(serializers.Serializer):
         required=False, default=False, help_text="Applied only when the item is created."
     )
     useAiEnhancement = StrictBooleanField(required=False, default=False)
+    relist = RelistSerializer(
+        required=False,
+        allow_null=True,
+        help_text="Overrides your relist rules for this item (docs/tradera.md); omitted or "
+        "null: your rules as they are.",
+    )
     sourceVersion = StrictIntegerField(
         min_value=0,
         max_value=MAX_SOURCE_VERSION,
@@ -175,6 +251,7 @@ class ItemInputSerializer(serializers.Serializer):
             image_urls=tuple(data["imageUrls"]),
             domain=dict(data["domain"]) if data.get("domain") else None,
             use_ai_enhancement=data["useAiEnhancement"],
+            relist=relist_json(data["relist"]) if data.get("relist") else None,
         )
 
 

@@ -42,9 +42,14 @@ class ItemContent:
     image_urls: tuple[str, ...]
     domain: dict | None
     use_ai_enhancement: bool
+    # The item's override of the partner's relist rules (tradera.relisting); None: none.
+    relist: dict | None = None
 
     def fingerprint(self) -> str:
-        canonical = json.dumps(self.as_fields(), sort_keys=True, default=str, ensure_ascii=False)
+        fields = self.as_fields()
+        if fields["relist"] is None:  # as before relisting existed: stored items stay equal
+            del fields["relist"]
+        canonical = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def as_fields(self) -> dict:
@@ -276,6 +281,8 @@ def _update_locked(
             pipeline.nudge_on_commit(item.pk)
     if "price" in changed:
         lifecycle.follow_on_channels(item)  # a running auction takes the new price
+    if "price" in changed or "relist" in changed:
+        _restart_relist_schedule(item)
     item.save()
     lifecycle.record_activity(
         item=item, kind="updated", message=f"Updated by {via}: {', '.join(_labels(changed))}"
@@ -289,11 +296,22 @@ FIELD_LABELS = {
     "image_urls": "images",
     "domain": "part details",
     "use_ai_enhancement": "AI enhancement",
+    "relist": "relist rules",
 }
 
 
 def _labels(field_names: list[str]) -> list[str]:
     return [FIELD_LABELS.get(name, name) for name in field_names] or ["no visible change"]
+
+
+RELIST_FIELDS = ("relist_steps", "relist_base_price")
+
+
+def _restart_relist_schedule(item: Item) -> None:
+    """The partner set the price (or its relist rules): relisting counts its steps, and
+    takes its floorPercent, from this price on (tradera.relisting)."""
+    item.relist_steps = 0
+    item.relist_base_price = None
 
 
 # A caller's precondition (the API's If-Match), checked on the locked item: False refuses
@@ -326,7 +344,10 @@ def update_item_price(
             )
             item.price = price
             lifecycle.follow_on_channels(item)
-            item.save(update_fields=["price", *lifecycle.CHANNEL_FIELDS, "updated_at"])
+            _restart_relist_schedule(item)
+            item.save(
+                update_fields=["price", *lifecycle.CHANNEL_FIELDS, *RELIST_FIELDS, "updated_at"]
+            )
     return item
 
 

@@ -348,6 +348,10 @@ SPECTACULAR_SETTINGS = {
         },
         {"name": "Management: auth", "description": "Log in for a bearer token (JWT)."},
         {"name": "Management: API keys", "description": "Create, list and revoke API keys."},
+        {
+            "name": "Management: relisting",
+            "description": "Relist rules: unsold Tradera auctions relisted at a lower price.",
+        },
         {"name": "Analytics", "description": "Figures and the subscription (bearer token)."},
     ],
     "POSTPROCESSING_HOOKS": [

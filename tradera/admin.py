@@ -4,7 +4,7 @@ from django.utils.html import format_html
 from rheo.admin import ReadOnlyAdmin, act_on_each, mode_filter, titled
 from tradera import services, sync
 from tradera.client import for_mode
-from tradera.models import CategoryRule, TraderaAccount, TraderaListing
+from tradera.models import CategoryRule, RelistRules, TraderaAccount, TraderaListing
 from tradera.quota import CallBudget
 
 
@@ -51,6 +51,7 @@ class TraderaListingAdmin(ReadOnlyAdmin):
             },
         ),
         ("Changes and issues", {"fields": ["wanted_price", "end_wanted", "issues"]}),
+        ("Relisting", {"fields": ["relist_count", "previous_tradera_item_id"]}),
         ("Sale", {"fields": ["sale_price", "sold_at", "tradera_order_id", "buyer_alias"]}),
         ("Dates", {"fields": ["created_at", "updated_at"]}),
     ]
@@ -167,3 +168,23 @@ class CategoryRuleAdmin(admin.ModelAdmin):
     list_display = ["keyword", "category_id", "category_name", "position"]
     list_editable = ["category_id", "category_name", "position"]
     search_fields = ["keyword", "category_name"]
+
+
+@admin.register(RelistRules)
+class RelistRulesAdmin(ReadOnlyAdmin):
+    """Read-only: partners set their relist rules in the dashboard or the Management API."""
+
+    list_display = [
+        "partner",
+        "enabled",
+        "max_relists",
+        "step_percent",
+        "step_amount",
+        "floor_price",
+        "floor_percent",
+        "wait_hours",
+        "marketplace_only_at_floor",
+    ]
+    list_filter = ["enabled"]
+    search_fields = ["partner__name"]
+    list_select_related = ["partner"]

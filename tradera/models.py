@@ -117,6 +117,11 @@ class TraderaListing(models.Model):
     end_wanted = models.BooleanField(default=False)
     # What Tradera refused, shown to the partner on GET as `issues`.
     issues = models.JSONField(default=list, blank=True)
+    # Relisting (tradera.relisting): an item has one listing row, so it never has two
+    # auctions running; a relist moves the row on to a new auction, remembering how many
+    # relists it has made and the auction it replaces (Tradera's RestartedFromItemId).
+    relist_count = models.PositiveSmallIntegerField(default=0, db_default=0)
+    previous_tradera_item_id = models.BigIntegerField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -159,3 +164,46 @@ class TraderaListing(models.Model):
         if not self.ad_id or self.ad_id.startswith("pending"):
             return None
         return ad_url(self.ad_id, livemode=self.item.livemode)
+
+
+class RelistRules(models.Model):
+    """A partner's rules for relisting Tradera auctions that end unsold, each at a lower
+    price (tradera.relisting). An item may override any of them (its `relist` object)."""
+
+    partner = models.OneToOneField(
+        "partners.Partner", on_delete=models.CASCADE, related_name="relist_rules"
+    )
+    enabled = models.BooleanField(default=False)
+    max_relists = models.PositiveSmallIntegerField(default=2)
+    # The step down: a percentage of the schedule's first price, or an amount in SEK.
+    step_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, default=10
+    )
+    step_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # The floor: an absolute price, or a percentage of the schedule's first price.
+    floor_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    floor_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, default=50
+    )
+    wait_hours = models.PositiveIntegerField(default=0)
+    # At the floor: stop relisting on Tradera and keep the item on Rheo's marketplace only
+    # (True), or go on relisting at the floor price until max_relists (False).
+    marketplace_only_at_floor = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "relist rules"
+        verbose_name_plural = "relist rules"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(step_percent__isnull=True) | Q(step_amount__isnull=True),
+                name="relist_one_step",
+            ),
+            models.CheckConstraint(
+                condition=Q(floor_price__isnull=True) | Q(floor_percent__isnull=True),
+                name="relist_one_floor",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Relist rules of {self.partner_id}"

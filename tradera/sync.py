@@ -37,6 +37,7 @@ from django.utils import timezone
 from items import lifecycle
 from items.models import Item, SalePlatform
 from rheo import celery
+from tradera import relisting
 from tradera.client import AuctionState, Seller, SellerOrder, TraderaError, for_mode
 from tradera.models import TraderaAccount, TraderaListing, ad_url
 from webhooks import services as webhooks
@@ -210,18 +211,26 @@ def _record_ends(account: TraderaAccount, ended: list[AuctionState]) -> int:
 
 
 def _record_unsold_end(listing: TraderaListing, *, ended_at) -> int:
+    """The auction ended unsold: listing.ended, then the relist its rules ask for
+    (tradera.relisting), in one transaction: an end is never recorded without its relist."""
     with transaction.atomic():
+        # The item first, then its listing: the order every job that locks both takes.
+        item = Item.objects.select_for_update(no_key=True).get(pk=listing.item_id)
         changed = TraderaListing.objects.filter(
             pk=listing.pk, status=TraderaListing.Status.ACTIVE
         ).update(status=TraderaListing.Status.ENDED, ended_at=ended_at)
         if not changed:
             return 0
+        listing.refresh_from_db()
         ad_id = str(listing.tradera_item_id)
         webhooks.emit(
-            listing.item.partner,
+            item.partner,
             "listing.ended",
-            listing.item,
+            item,
             tradera_ad_id=ad_id,
-            tradera_ad_url=ad_url(ad_id, livemode=listing.item.livemode),
+            tradera_ad_url=ad_url(ad_id, livemode=item.livemode),
+            relist_count=listing.relist_count,
+            previous_tradera_ad_id=listing.previous_tradera_item_id,
         )
+        relisting.after_unsold_end(item, listing, ended_at=ended_at)
     return 1

@@ -5,7 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from items import reconciliations
 from items.imports.files import MAX_FILE_BYTES as MAX_IMPORT_BYTES
 from items.models import Item
-from tradera.models import TraderaListing
+from tradera.models import RelistRules, TraderaListing
 from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Delivery, EventType
 
 
@@ -55,6 +55,42 @@ class WebhookForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         label="Events",
     )
+
+
+class RelistRulesForm(forms.ModelForm):
+    """The partner's relist rules (tradera.relisting); the model's constraints refuse a
+    step or a floor given twice."""
+
+    class Meta:
+        model = RelistRules
+        fields = [
+            "enabled",
+            "max_relists",
+            "step_percent",
+            "step_amount",
+            "floor_price",
+            "floor_percent",
+            "wait_hours",
+            "marketplace_only_at_floor",
+        ]
+        labels = {
+            "enabled": "Relist unsold Tradera auctions",
+            "max_relists": "Relists at most",
+            "step_percent": "Step down, % of the first price",
+            "step_amount": "or step down, SEK",
+            "floor_price": "Floor, SEK",
+            "floor_percent": "or floor, % of the first price",
+            "wait_hours": "Wait before relisting, hours",
+            "marketplace_only_at_floor": "At the floor, stop relisting and keep the item on "
+            "Rheo's marketplace only",
+        }
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        for one, other in (("step_percent", "step_amount"), ("floor_price", "floor_percent")):
+            if cleaned.get(one) is not None and cleaned.get(other) is not None:
+                self.add_error(other, f"Give {self.fields[one].label} or this, not both.")
+        return cleaned
 
 
 class DeliveryFilterForm(forms.Form):

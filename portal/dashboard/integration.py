@@ -15,7 +15,7 @@ from portal.dashboard import forms
 from portal.dashboard.base import MODE_SESSION_KEY, paginate, partner_page, query_without_page
 from rheo.errors import ServiceError
 from tradera import connect
-from tradera.models import TraderaAccount
+from tradera.models import RelistRules, TraderaAccount
 from webhooks import selectors as webhook_selectors
 from webhooks import services as webhook_services
 from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Event
@@ -38,6 +38,20 @@ def integration(request):
         **_tradera_context(request),
     }
     return render(request, "dashboard/integration.html", context)
+
+
+@partner_page
+def relist_rules(request):
+    """The partner's relist rules: how unsold Tradera auctions are relisted, lower each time."""
+    rules = RelistRules.objects.filter(partner=request.partner).first() or RelistRules(
+        partner=request.partner
+    )
+    form = forms.RelistRulesForm(request.POST or None, instance=rules)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Relist rules saved.")
+        return redirect("dashboard:relist-rules")
+    return render(request, "dashboard/relist_rules.html", {"form": form})
 
 
 @require_POST

@@ -57,6 +57,7 @@ urlpatterns = [
     path("integration/keys", integration.create_key, name="create-key"),
     path("integration/keys/<uuid:key_id>/revoke", integration.revoke_key, name="revoke-key"),
     path("integration/webhooks/", integration.webhook_settings, name="webhooks"),
+    path("integration/relisting/", integration.relist_rules, name="relist-rules"),
     path("integration/webhooks/rotate", integration.rotate_webhook_secret, name="rotate-secret"),
     path("integration/webhooks/test", integration.send_test_webhook, name="test-webhook"),
     path("integration/deliveries/", integration.delivery_list, name="deliveries"),

@@ -119,6 +119,7 @@ def test_every_page_fits_a_desktop_and_a_phone(page, shop):
         ("dashboard-import-done", f"/dashboard/items/import/{imported.pk}/"),
         ("dashboard-integration", "/dashboard/integration/"),
         ("dashboard-webhooks", "/dashboard/integration/webhooks/?reveal=1"),
+        ("dashboard-relisting", "/dashboard/integration/relisting/"),
         ("dashboard-deliveries", "/dashboard/integration/deliveries/"),
         ("dashboard-delivery", f"/dashboard/integration/deliveries/{delivery.pk}/"),
         ("dashboard-events", "/dashboard/integration/events/"),

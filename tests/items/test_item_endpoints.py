@@ -57,6 +57,7 @@ class TestGet:
             "images": [],
             "issues": [],
             "sourceVersion": None,
+            "relist": None,
         }
 
     def test_decimal_prices_come_back_as_numbers(self, api_a):

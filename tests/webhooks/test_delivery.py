@@ -110,6 +110,9 @@ def test_payload_is_exactly_the_quick_starts(partner_a, item_a, endpoint_a, rece
             "traderaAdId": "398271634",
             "traderaAdUrl": "https://www.tradera.com/item/398271634",
             "sequence": 1,
+            # Relisting: the first auction of the item, relisted from none.
+            "relistCount": 0,
+            "previousTraderaAdId": None,
         },
     }
 

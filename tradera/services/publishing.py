@@ -368,6 +368,8 @@ def _go_live(listing: TraderaListing) -> None:
             item,
             tradera_ad_id=ad_id,
             tradera_ad_url=ad_url(ad_id, livemode=item.livemode),
+            relist_count=listing.relist_count,
+            previous_tradera_ad_id=listing.previous_tradera_item_id,
         )
 
 

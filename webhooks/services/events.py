@@ -83,6 +83,8 @@ def _item_data(
     tradera_ad_id=None,
     tradera_ad_url=None,
     error=None,
+    relist_count=None,
+    previous_tradera_ad_id=None,
 ) -> dict:
     data = {
         "externalId": item.external_id,
@@ -93,6 +95,13 @@ def _item_data(
         "traderaAdId": tradera_ad_id,
         "traderaAdUrl": tradera_ad_url,
     }
+    if event_type in (EventType.LISTING_CREATED, EventType.LISTING_ENDED):
+        # Relisting (tradera.relisting): how many relists led to this auction, and the
+        # auction it replaced.
+        data["relistCount"] = relist_count or 0
+        data["previousTraderaAdId"] = (
+            None if previous_tradera_ad_id is None else str(previous_tradera_ad_id)
+        )
     if event_type == EventType.LISTING_FAILED:
         if not error or not {"code", "message"} <= error.keys():
             raise ValueError("listing.failed needs error={'code': …, 'message': …}.")
