@@ -348,6 +348,10 @@ SPECTACULAR_SETTINGS = {
         },
         {"name": "Management: auth", "description": "Log in for a bearer token (JWT)."},
         {"name": "Management: API keys", "description": "Create, list and revoke API keys."},
+        {
+            "name": "Management: grade scale",
+            "description": "Your own condition codes and what each means.",
+        },
         {"name": "Analytics", "description": "Figures and the subscription (bearer token)."},
     ],
     "POSTPROCESSING_HOOKS": [

@@ -35,6 +35,7 @@ def test_swagger_lists_items_then_webhooks_then_management_and_analytics(schema)
         "Management: events",
         "Management: auth",
         "Management: API keys",
+        "Management: grade scale",
         "Analytics",
     ]
     in_order = [operation["tags"][0] for _, operation in operations(schema)]
