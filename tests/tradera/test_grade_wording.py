@@ -78,3 +78,14 @@ def test_without_a_scale_the_auction_explains_rheos_grade_as_before(
 
     description = auction_of(sandbox, "P1")["description"]
     assert "Skick B: bra skick, normalt slitage för åldern, fullt fungerande." in description
+
+
+def test_an_enhanced_text_gets_the_scales_wording_as_its_last_line(
+    clock, api_a_test, dashboard_a, committed, photo
+):
+    dashboard_a.put("/api/v1/grade-scale", scale(FIRST), format="json")
+    push_graded(api_a_test, committed, photo, "P1")
+    item = Item.objects.get()
+    item.enhanced_description = "Bromsok i fint skick."
+
+    assert mapping.description_for(item) == f"Bromsok i fint skick.\n\nSkick A*: {FIRST}"
