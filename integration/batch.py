@@ -23,6 +23,7 @@ from integration.views import (
     validated,
 )
 from items import batch as item_batch
+from items import grades
 from items.batch import MAX_BATCH_ITEMS, OUTCOMES
 from items.payloads import BatchItemInputSerializer, batch_items
 from rheo.parsers import JSONBodyParser
@@ -193,7 +194,7 @@ class ItemBatchView(ItemView):
         results = item_batch.upsert_items(
             partner=self.partner,
             livemode=self.livemode,
-            items=batch_items(entries),
+            items=batch_items(entries, grades.scale_of(self.partner)),
             validate_only=validate_only,
         )
         counts = dict.fromkeys(OUTCOMES, 0)

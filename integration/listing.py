@@ -16,7 +16,7 @@ from integration.base import MAX_EXTERNAL_ID_LENGTH, IntegrationAPIView
 from integration.serializers import ItemOutputSerializer
 from integration.views import EXAMPLE_OUTPUT
 from items import selectors
-from items.models import Item
+from items.models import CANONICAL_GRADES, Item
 from rheo.fields import StrictCharField
 from rheo.schema import error_responses
 from tradera.models import TraderaListing
@@ -39,6 +39,13 @@ class ItemListQuerySerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         help_text="A Tradera listing status, or `none`: items with no Tradera listing.",
+    )
+    grade = serializers.ChoiceField(
+        choices=list(CANONICAL_GRADES),
+        required=False,
+        allow_blank=True,
+        help_text="Rheo's canonical grade (A–D): items whose conditionGrade maps to it, "
+        "through your grade scale when you have one.",
     )
     updatedSince = serializers.DateTimeField(
         required=False,
@@ -162,6 +169,7 @@ class ItemListView(IntegrationAPIView):
             tradera_status=params.get("traderaStatus", ""),
             updated_since=params.get("updatedSince"),
             external_ids=params.get("externalIds"),
+            grade=params.get("grade", ""),
         )
         items = selectors.partner_items(
             partner=self.partner, livemode=self.livemode, filters=filters

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from items import grades
 from items.models import Item, ItemImage
 from items.payloads import MONEY, ItemInputSerializer  # noqa: F401 (views import it from here)
 from rheo.fields import (
@@ -154,6 +155,15 @@ class ItemOutputSerializer(serializers.Serializer):
         "one's price and time (null when none is coming); null before the item's first "
         "auction."
     )
+    conditionGrade = serializers.SerializerMethodField(
+        help_text="domain.conditionGrade as you sent it: your grade scale's code, or null."
+    )
+    canonicalGrade = serializers.SerializerMethodField(
+        help_text="Rheo's grade (A–D) your code maps to: what buyers filter by. Null if none."
+    )
+    gradeText = serializers.SerializerMethodField(
+        help_text="What buyers read about the grade (your scale's text, else Rheo's)."
+    )
 
     def to_representation(self, item):
         body = super().to_representation(item)
@@ -203,6 +213,22 @@ class ItemOutputSerializer(serializers.Serializer):
             cache[item.partner_id] = relisting.partner_rules(item.partner_id)
         state = relisting.state_of(item, cache[item.partner_id])
         return None if state is None else RelistStateSerializer(state).data
+
+    def get_conditionGrade(self, item) -> str | None:
+        return item.condition_grade or None
+
+    def get_canonicalGrade(self, item) -> str | None:
+        return item.grade or None
+
+    def get_gradeText(self, item) -> str | None:
+        if not item.condition_grade:
+            return None
+        # One query per partner, however many items (a page of the listing).
+        scales = self.context.setdefault("grade_texts", {})
+        if item.partner_id not in scales:
+            scales[item.partner_id] = grades.buyer_texts(item.partner_id)
+        text = scales[item.partner_id].get(item.condition_grade)
+        return text or grades.BUILTIN.get(item.grade, (None,))[0]
 
     @staticmethod
     def _listing(item):

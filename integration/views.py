@@ -22,7 +22,7 @@ from integration.serializers import (
     StatusInputSerializer,
     api_field_names,
 )
-from items import selectors, services
+from items import grades, selectors, services
 from rheo.errors import ServiceError
 from rheo.fields import StrictDecimalField
 from rheo.schema import error_responses
@@ -162,6 +162,9 @@ EXAMPLE_OUTPUT = {
     ],
     "issues": [],
     "sourceVersion": None,
+    "conditionGrade": "B",
+    "canonicalGrade": "B",
+    "gradeText": "Gott skick",
 }
 
 
@@ -170,8 +173,8 @@ def accepted(item, message: str) -> Response:
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-def validated(serializer_class, data):
-    serializer = serializer_class(data=data)
+def validated(serializer_class, data, context=None):
+    serializer = serializer_class(data=data, context=context or {})
     serializer.is_valid(raise_exception=True)
     return serializer
 
@@ -233,7 +236,8 @@ class ItemView(IntegrationAPIView):
     )
     def put(self, request, external_id):
         validate_only = validate_only_param(request)
-        content = validated(ItemInputSerializer, request.data)
+        scale = grades.scale_of(self.partner)
+        content = validated(ItemInputSerializer, request.data, {"grade_scale": scale})
         source_version = content.validated_data.get("sourceVersion")
         write = {
             "partner": self.partner,

@@ -6,6 +6,7 @@ from django.utils.text import Truncator
 
 from items import emails, orders
 from items.models import (
+    GradeCode,
     ImportMapping,
     ImportRow,
     Item,
@@ -227,6 +228,15 @@ class StoredImageAdmin(ReadOnlyAdmin):
 
     list_display = ["full", "width", "height", "created_at"]
     search_fields = ["=digest", "full"]
+
+
+@admin.register(GradeCode)
+class GradeCodeAdmin(ReadOnlyAdmin):
+    """Partners' grade scales (they edit them in the dashboard and the Management API)."""
+
+    list_display = ["partner", "code", "canonical", "buyer_text", "position"]
+    list_filter = ["canonical"]
+    search_fields = ["partner__name", "code"]
 
 
 @admin.register(Order)

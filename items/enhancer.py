@@ -119,9 +119,10 @@ class BuiltinEnhancer:
         return shorten("\n\n".join(lines), MAX_DESCRIPTION_LENGTH)
 
 
-def part_facts(domain: dict) -> list[str]:
+def part_facts(domain: dict, condition: str | None = None) -> list[str]:
     """The part's domain attributes as Swedish lines for a listing's text: fit, donor
-    year, OE number, and the condition grade explained."""
+    year, OE number, and the condition grade explained (by `condition` when given: the
+    wording of the partner's grade scale, items.grades)."""
     facts = []
     models = [m.strip() for m in domain.get("compatibleModels") or [] if m.strip()]
     manufacturer = tidy_words(domain.get("manufacturer") or "")
@@ -134,7 +135,9 @@ def part_facts(domain: dict) -> list[str]:
     if domain.get("oemCode"):
         facts.append(f"OE-nummer: {domain['oemCode']}.")
     grade = domain.get("conditionGrade")
-    if grade in CONDITION_GRADES_SV:
+    if condition:
+        facts.append(f"Skick {grade}: {condition}")
+    elif grade in CONDITION_GRADES_SV:
         facts.append(f"Skick {grade}: {CONDITION_GRADES_SV[grade]}.")
     return facts
 

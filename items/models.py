@@ -139,6 +139,12 @@ class Item(models.Model):
     # it (migration 0005); SQLite scans.
     search_text = models.TextField(blank=True, default="", db_default="", editable=False)
 
+    # Rheo's canonical condition grade (A–D) of the partner's conditionGrade code, through
+    # its grade scale (GradeCode) when it has one: what search, filters and analytics read.
+    # Written on every upsert and when the partner changes the code's mapping
+    # (items.grades); "" when the item has no grade.
+    grade = models.CharField(max_length=1, blank=True, default="", db_default="", db_index=True)
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -364,6 +370,36 @@ class Order(models.Model):
 
     def can_transition_to(self, status: str) -> bool:
         return status in self.TRANSITIONS[self.Status(self.status)]
+
+
+# Rheo's own condition grades: the canonical scale every partner's codes map onto.
+CANONICAL_GRADES = ("A", "B", "C", "D")
+
+
+class GradeCode(models.Model):
+    """One code of a partner's own grade scale (A*, 3, "Bra"…): the canonical grade it
+    means, the short Swedish text buyers read, and the condition wording of its Tradera
+    auctions. A partner with no codes has no scale and sends Rheo's grades (A–D)."""
+
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="grade_codes"
+    )
+    code = models.CharField(max_length=20)
+    canonical = models.CharField(
+        max_length=1, choices=[(g, g) for g in CANONICAL_GRADES], help_text="Rheo's grade."
+    )
+    buyer_text = models.CharField(max_length=200, help_text="Swedish, for buyers.")
+    tradera_wording = models.CharField(max_length=500, help_text="Goes into the auction text.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["partner", "position", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "code"], name="grade_code_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.code} → {self.canonical}"
 
 
 class ItemActivity(models.Model):

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from items import grades
 from items.batch import BatchItem
 from items.services import ItemContent
 from rheo import outbound
@@ -71,6 +72,18 @@ def image_url_list(**kwargs):
     )
 
 
+class GradeCodeField(StrictCharField):
+    """A grade code: a string, or a whole number for numbered scales (3 is "3")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=20, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = str(data)
+        return super().to_internal_value(data)
+
+
 class AutomotivePartSerializer(serializers.Serializer):
     domain = serializers.ChoiceField(
         choices=SUPPORTED_DOMAINS,
@@ -84,13 +97,22 @@ class AutomotivePartSerializer(serializers.Serializer):
     donorVehicleYear = StrictIntegerField(
         min_value=1900, max_value=date.today().year + 1, required=False, allow_null=True
     )
-    conditionGrade = serializers.ChoiceField(
-        choices=sorted(CONDITION_GRADES),
+    conditionGrade = GradeCodeField(
         required=False,
         allow_null=True,
-        help_text="; ".join(f"{g}: {meaning}" for g, meaning in CONDITION_GRADES.items()),
-        error_messages={"invalid_choice": "Unknown grade {input!r}; use A, B, C or D."},
+        help_text="Your grade scale's code when you have defined one (GET /api/v1/grade-scale; "
+        "a number is taken as its text), else Rheo's grades: "
+        + "; ".join(f"{g}: {meaning}" for g, meaning in CONDITION_GRADES.items()),
     )
+
+    def validate_conditionGrade(self, value):
+        if value is None:
+            return value
+        scale = self.root.context.get("grade_scale")
+        value = grades.spelled_as_in(scale, value)
+        if not grades.canonical_grade(scale, value):
+            raise serializers.ValidationError(grades.unknown_code_message(scale, value))
+        return value
 
 
 class RelistSerializer(serializers.Serializer):
@@ -164,7 +186,8 @@ def relist_json(attrs) -> dict:
 
 class ItemInputSerializer(serializers.Serializer):
     """The body of PUT /integration/v1/items/:external_id. Unknown keys are ignored.
-    Image URLs: exactly one of imageUrls, images, image_urls."""
+    Image URLs: exactly one of imageUrls, images, image_urls. The context's `grade_scale`
+    (items.grades.scale_of) is the partner's grade scale; without it, Rheo's grades."""
 
     title = StrictCharField(max_length=255)
     description = StrictCharField(
@@ -233,6 +256,8 @@ class ItemInputSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         attrs["imageUrls"] = next(attrs.pop(n) for n in IMAGE_URL_ALIASES if n in attrs)
+        code = (attrs.get("domain") or {}).get("conditionGrade")
+        attrs["canonicalGrade"] = grades.canonical_grade(self.context.get("grade_scale"), code)
         return attrs
 
     def to_content(self) -> ItemContent:
@@ -252,6 +277,7 @@ class ItemInputSerializer(serializers.Serializer):
             domain=dict(data["domain"]) if data.get("domain") else None,
             use_ai_enhancement=data["useAiEnhancement"],
             relist=relist_json(data["relist"]) if data.get("relist") else None,
+            grade=data.get("canonicalGrade"),
         )
 
 
@@ -270,13 +296,13 @@ class BatchItemInputSerializer(ItemInputSerializer):
         return value
 
 
-def batch_items(entries: list) -> list[BatchItem]:
+def batch_items(entries: list, grade_scale: grades.Scale = None) -> list[BatchItem]:
     """A batch's entries, each validated on its own as its PUT's body would be.
 
     One serializer instance validates them all, as DRF's ListSerializer does with its
     child: building a serializer deep-copies its declared fields, which was most of an
     entry's validation time (bench/README.md, "Import benchmark")."""
-    serializer = BatchItemInputSerializer()
+    serializer = BatchItemInputSerializer(context={"grade_scale": grade_scale})
     return [batch_item(entry, serializer) for entry in entries]
 
 

@@ -47,6 +47,7 @@ class ItemFilter:
     tradera_status: str = ""
     updated_since: datetime | None = None
     external_ids: tuple[str, ...] | None = None
+    grade: str = ""  # Rheo's canonical grade (Item.grade), whatever the partner's code
 
 
 def partner_items(
@@ -73,6 +74,8 @@ def partner_items(
         items = items.filter(updated_at__gte=filters.updated_since)
     if filters.external_ids is not None:
         items = items.filter(external_id__in=filters.external_ids)
+    if filters.grade:
+        items = items.filter(grade=filters.grade)
     return items
 
 
@@ -137,7 +140,7 @@ def search_marketplace(search: MarketSearch) -> QuerySet[Item]:
     for word in searchable(search.text).split()[:MAX_SEARCH_WORDS]:
         items = items.filter(search_text__contains=word)
     if search.grade:
-        items = items.filter(domain__conditionGrade=search.grade)
+        items = items.filter(grade=search.grade)  # canonical: every partner's scale maps to it
     if search.min_price is not None:
         items = items.filter(price__gte=search.min_price)
     if search.max_price is not None:

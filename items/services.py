@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from items import lifecycle, pipeline, selectors
+from items import grades, lifecycle, pipeline, selectors
 from items.models import Item, Order
 from partners import subscriptions
 from partners.models import Partner
@@ -44,9 +44,14 @@ class ItemContent:
     use_ai_enhancement: bool
     # The item's override of the partner's relist rules (tradera.relisting); None: none.
     relist: dict | None = None
+    # The canonical grade of the domain's conditionGrade under the partner's grade scale
+    # (items.grades); None: Rheo's own grades. Not part of the fingerprint: it follows
+    # from the content and the scale, and a scale change rewrites it (items.grades).
+    grade: str | None = None
 
     def fingerprint(self) -> str:
         fields = self.as_fields()
+        del fields["grade"]
         if fields["relist"] is None:  # as before relisting existed: stored items stay equal
             del fields["relist"]
         canonical = json.dumps(fields, sort_keys=True, default=str, ensure_ascii=False)
@@ -57,6 +62,8 @@ class ItemContent:
         on the PUT path and nothing here is mutated)."""
         fields = {f.name: getattr(self, f.name) for f in dataclass_fields(self)}
         fields["image_urls"] = list(self.image_urls)
+        if self.grade is None:
+            fields["grade"] = grades.builtin_grade(self.domain)
         return fields
 
 
@@ -229,7 +236,9 @@ def _decide(
     if item.content_fingerprint == fingerprint:
         return "unchanged", []
     fields = content.as_fields().items()
-    return "updated", [name for name, value in fields if getattr(item, name) != value]
+    # The grade follows the domain, which names the change.
+    changed = [n for n, value in fields if n != "grade" and getattr(item, n) != value]
+    return "updated", changed
 
 
 def is_stale(source_version: int | None, stored_version: int | None) -> bool:

@@ -9,7 +9,7 @@ from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from items import orders, selectors
+from items import grades, orders, selectors
 from items.forms import OrderForm, SearchForm
 from rheo import ratelimit
 from rheo.errors import ServiceError
@@ -115,7 +115,13 @@ def _total(item):
 
 
 def _item_page(request, item, form, *, error: str = "", status: int = 200):
-    context = {"item": item, "form": form, "error": error, "total": _total(item)}
+    context = {
+        "item": item,
+        "form": form,
+        "error": error,
+        "total": _total(item),
+        "grade": grades.meaning_of(item),
+    }
     return render(request, "market/item.html", context, status=status)
 
 

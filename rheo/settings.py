@@ -352,6 +352,10 @@ SPECTACULAR_SETTINGS = {
             "name": "Management: relisting",
             "description": "Relist rules: unsold Tradera auctions relisted at a lower price.",
         },
+        {
+            "name": "Management: grade scale",
+            "description": "Your own condition codes and what each means.",
+        },
         {"name": "Analytics", "description": "Figures and the subscription (bearer token)."},
     ],
     "POSTPROCESSING_HOOKS": [

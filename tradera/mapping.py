@@ -5,6 +5,7 @@ import math
 from django.conf import settings
 from django.db import connection
 
+from items import grades
 from items.enhancer import part_facts, shorten
 from items.models import Item
 from tradera.client import MAX_DESCRIPTION, MAX_TITLE, NewAuction, Shipping
@@ -66,8 +67,13 @@ def with_category_sql(items_sql: str) -> str:
 
 def description_for(item: Item) -> str:
     """The item's text, then the facts Tradera has no field for (its condition is only
-    new or used)."""
+    new or used). The condition is the partner's grade scale's wording for its code, read
+    at publish: a changed mapping reaches the next auction, never a running one."""
     parts = [item.display_description.strip()]
+    meaning = grades.meaning_of(item)
+    wording = meaning.tradera_wording if meaning and meaning.from_scale else None
     if not item.enhanced_description:  # the enhanced text states the facts already
-        parts.append("\n".join(part_facts(item.domain or {})))
+        parts.append("\n".join(part_facts(item.domain or {}, wording)))
+    elif wording:  # …but not the scale's wording, which the enhancer does not know
+        parts.append(f"Skick {item.condition_grade}: {wording}")
     return shorten("\n\n".join(p for p in parts if p), MAX_DESCRIPTION)

@@ -25,12 +25,12 @@ from collections.abc import Iterator
 from django.db import transaction
 from django.utils import timezone
 
-from items import jobs
+from items import grades, jobs
 from items.batch import MAX_BATCH_ITEMS, OUTCOMES, BatchItem, BatchResult, upsert_items
 from items.imports import files
 from items.imports.mapping import check_mapping, guess_mapping, remembered_columns, row_body
 from items.imports.models import ImportMapping, ImportRow, StockImport
-from items.payloads import batch_item
+from items.payloads import BatchItemInputSerializer, batch_item
 from partners.models import Partner
 from rheo.errors import ServiceError, validation_error
 from rheo.formatting import spreadsheet_cell
@@ -195,7 +195,10 @@ def _step(import_id) -> bool:
         )
         if not rows:
             return False
-        entries = [_entry(stock_import, row) for row in rows]
+        serializer = BatchItemInputSerializer(
+            context={"grade_scale": grades.scale_of(stock_import.partner)}
+        )
+        entries = [_entry(stock_import, row, serializer) for row in rows]
         results = upsert_items(
             partner=stock_import.partner,
             livemode=stock_import.livemode,
@@ -238,7 +241,9 @@ def _step(import_id) -> bool:
     return True
 
 
-def _entry(stock_import: StockImport, row: ImportRow) -> BatchItem:
+def _entry(
+    stock_import: StockImport, row: ImportRow, serializer: BatchItemInputSerializer
+) -> BatchItem:
     body = row_body(row.cells, stock_import.mapping, stock_import.defaults)
     external_id = body.get("externalId")
     lines = stock_import.duplicates.get(external_id) if isinstance(external_id, str) else None
@@ -246,7 +251,7 @@ def _entry(stock_import: StockImport, row: ImportRow) -> BatchItem:
         others = ", ".join(str(line) for line in lines)
         message = f"{external_id!r} is on more than one row of the file (lines {others})."
         return BatchItem(external_id, error=validation_error({"externalId": [message]}))
-    return batch_item(body)
+    return batch_item(body, serializer)
 
 
 def _error_of(result: BatchResult) -> dict | None:

@@ -4,7 +4,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from items import reconciliations
 from items.imports.files import MAX_FILE_BYTES as MAX_IMPORT_BYTES
-from items.models import Item
+from items.models import CANONICAL_GRADES, Item
 from tradera.models import RelistRules, TraderaListing
 from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Delivery, EventType
 
@@ -39,6 +39,11 @@ class ItemFilterForm(forms.Form):
             *TraderaListing.Status.choices,
         ],
         label="Tradera",
+    )
+    grade = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any grade"), *((g, f"Grade {g}") for g in CANONICAL_GRADES)],
+        label="Grade",
     )
 
 

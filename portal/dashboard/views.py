@@ -61,7 +61,12 @@ def item_list(request):
     filters = ItemFilter()
     if form.is_valid():
         data = form.cleaned_data
-        filters = ItemFilter(text=data["q"], status=data["status"], tradera_status=data["tradera"])
+        filters = ItemFilter(
+            text=data["q"],
+            status=data["status"],
+            tradera_status=data["tradera"],
+            grade=data["grade"],
+        )
     items = (
         item_selectors.partner_items(
             partner=request.partner, livemode=request.livemode, filters=filters

@@ -5,7 +5,7 @@ goes to var/screenshots/<width>/ for a person to look at."""
 
 import pytest
 
-from items import orders
+from items import grades, orders
 from items.imports import services as imports
 from items.imports.models import StockImport
 from items.models import Item, Order
@@ -60,6 +60,14 @@ def shop(api_a, partner_a, committed, worker, settings, tmp_path):
     )
     worker()
     stock_imports(partner_a, photos[0])
+    grades.replace_grade_scale(
+        partner=partner_a,
+        grades=[
+            grades.GradeSpec("A*", "A", "Som ny", "Som ny, inga spår av användning, testad."),
+            grades.GradeSpec("B", "B", "Gott skick", "Normalt slitage för åldern, fungerar."),
+            grades.GradeSpec("M", "D", "Defekt", "Defekt eller otestad; säljs som den är."),
+        ],
+    )
     User.objects.create_superuser(email="staff@rheo.example", password="pw-for-staff")
     yield
     receiver.close()
@@ -113,6 +121,7 @@ def test_every_page_fits_a_desktop_and_a_phone(page, shop):
         ("dashboard-items", "/dashboard/items/"),
         ("dashboard-item", f"/dashboard/items/{item.pk}/"),
         ("dashboard-item-sold", f"/dashboard/items/{sold.pk}/"),
+        ("dashboard-grade-scale", "/dashboard/items/grades/"),
         ("dashboard-import", "/dashboard/items/import/"),
         ("dashboard-import-mapping", f"/dashboard/items/import/{to_map.pk}/"),
         ("dashboard-import-checked", f"/dashboard/items/import/{checked.pk}/"),

@@ -58,6 +58,10 @@ class TestGet:
             "issues": [],
             "sourceVersion": None,
             "relist": None,
+            # The grade as sent, Rheo's grade it maps to, and what buyers read.
+            "conditionGrade": "B",
+            "canonicalGrade": "B",
+            "gradeText": "Gott skick",
         }
 
     def test_decimal_prices_come_back_as_numbers(self, api_a):

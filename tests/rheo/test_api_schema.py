@@ -36,6 +36,7 @@ def test_swagger_lists_items_then_webhooks_then_management_and_analytics(schema)
         "Management: auth",
         "Management: API keys",
         "Management: relisting",
+        "Management: grade scale",
         "Analytics",
     ]
     in_order = [operation["tags"][0] for _, operation in operations(schema)]

@@ -116,6 +116,9 @@ def test_the_openapi_schema_describes_every_endpoint_field_alias_and_error(clien
         "issues",
         "sourceVersion",
         "relist",
+        "conditionGrade",
+        "canonicalGrade",
+        "gradeText",
     }
     batch = schema["paths"]["/integration/v1/items/batch"]
     assert batch["post"]["operationId"] == "upsertItems"
