@@ -26,6 +26,7 @@ from items import selectors, services
 from rheo.errors import ServiceError
 from rheo.fields import StrictDecimalField
 from rheo.schema import error_responses
+from tradera import guidance
 from tradera import services as tradera
 
 EXTERNAL_ID = OpenApiParameter(
@@ -162,6 +163,7 @@ EXAMPLE_OUTPUT = {
     ],
     "issues": [],
     "sourceVersion": None,
+    "guidance": {**guidance.EXAMPLE, "pricePosition": "middle_half"},
 }
 
 

@@ -472,5 +472,7 @@ class ReconciliationItem(models.Model):
         return f"{self.reconciliation_id}: {self.item_id} {self.outcome or 'pending'}"
 
 
-# The stock import's models live beside its services; imported here so Django finds them.
+# The stock import's models live beside its services, price guidance's beside its keys;
+# imported here so Django finds them.
+from items.guidance import GuidanceUpdate, PriceGuidance  # noqa: E402, F401
 from items.imports.models import ImportMapping, ImportRow, StockImport  # noqa: E402, F401

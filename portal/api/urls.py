@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from portal.api import analytics, events, keys, webhooks
+from portal.api import analytics, events, guidance, keys, webhooks
 
 urlpatterns = [
     path("auth/token", keys.TokenView.as_view(), name="token"),
@@ -18,6 +18,7 @@ urlpatterns = [
         analytics.SubscriptionView.as_view(),
         name="analytics-subscription",
     ),
+    path("guidance", guidance.GuidanceView.as_view(), name="guidance"),
     path("webhook", webhooks.WebhookView.as_view(), name="webhook"),
     path("webhook/rotate-secret", webhooks.RotateSecretView.as_view(), name="webhook-rotate"),
     path("webhook/test", webhooks.TestWebhookView.as_view(), name="webhook-test"),

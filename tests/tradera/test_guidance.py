@@ -1,0 +1,219 @@
+"""Price guidance on a known data set: the figures at each level and their fallbacks,
+the privacy thresholds, the nightly refresh, the update a sale queues, and where the
+figures show (the item's GET, the Management API's guidance endpoint)."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from items import lifecycle, services
+from items.guidance import GuidanceUpdate, PriceGuidance
+from items.models import Item
+from items.services import ItemContent
+from tests.conftest import login, make_partner
+from tradera import guidance
+from tradera.models import CategoryRule
+
+
+def at(clock, day):
+    """Noon on the `day`th day from 1 March 2026 (1: 1 March)."""
+    clock.move_to(datetime(2026, 3, 1, 12, tzinfo=UTC) + timedelta(days=day - 1), tick=False)
+
+
+def domain(oem="31400452", grade="B", model="XC90", year=2018):
+    return {
+        "domain": "automotive_part",
+        "oemCode": oem,
+        "manufacturer": "Volvo",
+        "compatibleModels": [model],
+        "donorVehicleYear": year,
+        "conditionGrade": grade,
+    }
+
+
+def create(partner, external_id, price=900, *, livemode=True, title="Bromsok fram vänster", **part):
+    content = ItemContent(
+        title=title,
+        description="",
+        price=Decimal(price),
+        shipping_cost=Decimal(0),
+        weight_kg=None,
+        currency="SEK",
+        image_urls=("https://cdn.example.com/1.jpg",),
+        domain=domain(**part),
+        use_ai_enhancement=False,
+    )
+    item = services.upsert_item(
+        partner=partner,
+        livemode=livemode,
+        external_id=external_id,
+        content=content,
+        auto_publish_tradera=False,
+    ).item
+    lifecycle.transition_item(item=item, status=Item.Status.ACTIVE)
+    return item
+
+
+def sold(clock, partner, external_id, price, days, *, livemode=True, **part):
+    """An item created on 1 March and sold on Tradera `days` later."""
+    at(clock, 1)
+    item = create(partner, external_id, livemode=livemode, **part)
+    at(clock, 1 + days)
+    lifecycle.mark_item_sold(item=item, platform="tradera", price=Decimal(price))
+    return item
+
+
+@pytest.fixture
+def thresholds(settings):
+    settings.RHEO_GUIDANCE_MIN_SALES = 4
+    settings.RHEO_GUIDANCE_MIN_SELLERS = 3
+    settings.RHEO_GUIDANCE_YEAR_BAND = 5
+
+
+@pytest.fixture
+def partner_c(db):
+    return make_partner("Bildemontering Norr AB", "ops@norr.example")
+
+
+@pytest.fixture
+def dataset(thresholds, clock, partner_a, partner_b, partner_c):
+    """OEM 31400452 grade B: 1000 (a, 10 days), 1200 (b, 20), 1400 (a, 30), 2000 (c, 40),
+    and one de-listed unsold. Grade C: 600 (b, 5). A test-mode sale and a sale of another
+    OEM by partner_a alone (four times) that must not count where they do not belong."""
+    sold(clock, partner_a, "A1", 1000, 10)
+    sold(clock, partner_b, "B1", 1200, 20)
+    sold(clock, partner_a, "A2", 1400, 30)
+    sold(clock, partner_c, "C1", 2000, 40)
+    sold(clock, partner_b, "B2", 600, 5, grade="C")
+    unsold = create(partner_c, "C2")
+    lifecycle.transition_item(item=unsold, status=Item.Status.NOT_LISTED)
+    sold(clock, partner_a, "T1", 99999, 1, livemode=False)  # test mode: no evidence
+    for n in range(4):  # one seller only, another model: never shown
+        sold(clock, partner_a, f"S{n}", 500 + n, 3, oem="LONELY-1", model="V70")
+    at(clock, 60)
+    guidance.refresh_all()
+
+
+def row(level, key):
+    return PriceGuidance.objects.get(level=level, key=key)
+
+
+def test_refresh_computes_exact_figures_per_level(dataset):
+    oem_b = row(1, "31400452|B")
+    assert (oem_b.sales, oem_b.sellers, oem_b.unsold) == (4, 3, 1)
+    assert (oem_b.median_price, oem_b.p25_price, oem_b.p75_price) == (
+        Decimal("1300.00"),
+        Decimal("1150.00"),
+        Decimal("1550.00"),
+    )
+    assert oem_b.median_days == pytest.approx(25.0)
+    assert oem_b.sell_through == 0.8
+
+    oem = row(2, "31400452")
+    assert (oem.sales, oem.sellers, oem.unsold) == (5, 3, 1)
+    assert (oem.median_price, oem.p25_price, oem.p75_price) == (
+        Decimal("1200.00"),
+        Decimal("1000.00"),
+        Decimal("1400.00"),
+    )
+    assert oem.median_days == pytest.approx(20.0)
+    assert oem.sell_through == 0.8333
+
+
+def test_an_item_gets_the_most_specific_level_with_enough_sales(dataset, partner_a):
+    at_oem_grade = create(partner_a, "N1", oem="31400452", grade="B")
+    oem_only = create(partner_a, "N2", oem="314-004 52", grade="C")  # one grade C sale only
+    vehicle_grade = create(partner_a, "N3", oem="NEW-1", grade="B")
+    vehicle = create(partner_a, "N4", oem="NEW-1", grade="D")
+    nothing = create(partner_a, "N5", oem="NEW-1", model="XC60")
+    found = guidance.for_items([at_oem_grade, oem_only, vehicle_grade, vehicle, nothing])
+    assert found[at_oem_grade.pk].get_level_display() == "oem_grade"
+    assert found[oem_only.pk].get_level_display() == "oem"
+    assert found[vehicle_grade.pk].get_level_display() == "vehicle_grade"
+    assert found[vehicle_grade.pk].median_price == Decimal("1300.00")
+    assert found[vehicle.pk].get_level_display() == "vehicle"
+    assert found[vehicle.pk].sales == 5
+    assert found[nothing.pk] is None
+
+
+def test_privacy_thresholds_hide_small_or_single_seller_aggregates(dataset, settings):
+    # Four sales by one seller: the row exists but is never shown.
+    assert row(2, "LONELY1").sales == 4
+    assert guidance.for_oem("LONELY-1") is None
+    settings.RHEO_GUIDANCE_MIN_SELLERS = 1
+    assert guidance.for_oem("LONELY-1").sales == 4
+    # Grade C alone has one sale: below the minimum sample it falls back to the OEM.
+    assert guidance.for_oem("31400452", "C").get_level_display() == "oem"
+    settings.RHEO_GUIDANCE_MIN_SALES = 6
+    assert guidance.for_oem("31400452") is None
+    assert guidance.as_json(None) == {
+        "available": False,
+        "reason": "not_enough_sales",
+        "minSales": 6,
+        "minSellers": 1,
+    }
+
+
+def test_a_sale_updates_its_keys_after_commit(
+    dataset, clock, partner_b, broker_messages, committed
+):
+    with committed():
+        item = sold(clock, partner_b, "B3", 1300, 15)
+    assert GuidanceUpdate.objects.filter(item=item).exists()  # the hand-off, with the sale
+    nudges = broker_messages("default")
+    assert ("tradera.update_price_guidance", [str(item.pk)]) in nudges
+    assert guidance.update_for_item(item_id=str(item.pk)) == 4
+    oem_b = row(1, "31400452|B")
+    assert (oem_b.sales, oem_b.median_price) == (5, Decimal("1300.00"))
+    assert (oem_b.p25_price, oem_b.p75_price) == (Decimal("1200.00"), Decimal("1400.00"))
+    assert row(2, "31400452").sales == 6
+    assert not GuidanceUpdate.objects.filter(item=item).exists()
+    assert guidance.update_for_item(item_id=str(item.pk)) == 0  # a duplicate does nothing
+
+
+def test_a_lost_nudge_is_sent_again_by_the_sweeper(
+    dataset, clock, partner_b, broker_messages, committed
+):
+    with committed():
+        item = sold(clock, partner_b, "B3", 1300, 15)
+    broker_messages("default")  # the nudge is lost
+    clock.shift(120)
+    with committed():
+        assert guidance.sweep_updates() == 1
+    assert ("tradera.update_price_guidance", [str(item.pk)]) in broker_messages("default")
+
+
+def test_category_rules_split_level_three(dataset, partner_a):
+    CategoryRule.objects.create(keyword="strålkastare", category_id=999001, category_name="Ljus")
+    lamp = create(partner_a, "L1", oem="NEW-2", title="Strålkastare vänster")
+    assert guidance.for_items([lamp])[lamp.pk] is None
+
+
+def test_item_get_has_a_guidance_block(dataset, partner_a, api_a):
+    create(partner_a, "N1", price=1600, oem="31400452", grade="B")
+    body = api_a.get("N1").json()
+    assert body["guidance"] == {
+        "available": True,
+        "level": "oem_grade",
+        "sampleSize": 4,
+        "sellers": 3,
+        "medianPrice": 1300.0,
+        "interquartileRange": {"low": 1150.0, "high": 1550.0},
+        "sellThroughRate": 0.8,
+        "medianDaysToSale": 25.0,
+        "refreshedAt": body["guidance"]["refreshedAt"],
+        "pricePosition": "top_quarter",
+    }
+    create(partner_a, "N5", oem="NEW-1", model="XC60")
+    assert api_a.get("N5").json()["guidance"]["available"] is False
+
+
+def test_management_api_gives_guidance_for_an_oem_code_and_grade(dataset, partner_a):
+    client = login("ops@recopart.example")
+    answer = client.get("/api/v1/guidance", {"oemCode": "31400452", "grade": "b"})
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["level"] == "oem_grade"
+    assert answer.json()["medianPrice"] == 1300.0
+    assert client.get("/api/v1/guidance", {"oemCode": "NOPE"}).json()["available"] is False
+    assert client.get("/api/v1/guidance").status_code == 400
