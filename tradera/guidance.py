@@ -441,3 +441,57 @@ EXAMPLE_NOT_ENOUGH = {
     "minSales": 10,
     "minSellers": 3,
 }
+
+
+# --- The dashboard ------------------------------------------------------------------------
+
+POSITION_TEXT = {
+    "top_quarter": "Your price is in the top quarter of sales for this part",
+    "bottom_quarter": "Your price is in the bottom quarter of sales for this part",
+    "middle_half": "Your price is in the middle half of sales for this part",
+}
+
+
+@dataclass(frozen=True)
+class Priced:
+    """An item beside its guidance, for the dashboard."""
+
+    item: Item
+    row: PriceGuidance
+    position: str
+
+    @property
+    def text(self) -> str:
+        return POSITION_TEXT[self.position]
+
+    @property
+    def gap(self) -> Decimal:
+        """How far the price is past the nearer quartile, SEK (positive above)."""
+        if self.position == "top_quarter":
+            return self.item.price - self.row.p75_price
+        if self.position == "bottom_quarter":
+            return self.item.price - self.row.p25_price
+        return Decimal(0)
+
+
+def priced(item: Item) -> Priced | None:
+    row = for_items([item])[item.pk]
+    return Priced(item, row, position(row, item.price)) if row else None
+
+
+def far_from_guidance(*, partner, livemode: bool, limit: int) -> list[Priced]:
+    """The partner's listed items priced above the 75th percentile or below the 25th of
+    their guidance, furthest (relative to the median) first. Reads the `limit` most
+    recently changed listed items: two queries for them, one for their guidance."""
+    items = list(
+        Item.objects.filter(
+            partner=partner, livemode=livemode, deleted_at__isnull=True, status="active"
+        ).order_by("-updated_at")[:limit]
+    )
+    found = for_items(items)
+    outliers = [
+        Priced(item, row, position(row, item.price))
+        for item in items
+        if (row := found[item.pk]) is not None and position(row, item.price) != "middle_half"
+    ]
+    return sorted(outliers, key=lambda p: -abs(p.gap) / p.row.median_price)

@@ -12,6 +12,7 @@ from items.guidance import GuidanceUpdate, PriceGuidance
 from items.models import Item
 from items.services import ItemContent
 from tests.conftest import login, make_partner
+from tests.portal.test_dashboard import logged_in
 from tradera import guidance
 from tradera.models import CategoryRule
 
@@ -69,6 +70,11 @@ def thresholds(settings):
     settings.RHEO_GUIDANCE_MIN_SALES = 4
     settings.RHEO_GUIDANCE_MIN_SELLERS = 3
     settings.RHEO_GUIDANCE_YEAR_BAND = 5
+
+
+@pytest.fixture
+def browser_a(partner_a):
+    return logged_in("ops@recopart.example")
 
 
 @pytest.fixture
@@ -217,3 +223,39 @@ def test_management_api_gives_guidance_for_an_oem_code_and_grade(dataset, partne
     assert answer.json()["medianPrice"] == 1300.0
     assert client.get("/api/v1/guidance", {"oemCode": "NOPE"}).json()["available"] is False
     assert client.get("/api/v1/guidance").status_code == 400
+
+
+def test_dashboard_item_page_says_where_the_price_stands(dataset, partner_a, browser_a):
+    high = create(partner_a, "N1", price=1600, oem="31400452", grade="B")
+    page = browser_a.get(f"/dashboard/items/{high.pk}/").content.decode()
+    assert "Your price is in the top quarter of sales for this part" in page
+    figures = " ".join(page[page.index('id="guidance"') :].split()[:120])
+    assert "Median sale price</th><td class=\"num\">1" in figures
+    assert "300 kr" in figures and "4 from 3 sellers" in figures and ">80 %<" in figures
+    unknown = create(partner_a, "N5", oem="NEW-1", model="XC60")
+    page = browser_a.get(f"/dashboard/items/{unknown.pk}/").content.decode()
+    assert "Not enough sales of this part yet" in page
+
+
+def test_analytics_lists_parts_priced_far_from_guidance(dataset, partner_a, browser_a):
+    create(partner_a, "HIGH", price=1600, oem="31400452", grade="B")
+    create(partner_a, "LOW", price=700, oem="31400452", grade="B")
+    create(partner_a, "FAIR", price=1300, oem="31400452", grade="B")
+    page = browser_a.get("/dashboard/analytics/").content.decode()
+    section = page[page.index('id="far-from-guidance"') :]
+    assert "HIGH" in section and "LOW" in section and "FAIR" not in section
+    assert section.index("LOW") < section.index("HIGH")  # 600 below beats 50 above
+
+
+def test_item_list_reads_guidance_in_one_query_per_page(
+    dataset, partner_a, api_a, django_assert_max_num_queries
+):
+    for n in range(5):
+        create(partner_a, f"P{n}", oem="31400452", grade="B")
+    with django_assert_max_num_queries(12) as queries:
+        body = api_a.client.get("/integration/v1/items", HTTP_X_API_KEY=api_a.key).json()
+    assert {i["guidance"]["level"] for i in body["items"] if i["externalId"].startswith("P")} == {
+        "oem_grade"
+    }
+    guidance_reads = [q for q in queries.captured_queries if "priceguidance" in q["sql"]]
+    assert len(guidance_reads) == 1
