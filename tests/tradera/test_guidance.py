@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from items import lifecycle, services
 from items.guidance import GuidanceUpdate, PriceGuidance
@@ -61,7 +62,8 @@ def sold(clock, partner, external_id, price, days, *, livemode=True, **part):
     at(clock, 1)
     item = create(partner, external_id, livemode=livemode, **part)
     at(clock, 1 + days)
-    lifecycle.mark_item_sold(item=item, platform="tradera", price=Decimal(price))
+    with transaction.atomic():  # as the sync sells: in its transaction
+        lifecycle.mark_item_sold(item=item, platform="tradera", price=Decimal(price))
     return item
 
 
