@@ -115,6 +115,7 @@ def test_the_openapi_schema_describes_every_endpoint_field_alias_and_error(clien
         "images",
         "issues",
         "sourceVersion",
+        "guidance",
     }
     batch = schema["paths"]["/integration/v1/items/batch"]
     assert batch["post"]["operationId"] == "upsertItems"
