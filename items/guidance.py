@@ -47,6 +47,8 @@ class PriceGuidance(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["level", "key"], name="price_guidance_level_key")
         ]
+        # The reads look keys up without their level (a page's keys of all levels at once).
+        indexes = [models.Index(fields=["key"], name="price_guidance_key")]
 
     def __str__(self):
         return f"{self.get_level_display()} {self.key}: {self.sales} sales"
@@ -116,14 +118,21 @@ def oem_expression():
     return Upper(expression)
 
 
+def vehicle_expressions():
+    """The manufacturer and the first compatible model, lower case."""
+    return Lower(Trim(KT("domain__manufacturer"))), Lower(Trim(KT("domain__compatibleModels__0")))
+
+
 def key_expressions(year_band: int) -> dict:
     """The columns a sale is grouped by (besides the category, which the Tradera category
-    rules give: tradera.guidance)."""
+    rules give: tradera.guidance). Items has indexes on the OEM code's and the vehicle's
+    (items.models.Item.Meta), which a sale's update filters on."""
+    make, model = vehicle_expressions()
     return {
         "g_oem": oem_expression(),
         "g_grade": canonical_grade_expression(),
-        "g_make": Lower(Trim(KT("domain__manufacturer"))),
-        "g_model": Lower(Trim(KT("domain__compatibleModels__0"))),
+        "g_make": make,
+        "g_model": model,
         # Integer division on both databases: 2013 → 2010 with a band of 5.
         "g_band": Cast(KT("domain__donorVehicleYear"), IntegerField()) / year_band * year_band,
     }

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from items import guidance as guidance_keys
+
 
 def searchable(text: str) -> str:
     """Text as the marketplace's search compares it: Unicode-normalised and case-folded
@@ -173,6 +175,10 @@ class Item(models.Model):
                 condition=LISTED,
                 name="item_marketplace",
             ),
+            # A sale's price guidance update finds the items sharing its OEM code or its
+            # make and model (items.guidance; the expressions must stay the queries').
+            models.Index(guidance_keys.oem_expression(), name="item_guidance_oem"),
+            models.Index(*guidance_keys.vehicle_expressions(), name="item_guidance_vehicle"),
         ]
 
     def __str__(self):
