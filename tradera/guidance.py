@@ -135,7 +135,7 @@ def _compute_postgresql(base: str, params: list) -> list[Figures]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for row in cursor.fetchall():
-            values = dict(zip(ALL_COLUMNS, row[:width], strict=True))
+            values = _with_category(dict(zip(ALL_COLUMNS, row[:width], strict=True)))
             level = level_bits[row[width]]
             key = key_of(level, values)
             if key is None:
@@ -157,6 +157,14 @@ def _compute_postgresql(base: str, params: list) -> list[Figures]:
     return figures
 
 
+def _with_category(values: dict) -> dict:
+    """A title no rule matches is in OTHER_PARTS, as category_for says (the SQL gives
+    NULL). Levels 1 and 2 do not read the category, so their NULL does no harm."""
+    if values["category_id"] is None:
+        values["category_id"] = mapping.OTHER_PARTS
+    return values
+
+
 def _compute_portable(base: str, params: list) -> list[Figures]:
     """Elsewhere (SQLite, the embedded default): the same rows, grouped in Python."""
     sql = (
@@ -166,7 +174,7 @@ def _compute_portable(base: str, params: list) -> list[Figures]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for row in cursor.fetchall():
-            values = dict(zip(ALL_COLUMNS, row, strict=False))
+            values = _with_category(dict(zip(ALL_COLUMNS, row, strict=False)))
             for level in Level:
                 key = key_of(level, values)
                 if key is not None:

@@ -261,3 +261,16 @@ def test_item_list_reads_guidance_in_one_query_per_page(
     }
     guidance_reads = [q for q in queries.captured_queries if "priceguidance" in q["sql"]]
     assert len(guidance_reads) == 1
+
+
+def test_a_title_no_category_rule_matches_is_grouped_as_other_parts(
+    thresholds, clock, partner_a, partner_b, partner_c
+):
+    for n, partner in enumerate([partner_a, partner_b, partner_c, partner_a]):
+        sold(clock, partner, f"H{n}", 400 + 100 * n, 10, oem="", title="Handskfack svart")
+    guidance.refresh_all()
+    hood = create(partner_a, "H9", oem="", grade="B", title="Handskfack grå")
+    found = guidance.for_items([hood])[hood.pk]
+    assert found.get_level_display() == "vehicle_grade"
+    assert found.key == "343434|volvo|xc90|2015|B"
+    assert found.median_price == Decimal("550.00")
