@@ -255,14 +255,18 @@ def _store(figures: Iterable[Figures], now: datetime) -> int:
 
 def refresh_all() -> int:
     """The nightly job: every key recomputed from all outcome items, keys without sales
-    any more removed; one transaction, so readers see the old table or the new one. The
-    updates queued by sales meanwhile are done by it too. How many rows there are."""
+    any more removed; one transaction, so readers see the old table or the new one. A sale
+    committed while it computed may be missing from what it stores over a sale's update:
+    the sales since shortly before it began are queued for an update again. How many rows
+    there are."""
     now = timezone.now()
     figures = compute()
     with transaction.atomic():
         count = _store(figures, now)
         PriceGuidance.objects.filter(refreshed_at__lt=now).delete()
-        GuidanceUpdate.objects.filter(due_at__lte=now).delete()
+        since = now - _lease()
+        for item in Item.objects.filter(livemode=True, sold_at__gte=since).only("pk", "livemode"):
+            keys.queue_update(item)
     return count
 
 
