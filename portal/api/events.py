@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from portal.api.base import MANAGEMENT, ManagementAPIView
-from portal.api.webhooks import TAGS, DeliverySerializer
+from portal.api.webhooks import EVENT_ID, EXAMPLE_PAYLOAD, TAGS, DeliverySerializer
 from rheo.schema import error_responses
 from webhooks import feed, replays, selectors, services
 from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Event
@@ -16,7 +16,7 @@ EVENT_MODE = OpenApiParameter(
     "mode", str, enum=["live", "test"], description="The event's mode: live (default) or test."
 )
 EVENTS_TAGS = ["Management: events"]
-EVENT_ID = "evt_01jee5x3k7q9r2m4n6p8s0t1v3"
+
 REPLAY_ID = "2f6d3c1b-8a4e-4b7f-9c2d-5e6f7a8b9c0d"
 
 SENT = {
@@ -42,21 +42,7 @@ EXAMPLE_EVENT = {
     "mode": "live",
     "createdAt": "2026-12-06T08:00:00Z",
     "sequence": 3,
-    "payload": {
-        "eventId": EVENT_ID,
-        "eventType": "item.sold",
-        "timestamp": "2026-12-06T08:00:00Z",
-        "data": {
-            "externalId": "12345",
-            "rheoItemId": "0b5e8d4c-3f7a-4e62-9a51-6c2d8f0e4b17",
-            "platform": "tradera",
-            "salePrice": 1100,
-            "currency": "SEK",
-            "traderaAdId": "700000001",
-            "traderaAdUrl": "https://www.tradera.com/item/700000001",
-            "sequence": 3,
-        },
-    },
+    "payload": EXAMPLE_PAYLOAD,
     "deliveries": [
         {
             "id": "5c3b2a19-8d7e-4f60-a5b4-c3d2e1f0a9b8",

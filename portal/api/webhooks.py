@@ -23,7 +23,8 @@ from rheo.errors import ServiceError
 from rheo.fields import StrictBooleanField, StrictCharField
 from rheo.schema import error_responses
 from webhooks import selectors, services
-from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Delivery, DeliveryAttempt, EventType
+from webhooks.feed import FeedAttemptSerializer
+from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Delivery, EventType
 
 MODE = OpenApiParameter(
     "mode", str, enum=["live", "test"], description="Which endpoint: live (default) or test."
@@ -54,6 +55,7 @@ EXAMPLE_PAYLOAD = {
         "currency": "SEK",
         "traderaAdId": "700000001",
         "traderaAdUrl": "https://www.tradera.com/item/700000001",
+        "sequence": 3,
     },
 }
 EXAMPLE_DELIVERY = {
@@ -150,17 +152,6 @@ class TestEventSerializer(serializers.Serializer):
     deliveryId = serializers.UUIDField()
 
 
-class AttemptSerializer(serializers.ModelSerializer):
-    startedAt = serializers.DateTimeField(source="started_at")
-    durationMs = serializers.IntegerField(source="duration_ms")
-    statusCode = serializers.IntegerField(source="status_code", allow_null=True)
-    responseBody = serializers.CharField(source="response_body")
-
-    class Meta:
-        model = DeliveryAttempt
-        fields = ["number", "url", "startedAt", "durationMs", "statusCode", "responseBody", "error"]
-
-
 class DeliverySerializer(serializers.ModelSerializer):
     eventId = serializers.CharField(source="event_id")
     eventType = serializers.ChoiceField(source="event.event_type", choices=EventType.choices)
@@ -197,7 +188,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 class DeliveryDetailSerializer(DeliverySerializer):
     payload = serializers.SerializerMethodField(help_text="The JSON body that was sent.")
-    attemptLog = AttemptSerializer(source="attempt_log", many=True)
+    attemptLog = FeedAttemptSerializer(source="attempt_log", many=True)
 
     class Meta(DeliverySerializer.Meta):
         fields = [*DeliverySerializer.Meta.fields, "payload", "attemptLog"]

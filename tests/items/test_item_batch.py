@@ -284,7 +284,7 @@ def test_the_batch_takes_up_to_five_megabytes_and_other_calls_still_one(api_a):
 def test_the_batch_has_its_own_rate_limit_tier_with_the_same_headers(api_a, partner_a, settings):
     first = post_batch(api_a, [entry("P1")])
     assert first["RateLimit-Policy"] == '"item-batch";q=5;w=1'
-    assert first["RateLimit-Limit"] == "2"
+    assert first["RateLimit-Limit"] == "5"
 
     settings.RHEO_RATE_LIMITS = {**settings.RHEO_RATE_LIMITS, "item-batch": "2/60s"}
     fresh = integration(partner_a)
