@@ -19,6 +19,7 @@ from items import selectors
 from items.models import CANONICAL_GRADES, Item
 from rheo.fields import StrictCharField
 from rheo.schema import error_responses
+from tradera import guidance
 from tradera.models import TraderaListing
 
 DEFAULT_LIMIT = 50
@@ -180,7 +181,11 @@ class ItemListView(IntegrationAPIView):
         more = len(page) > limit
         page = page[:limit]
         body = {
-            "items": ItemOutputSerializer(page, many=True, context={"request": request}).data,
+            "items": ItemOutputSerializer(
+                page,
+                many=True,
+                context={"request": request, "guidance": guidance.for_items(page)},
+            ).data,
             "nextCursor": next_cursor(page[-1].external_id) if more else None,
         }
         return Response(body)

@@ -8,7 +8,8 @@ from rheo.fields import (
     StrictCharField,
     StrictDecimalField,
 )
-from tradera import relisting
+from tradera import guidance, relisting
+from tradera.guidance_serializers import GuidanceSerializer
 
 
 class PriceInputSerializer(serializers.Serializer):
@@ -164,12 +165,23 @@ class ItemOutputSerializer(serializers.Serializer):
     gradeText = serializers.SerializerMethodField(
         help_text="What buyers read about the grade (your scale's text, else Rheo's)."
     )
+    guidance = serializers.SerializerMethodField(
+        help_text="Price and time-to-sell guidance for this part (docs: Price guidance)."
+    )
 
     def to_representation(self, item):
         body = super().to_representation(item)
         body["enhancedTitle"] = body["enhancedTitle"] or None
         body["enhancedDescription"] = body["enhancedDescription"] or None
         return body
+
+    @extend_schema_field(GuidanceSerializer)
+    def get_guidance(self, item) -> dict:
+        # A page of items passes {"guidance": guidance.for_items(page)} in the context:
+        # one query for the page; a single item looks its own rows up.
+        found = self.context.get("guidance")
+        row = found.get(item.pk) if found is not None else guidance.for_items([item])[item.pk]
+        return guidance.as_json(row, item.price)
 
     @extend_schema_field(HostedImageSerializer(many=True))
     def get_images(self, item):

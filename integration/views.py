@@ -26,6 +26,7 @@ from items import grades, selectors, services
 from rheo.errors import ServiceError
 from rheo.fields import StrictDecimalField
 from rheo.schema import error_responses
+from tradera import guidance
 from tradera import services as tradera
 
 EXTERNAL_ID = OpenApiParameter(
@@ -165,6 +166,7 @@ EXAMPLE_OUTPUT = {
     "conditionGrade": "B",
     "canonicalGrade": "B",
     "gradeText": "Gott skick",
+    "guidance": {**guidance.EXAMPLE, "pricePosition": "middle_half"},
 }
 
 

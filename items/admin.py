@@ -7,12 +7,14 @@ from django.utils.text import Truncator
 from items import emails, orders
 from items.models import (
     GradeCode,
+    GuidanceUpdate,
     ImportMapping,
     ImportRow,
     Item,
     ItemActivity,
     ItemImage,
     Order,
+    PriceGuidance,
     Reconciliation,
     ReconciliationItem,
     StockImport,
@@ -353,3 +355,21 @@ class OrderAdmin(ReadOnlyAdmin):
             done=done,
             unchanged=f"already {status}",
         )
+
+
+@admin.register(PriceGuidance)
+class PriceGuidanceAdmin(ReadOnlyAdmin):
+    """Price guidance as computed (tradera.guidance): every key with a sale, also those
+    below the thresholds, which partners never see."""
+
+    list_display = ["level", "key", "sales", "sellers", "unsold", "median_price",
+                    "p25_price", "p75_price", "median_days", "refreshed_at"]  # fmt: skip
+    list_filter = ["level"]
+    search_fields = ["key"]
+
+
+@admin.register(GuidanceUpdate)
+class GuidanceUpdateAdmin(ReadOnlyAdmin):
+    """Sales whose guidance keys are still to be recomputed (normally gone in seconds)."""
+
+    list_display = ["item", "due_at", "locked_until", "nudged_at"]

@@ -18,7 +18,7 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
-from items import emails, signals
+from items import emails, guidance, signals
 from items.models import Item, ItemActivity, Order, SalePlatform
 from rheo.errors import ServiceError
 from rheo.formatting import sek
@@ -75,6 +75,7 @@ def mark_item_sold(
     item.sold_platform = platform
     item.sale_price = price
     item.save(update_fields=[*TRANSITION_FIELDS, "sold_at", "sold_platform", "sale_price"])
+    guidance.queue_update(item)  # the sale's price guidance, recomputed after commit
     record_activity(
         item=item,
         kind="sold",

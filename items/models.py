@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from items import guidance as guidance_keys
+
 
 def searchable(text: str) -> str:
     """Text as the marketplace's search compares it: Unicode-normalised and case-folded
@@ -188,6 +190,10 @@ class Item(models.Model):
                 condition=LISTED,
                 name="item_marketplace",
             ),
+            # A sale's price guidance update finds the items sharing its OEM code or its
+            # make and model (items.guidance; the expressions must stay the queries').
+            models.Index(guidance_keys.oem_expression(), name="item_guidance_oem"),
+            models.Index(*guidance_keys.vehicle_expressions(), name="item_guidance_vehicle"),
         ]
 
     def __str__(self):
@@ -517,5 +523,7 @@ class ReconciliationItem(models.Model):
         return f"{self.reconciliation_id}: {self.item_id} {self.outcome or 'pending'}"
 
 
-# The stock import's models live beside its services; imported here so Django finds them.
+# The stock import's models live beside its services, price guidance's beside its keys;
+# imported here so Django finds them.
+from items.guidance import GuidanceUpdate, PriceGuidance  # noqa: E402, F401
 from items.imports.models import ImportMapping, ImportRow, StockImport  # noqa: E402, F401

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from rheo import envfile
@@ -315,6 +316,13 @@ RHEO_DEMO_PASSWORD = env.str("RHEO_DEMO_PASSWORD", default="")
 RHEO_DEMO_API_KEY = env.str("RHEO_DEMO_API_KEY", default="")
 # A pending order not paid within this many days is cancelled and its part listed again.
 RHEO_ORDER_PAYMENT_DAYS = env.int("RHEO_ORDER_PAYMENT_DAYS", default=7)
+# Price guidance (tradera.guidance): a level's figures are shown only with at least this
+# many completed sales from at least this many distinct partners; donor years are grouped
+# in bands of this many years; the full refresh runs nightly at this hour (UTC).
+RHEO_GUIDANCE_MIN_SALES = env.int("RHEO_GUIDANCE_MIN_SALES", default=10)
+RHEO_GUIDANCE_MIN_SELLERS = env.int("RHEO_GUIDANCE_MIN_SELLERS", default=3)
+RHEO_GUIDANCE_YEAR_BAND = env.int("RHEO_GUIDANCE_YEAR_BAND", default=5)
+RHEO_GUIDANCE_REFRESH_HOUR = env.int("RHEO_GUIDANCE_REFRESH_HOUR", default=2)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rheo Integration API",
@@ -475,6 +483,13 @@ CELERY_BEAT_SCHEDULE = {
     "expire-unpaid-orders": _every("items.expire_unpaid_orders", 3600.0),
     # Subscriptions whose period is over: renewed, or ended when cancelled at period end.
     "roll-subscription-periods": _every("partners.roll_subscription_periods", 60.0),
+    # Price guidance: sales' updates whose nudge was lost, and the nightly full refresh.
+    "sweep-price-guidance": _every("tradera.sweep_price_guidance", RHEO_SWEEP_SECONDS),
+    "refresh-price-guidance": {
+        "task": "tradera.refresh_price_guidance",
+        "schedule": crontab(hour=RHEO_GUIDANCE_REFRESH_HOUR, minute=0),
+        "options": {"expires": 3600.0},
+    },
 }
 
 # --- Logging ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from tradera import services, sync
+from tradera import guidance, services, sync
 
 
 @shared_task(
@@ -42,3 +42,18 @@ def follow_item(item_id: str) -> None:
 @shared_task(name="tradera.apply_changes", ignore_result=True, soft_time_limit=120, time_limit=150)
 def apply_changes(listing_id: int) -> None:
     services.apply_changes(listing_id=listing_id)
+
+
+@shared_task(name="tradera.update_price_guidance", ignore_result=True)
+def update_price_guidance(item_id: str) -> None:
+    guidance.update_for_item(item_id=item_id)
+
+
+@shared_task(name="tradera.sweep_price_guidance", ignore_result=True)
+def sweep_price_guidance() -> int:
+    return guidance.sweep_updates()
+
+
+@shared_task(name="tradera.refresh_price_guidance", ignore_result=True)
+def refresh_price_guidance() -> int:
+    return guidance.refresh_all()

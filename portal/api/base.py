@@ -50,8 +50,10 @@ class ManagementAPIView(RateLimitMixin, APIView):
         # PartnerJWTAuthentication let in only a partner's user (never AnonymousUser).
         return cast(User, self.request.user).partner
 
-    def validated(self, serializer_class, data=None):
-        serializer = serializer_class(data=self.request.data if data is None else data)
+    def validated(self, serializer_class, data=None, context=None):
+        serializer = serializer_class(
+            data=self.request.data if data is None else data, context=context or {}
+        )
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 

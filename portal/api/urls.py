@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from portal.api import analytics, events, grades, keys, relisting, webhooks
+from portal.api import analytics, events, grades, guidance, keys, relisting, webhooks
 
 urlpatterns = [
     path("auth/token", keys.TokenView.as_view(), name="token"),
@@ -20,6 +20,7 @@ urlpatterns = [
     ),
     path("relist-rules", relisting.RelistRulesView.as_view(), name="relist-rules"),
     path("grade-scale", grades.GradeScaleView.as_view(), name="grade-scale"),
+    path("guidance", guidance.GuidanceView.as_view(), name="guidance"),
     path("webhook", webhooks.WebhookView.as_view(), name="webhook"),
     path("webhook/rotate-secret", webhooks.RotateSecretView.as_view(), name="webhook-rotate"),
     path("webhook/test", webhooks.TestWebhookView.as_view(), name="webhook-test"),

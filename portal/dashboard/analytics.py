@@ -16,12 +16,15 @@ from portal.dashboard import charts
 from portal.dashboard.base import partner_page
 from rheo.errors import ServiceError
 from rheo.formatting import spreadsheet_cell
+from tradera import guidance
 
 PLATFORMS = [
     charts.Series(SalePlatform.TRADERA, "Tradera", "#2f6fb3"),
     charts.Series(SalePlatform.RHEO, "Rheo", "#0b6e4f"),
 ]
 TOP_GROUPS = 10
+# The listed items the "priced far from guidance" table looks at, most recently changed.
+GUIDANCE_ITEMS = 1000
 
 
 @partner_page
@@ -45,6 +48,7 @@ def analytics(request):
         ),
         "manufacturer_chart": _bars(manufacturers, "Items by manufacturer", "#2f6fb3"),
         "category_chart": _bars(categories, "Items by part category", "#0b6e4f"),
+        "far_from_guidance": guidance.far_from_guidance(**scope, limit=GUIDANCE_ITEMS),
     }
     return render(request, "dashboard/analytics.html", context)
 

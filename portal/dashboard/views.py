@@ -12,7 +12,7 @@ from portal import analytics
 from portal.dashboard import forms
 from portal.dashboard.base import MODE_SESSION_KEY, paginate, partner_page, query_without_page
 from portal.dashboard.timeline import item_timeline
-from tradera import connect, relisting, sync
+from tradera import connect, guidance, relisting, sync
 from tradera import selectors as tradera_selectors
 from tradera.models import TraderaAccount, TraderaListing
 from webhooks import selectors as webhook_selectors
@@ -103,6 +103,7 @@ def item_detail(request, item_id):
         "timeline": item_timeline(item),
         "checked_at": sync.last_checked(listing) if listing else None,
         "relist": relisting.state_of(item),
+        "guidance": guidance.priced(item),
     }
     return render(request, "dashboard/item.html", context)
 

@@ -8,7 +8,7 @@ import pytest
 from items import grades, orders
 from items.imports import services as imports
 from items.imports.models import StockImport
-from items.models import Item, Order
+from items.models import Item, Order, PriceGuidance
 from partners.models import User
 from tests.conftest import item_body
 from tests.e2e.conftest import SCREENSHOTS
@@ -67,6 +67,19 @@ def shop(api_a, partner_a, committed, worker, settings, tmp_path):
             grades.GradeSpec("B", "B", "Gott skick", "Normalt slitage för åldern, fungerar."),
             grades.GradeSpec("M", "D", "Defekt", "Defekt eller otestad; säljs som den är."),
         ],
+    )
+    # Guidance for the items' part (OEM 31400452, grade B), as the nightly refresh writes
+    # it: the item pages show it, and analytics lists the long item as priced far above.
+    PriceGuidance.objects.create(
+        level=PriceGuidance.Level.OEM_GRADE,
+        key="31400452|B",
+        sales=24,
+        sellers=5,
+        unsold=6,
+        median_price=1300,
+        p25_price=1150,
+        p75_price=1550,
+        median_days=25.0,
     )
     User.objects.create_superuser(email="staff@rheo.example", password="pw-for-staff")
     yield

@@ -62,6 +62,13 @@ class TestGet:
             "conditionGrade": "B",
             "canonicalGrade": "B",
             "gradeText": "Gott skick",
+            # No sales of the part yet: guidance says so, with no figure.
+            "guidance": {
+                "available": False,
+                "reason": "not_enough_sales",
+                "minSales": 10,
+                "minSellers": 3,
+            },
         }
 
     def test_decimal_prices_come_back_as_numbers(self, api_a):

@@ -119,6 +119,7 @@ def test_the_openapi_schema_describes_every_endpoint_field_alias_and_error(clien
         "conditionGrade",
         "canonicalGrade",
         "gradeText",
+        "guidance",
     }
     batch = schema["paths"]["/integration/v1/items/batch"]
     assert batch["post"]["operationId"] == "upsertItems"
