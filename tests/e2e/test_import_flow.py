@@ -6,6 +6,7 @@ The job's steps run here, one chunk at a time, between the page's polls (what a 
 would run), and the images through the test worker; the test waits on the page."""
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from items.imports import services as imports
@@ -33,7 +34,13 @@ def bar(page, name: str) -> int:
 
 
 def wait_for(page, condition, timeout: float = 15):
-    return WebDriverWait(page.driver, timeout, poll_frequency=0.2).until(lambda _d: condition())
+    # The page reloads itself once a phase ends: an element read as it goes is read again.
+    return WebDriverWait(
+        page.driver,
+        timeout,
+        poll_frequency=0.2,
+        ignored_exceptions=[StaleElementReferenceException],
+    ).until(lambda _d: condition())
 
 
 def test_import_a_stock_file_and_watch_it_go_live(
