@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from portal.api.base import MANAGEMENT, ManagementAPIView
-from portal.api.webhooks import EVENT_ID, EXAMPLE_PAYLOAD, TAGS, DeliverySerializer
+from portal.api.webhooks import EVENT_ID, EXAMPLE_ATTEMPT, EXAMPLE_PAYLOAD, TAGS, DeliverySerializer
 from rheo.schema import error_responses
 from webhooks import feed, replays, selectors, services
 from webhooks.models import SUBSCRIBABLE_EVENT_TYPES, Event
@@ -54,17 +54,7 @@ EXAMPLE_EVENT = {
             "lastError": "",
             "createdAt": "2026-12-06T08:00:00Z",
             "completedAt": "2026-12-06T08:00:01Z",
-            "attemptLog": [
-                {
-                    "number": 1,
-                    "url": "https://erp.example.com/rheo/webhooks",
-                    "startedAt": "2026-12-06T08:00:01Z",
-                    "durationMs": 84,
-                    "statusCode": 200,
-                    "responseBody": "ok",
-                    "error": "",
-                }
-            ],
+            "attemptLog": [EXAMPLE_ATTEMPT],
         }
     ],
 }

@@ -58,6 +58,15 @@ EXAMPLE_PAYLOAD = {
         "sequence": 3,
     },
 }
+EXAMPLE_ATTEMPT = {
+    "number": 1,
+    "url": "https://erp.example.com/rheo/webhooks",
+    "startedAt": "2026-12-06T08:00:01Z",
+    "durationMs": 84,
+    "statusCode": 200,
+    "responseBody": "ok",
+    "error": "",
+}
 EXAMPLE_DELIVERY = {
     "id": DELIVERY_ID,
     "eventId": EVENT_ID,
@@ -414,17 +423,7 @@ class DeliveryView(ManagementAPIView):
                 value={
                     **EXAMPLE_DELIVERY,
                     "payload": EXAMPLE_PAYLOAD,
-                    "attemptLog": [
-                        {
-                            "number": 1,
-                            "url": "https://erp.example.com/rheo/webhooks",
-                            "startedAt": "2026-12-06T08:00:01Z",
-                            "durationMs": 84,
-                            "statusCode": 200,
-                            "responseBody": "ok",
-                            "error": "",
-                        }
-                    ],
+                    "attemptLog": [EXAMPLE_ATTEMPT],
                 },
                 response_only=True,
             )
