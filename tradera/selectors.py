@@ -49,6 +49,16 @@ class TraderaQueue:
         return self.seconds == 0
 
 
+class JSONArrayLength(Func):
+    """The length of a JSON array column, on PostgreSQL and on SQLite (`make run`)."""
+
+    function = "jsonb_array_length"
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, function="json_array_length", **extra_context)
+
+
 def tradera_queue(*, partner, livemode: bool) -> TraderaQueue:
     """The partner's items in that mode still to be published on Tradera, and their cost.
 
@@ -83,7 +93,7 @@ def tradera_queue(*, partner, livemode: bool) -> TraderaQueue:
     coming_figures = coming.aggregate(
         n=Count("pk"),
         urls=Coalesce(
-            Sum(Func(F("image_urls"), function="jsonb_array_length", output_field=IntegerField())),
+            Sum(JSONArrayLength(F("image_urls"))),
             0,
         ),
     )

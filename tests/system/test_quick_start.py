@@ -124,6 +124,10 @@ def test_the_readme_quick_start_works_as_written(running_system):
         timeout=10,
     )
     assert dashboard.url == f"{rheo}/dashboard/"
+    assert dashboard.status_code == 200  # make run's SQLite, not only the tests' PostgreSQL
+    items = browser.get(f"{rheo}/dashboard/items/", timeout=10)
+    assert items.status_code == 200
+    assert "ERP_PART_12345" in items.text
     integration = browser.get(f"{rheo}/dashboard/integration/", timeout=10)
     assert "Connect a sandbox Tradera account" in integration.text  # test mode
 
