@@ -285,32 +285,8 @@ class Database:
     def wait_all_active(
         self, tag: str, count: int, timeout: float, processes: list[Process]
     ) -> dict:
-        """Polls (4 times a second) until every item of `tag` is active or has failed
-        (draft with no work due), or `timeout` seconds pass."""
-        import psycopg
-
-        like = f"IMP-{tag}-%"
-        started = time.monotonic()
-        last_log = started
-        with psycopg.connect(self.pg_url, autocommit=True) as conn:
-            while True:
-                active, failed, total = conn.execute(
-                    "SELECT count(*) FILTER (WHERE status = 'active'),"
-                    " count(*) FILTER (WHERE status = 'draft' AND processing_due_at IS NULL),"
-                    " count(*) FROM items_item WHERE external_id LIKE %s",
-                    (like,),
-                ).fetchone()
-                elapsed = time.monotonic() - started
-                if total >= count and active + failed >= count:
-                    return {"active": active, "failed": failed, "timed_out": False}
-                if elapsed > timeout:
-                    return {"active": active, "failed": failed, "timed_out": True}
-                if time.monotonic() - last_log >= 15:
-                    log(f"    {tag}: {active}/{count} active, {failed} failed ({elapsed:.0f} s)")
-                    last_log = time.monotonic()
-                    for process in processes:
-                        process.check_alive()
-                time.sleep(0.25)
+        """Until every item of `tag` is active or has failed, or `timeout` passes."""
+        return pt.wait_all_done(tag, count, timeout, processes, pg_url=self.pg_url, prefix="IMP")
 
     def item_times(self, tag: str) -> dict:
         """Each item's created_at and, if active, its status_changed_at (epoch s)."""

@@ -470,15 +470,24 @@ class Client:
 # --- waiting for the pipeline, and reading what it did ----------------------------------------
 
 
-def wait_all_done(tag: str, count: int, timeout: float, processes: list[Process]) -> dict:
-    """Polls the database (4 times a second) until every item of `tag` is active or has
-    failed (draft with no work due: every image failed), or `timeout` seconds pass."""
+def wait_all_done(
+    tag: str,
+    count: int,
+    timeout: float,
+    processes: list[Process],
+    *,
+    pg_url: str = PG_URL,
+    prefix: str = "PIPE",
+) -> dict:
+    """Polls the database (4 times a second) until every item of `tag` (external ids
+    `<prefix>-<tag>-…`) is active or has failed (draft with no work due: every image
+    failed), or `timeout` seconds pass."""
     import psycopg
 
-    like = f"PIPE-{tag}-%"
+    like = f"{prefix}-{tag}-%"
     started = time.monotonic()
     last_log = started
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
         while True:
             active, failed, total = conn.execute(
                 "SELECT count(*) FILTER (WHERE status = 'active'),"
